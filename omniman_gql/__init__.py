@@ -1,0 +1,3 @@
+"""Omniman GQL: a headless, omnichannel order hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The shipped simple backends, so the hub runs standalone."""

@@ -1,0 +1,94 @@
+"""Engines, sessions and the unit of work: one transaction per use case, with after-commit hooks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+READONLY = "omniman_readonly"
+
+
+def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
+    """An async engine for the configured database, tuned for concurrent writers."""
+    url = settings.async_database_url
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, pool_size=8, max_overflow=56, pool_timeout=60, **kwargs)
+        _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size * 4,
+        pool_pre_ping=False,
+        **kwargs,
+    )
+
+
+def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take over transaction control from the driver so BEGIN is ours (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A writer takes the write lock up front: a deferred transaction that upgrades from read to write can fail
+        # with "database is locked" without waiting for busy_timeout; BEGIN IMMEDIATE waits its turn instead.
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def insert_ignoring_conflicts(db: AsyncSession, table: Any) -> Any:
+    """`INSERT … ON CONFLICT DO NOTHING` for the session's dialect: a unique constraint decides who wins a race."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@dataclass
+class UnitOfWork:
+    """An open transaction plus what must happen once it has committed."""
+
+    db: AsyncSession
+    directive_ids: list[int] = field(default_factory=list)
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    after_commit: list[Callable[[], Any]] = field(default_factory=list)
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Queue a live-event message, sent only if the transaction commits."""
+        self.messages.append((topic, message))
+
+
+@asynccontextmanager
+async def open_transaction(factory: async_sessionmaker[AsyncSession], *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+    """Commit on success, roll back on any exception. Post-commit work is the caller's (see Hub.transaction)."""
+    async with factory() as db, db.begin():
+        if readonly:
+            await db.connection(execution_options={READONLY: True})
+        yield UnitOfWork(db=db)

@@ -1,0 +1,120 @@
+"""Validation of a channel's `config` document: known keys only, each of the right shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ErrorCode, OmnimanError, ValidationFailed
+
+KNOWN_KEYS = (
+    "required_checks_on_commit", "checks", "post_commit_directives", "order_flow", "on_status",
+    "terminology", "icon", "notifications",
+)
+POLICIES = {"pricing_policy": ("internal", "external"), "edit_policy": ("open", "locked")}
+
+
+def _fail(key: str, message: str, *sub: str) -> OmnimanError:
+    return OmnimanError(ErrorCode.INVALID_CONFIG, f"config.{'.'.join((key, *sub))}: {message}",
+                        field=("config", key, *sub), context={"key": key})
+
+
+def _string_list(key: str, value: Any, *sub: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(key, "must be a list of non-empty strings", *sub)
+
+
+def _check_checks(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise _fail("checks", "must be an object keyed by check code")
+    for code, spec in value.items():
+        if not isinstance(spec, dict):
+            raise _fail("checks", "must be an object such as {\"directive_topic\": \"stock.hold\"}", code)
+        unknown = set(spec) - {"directive_topic", "label"}
+        if unknown:
+            raise _fail("checks", f"unknown keys {sorted(unknown)}; valid: directive_topic, label", code)
+        for sub in ("directive_topic", "label"):
+            if sub in spec and not (isinstance(spec[sub], str) and spec[sub]):
+                raise _fail("checks", "must be a non-empty string", code, sub)
+
+
+def _check_order_flow(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise _fail("order_flow", "must be an object with initial_status, transitions, terminal_statuses")
+    unknown = set(value) - {"initial_status", "transitions", "terminal_statuses"}
+    if unknown:
+        raise _fail("order_flow", f"unknown keys {sorted(unknown)}; valid: initial_status, transitions, "
+                    "terminal_statuses")
+    if "initial_status" in value and not (isinstance(value["initial_status"], str) and value["initial_status"]):
+        raise _fail("order_flow", "must be a non-empty string", "initial_status")
+    transitions = value.get("transitions", {})
+    if not isinstance(transitions, dict):
+        raise _fail("order_flow", "must map each status to the list of its next statuses", "transitions")
+    for status, nexts in transitions.items():
+        _string_list("order_flow", nexts, "transitions", status)
+    if "terminal_statuses" in value:
+        _string_list("order_flow", value["terminal_statuses"], "terminal_statuses")
+
+
+def _check_status_map(key: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, dict):
+            raise _fail(key, "must map statuses to lists of directive topics")
+        for status, topics in value.items():
+            _string_list(key, topics, status)
+    return check
+
+
+def _check_object(key: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, dict):
+            raise _fail(key, "must be an object")
+    return check
+
+
+def _check_icon(value: Any) -> None:
+    if not isinstance(value, str):
+        raise _fail("icon", "must be a string")
+
+
+_CHECKERS: dict[str, Callable[[Any], None]] = {
+    "required_checks_on_commit": lambda v: _string_list("required_checks_on_commit", v),
+    "checks": _check_checks,
+    "post_commit_directives": lambda v: _string_list("post_commit_directives", v),
+    "order_flow": _check_order_flow,
+    "on_status": _check_status_map("on_status"),
+    "terminology": _check_object("terminology"),
+    "icon": _check_icon,
+    "notifications": _check_object("notifications"),
+}
+
+
+def validate_channel_config(config: Any) -> dict[str, Any]:
+    """Return `config` if every key is known and well formed; otherwise raise every problem found."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise OmnimanError(ErrorCode.INVALID_CONFIG, "config must be a JSON object.", field=("config",))
+    errors: list[OmnimanError] = []
+    for key, value in config.items():
+        checker = _CHECKERS.get(key)
+        if checker is None:
+            errors.append(OmnimanError(
+                ErrorCode.INVALID_CONFIG, f"Unknown config key {key!r}; valid keys: {', '.join(KNOWN_KEYS)}.",
+                field=("config", key), context={"key": key, "valid_keys": list(KNOWN_KEYS)}))
+            continue
+        try:
+            checker(value)
+        except OmnimanError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+    return config
+
+
+
+
+def check_topic_for(config: dict[str, Any], code: str) -> str:
+    """The directive topic of check `code`: `checks.<code>.directive_topic`, or `<code>.hold`."""
+    spec = (config.get("checks") or {}).get(code) or {}
+    return str(spec.get("directive_topic") or f"{code}.hold")

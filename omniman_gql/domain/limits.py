@@ -1,0 +1,80 @@
+"""Input bounds the pure rules enforce (sizes of strings, JSON documents and lists)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ErrorCode, OmnimanError
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_ops_per_modify: int = 100
+    max_lines_per_session: int = 500
+    max_string_length: int = 200
+    max_json_bytes: int = 64 * 1024
+    max_json_depth: int = 8
+
+
+def check_string(value: Any, limits: Limits, *, field: tuple[str | int, ...], code: ErrorCode, what: str) -> str:
+    """A non-empty string no longer than the limit (after trimming surrounding blanks)."""
+    if not isinstance(value, str) or not value.strip():
+        raise OmnimanError(code, f"{what} must be a non-empty string.", field=field)
+    value = value.strip()
+    if len(value) > limits.max_string_length:
+        raise OmnimanError(
+            code, f"{what} is longer than {limits.max_string_length} characters.", field=field,
+            context={"max_length": limits.max_string_length},
+        )
+    return value
+
+
+def check_optional_string(value: Any, limits: Limits, *, field: tuple[str | int, ...], what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"{what} must be a string.", field=field)
+    if len(value) > limits.max_string_length:
+        raise OmnimanError(
+            ErrorCode.INVALID_INPUT, f"{what} is longer than {limits.max_string_length} characters.", field=field,
+            context={"max_length": limits.max_string_length},
+        )
+    return value
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a JSON value: scalars are 0, `{}`/`[]` are 1."""
+    if isinstance(value, dict):
+        return 1 + max((json_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((json_depth(v) for v in value), default=0)
+    return 0
+
+
+def check_json(value: Any, limits: Limits, *, field: tuple[str | int, ...], what: str) -> Any:
+    """A JSON document within the size and depth bounds."""
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"{what} is not a JSON document.", field=field) from None
+    if len(encoded.encode()) > limits.max_json_bytes:
+        raise OmnimanError(
+            ErrorCode.INVALID_INPUT, f"{what} is larger than {limits.max_json_bytes} bytes.", field=field,
+            context={"max_bytes": limits.max_json_bytes},
+        )
+    if json_depth(value) > limits.max_json_depth:
+        raise OmnimanError(
+            ErrorCode.INVALID_INPUT, f"{what} is nested deeper than {limits.max_json_depth} levels.", field=field,
+            context={"max_depth": limits.max_json_depth},
+        )
+    return value
+
+
+def check_object(value: Any, limits: Limits, *, field: tuple[str | int, ...], what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"{what} must be a JSON object.", field=field)
+    return check_json(value, limits, field=field, what=what)  # type: ignore[no-any-return]

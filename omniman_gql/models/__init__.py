@@ -1,0 +1,32 @@
+"""Every table of the hub; importing this module registers them all on `metadata`."""
+
+from sqlmodel import SQLModel
+
+from ._base import utcnow
+from .auth import ApiToken
+from .catalog import Price, StockHold, StockLevel
+from .channel import Channel
+from .directive import Directive
+from .idempotency import IdempotencyKey
+from .order import Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem
+from .session import Session
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiToken",
+    "Channel",
+    "Directive",
+    "Fulfillment",
+    "FulfillmentItem",
+    "IdempotencyKey",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "Price",
+    "Session",
+    "StockHold",
+    "StockLevel",
+    "metadata",
+    "utcnow",
+]

@@ -1,0 +1,66 @@
+"""Money and quantity arithmetic: integer minor units, exact decimal quantities, half-up rounding."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from .errors import ErrorCode, OmnimanError
+
+QTY_PLACES = 3
+QTY_DIGITS = 12
+MAX_QUANTUM = 2**53 - 1  # what every JSON client can carry exactly; GraphQL Int is narrower and checked at the edge
+MAX_QTY = Decimal(10) ** (QTY_DIGITS - QTY_PLACES) - Decimal("0.001")
+
+
+def parse_qty(value: Any, *, field: tuple[str | int, ...] = ("qty",)) -> Decimal:
+    """A quantity > 0 with at most 3 decimal places and 12 digits; floats are refused (they are not exact)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be a decimal string or an integer.", field=field)
+    try:
+        qty = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise OmnimanError(ErrorCode.INVALID_QTY, f"Quantity {value!r} is not a number.", field=field) from None
+    if not qty.is_finite():
+        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be a finite number.", field=field)
+    exponent = qty.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent < -QTY_PLACES and qty != qty.quantize(Decimal(1).scaleb(-QTY_PLACES)):
+        raise OmnimanError(
+            ErrorCode.INVALID_QTY, f"Quantity {value} has more than {QTY_PLACES} decimal places.", field=field
+        )
+    if qty <= 0:
+        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be greater than zero.", field=field)
+    if qty > MAX_QTY:
+        raise OmnimanError(ErrorCode.INVALID_QTY, f"Quantity must be at most {MAX_QTY}.", field=field)
+    return normalize_qty(qty)
+
+
+def normalize_qty(qty: Decimal) -> Decimal:
+    """Canonical form: no exponent, no trailing zeros ("2.500" -> 2.5, "1E+1" -> 10)."""
+    normal = qty.quantize(Decimal(1).scaleb(-QTY_PLACES)).normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
+
+
+def qty_str(qty: Decimal) -> str:
+    """The string a quantity is stored and sent as."""
+    return format(normalize_qty(qty), "f")
+
+
+def parse_quantum(value: Any, *, field: tuple[str | int, ...] = ("unit_price_q",)) -> int:
+    """A price in minor units: an integer between 0 and MAX_QUANTUM."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OmnimanError(ErrorCode.INVALID_PRICE, "A price must be an integer in minor units.", field=field)
+    if value < 0 or value > MAX_QUANTUM:
+        raise OmnimanError(ErrorCode.INVALID_PRICE, f"A price must be between 0 and {MAX_QUANTUM}.", field=field)
+    return value
+
+
+def round_half_up(value: Decimal) -> int:
+    """Round to the nearest integer, halves away from zero (832.5 -> 833)."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def line_total_q(qty: Decimal, unit_price_q: int) -> int:
+    """`round_half_up(qty × unit_price_q)`: 2.5 × 333 = 832.5 → 833."""
+    return round_half_up(qty * unit_price_q)

@@ -1,0 +1,98 @@
+"""The extension points: what a backend, handler, resolver, dispatcher or publisher must provide."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from .runtime import Hub
+
+
+class PricingBackend(Protocol):
+    """Prices SKUs for channels with `pricing_policy=internal`."""
+
+    async def get_prices(self, db: AsyncSession, skus: Iterable[str], channel_code: str) -> dict[str, int]:
+        """The unit price in minor units of each SKU it knows; unknown SKUs are left out."""
+        ...
+
+
+@dataclass(frozen=True)
+class Availability:
+    sku: str
+    requested: Decimal
+    available: Decimal
+
+    @property
+    def ok(self) -> bool:
+        return self.available >= self.requested
+
+
+@dataclass(frozen=True)
+class Hold:
+    hold_id: str
+    sku: str
+    qty: Decimal
+    expires_at: dt.datetime
+
+
+class StockBackend(Protocol):
+    """Availability and holds of SKUs."""
+
+    async def check_availability(self, db: AsyncSession, wanted: Mapping[str, Decimal]) -> list[Availability]: ...
+
+    async def create_hold(
+        self, db: AsyncSession, *, sku: str, qty: Decimal, reference: str, expires_at: dt.datetime
+    ) -> Hold: ...
+
+    async def release_hold(self, db: AsyncSession, hold_id: str) -> bool: ...
+
+    async def fulfill_hold(self, db: AsyncSession, hold_id: str) -> bool:
+        """Turn a hold into a sale (on-hand goes down). Already fulfilled is fine; returns False if it cannot."""
+        ...
+
+    async def release_holds_for_reference(self, db: AsyncSession, reference: str) -> int: ...
+
+    async def get_alternatives(self, db: AsyncSession, sku: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    intent_id: str
+    status: str  # "captured" | "refunded" | "failed" | "pending"
+    amount_q: int
+    already: bool = False  # the gateway had done it before: nothing was charged now
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class PaymentBackend(Protocol):
+    async def get_status(self, intent_id: str) -> str: ...
+
+    async def capture(self, intent_id: str, amount_q: int, *, reference: str) -> PaymentResult: ...
+
+    async def refund(self, intent_id: str, amount_q: int, *, reference: str) -> PaymentResult: ...
+
+
+class Notifier(Protocol):
+    async def send(self, *, topic: str, recipient: str, message: Mapping[str, Any]) -> None: ...
+
+
+class DirectiveDispatcher(Protocol):
+    """Hands committed directive ids to the task queue. Best effort: the sweeper catches what it misses."""
+
+    async def dispatch(self, directive_ids: Sequence[int]) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Says "something new" to live subscribers, after commit. Best effort: subscribers replay from the database."""
+
+    async def publish(self, topic: str, message: Mapping[str, Any]) -> None: ...
+
+
+DirectiveHandler = Callable[["Hub", Any], Awaitable[Any]]
+"""`async def handle(hub, directive) -> None`: must be idempotent; raising means "retry later"."""

@@ -1,0 +1,77 @@
+"""The Hub: one object holding what every use case needs (settings, database, registry, dispatcher, publisher)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .db import UnitOfWork, create_engine, create_session_factory, open_transaction
+from .protocols import DirectiveDispatcher, EventPublisher
+from .registry import Registry, build_registry
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class NullDispatcher:
+    """Leaves directives queued in the database (for the sweeper, or for tests that run them by hand)."""
+
+    async def dispatch(self, directive_ids: Sequence[int]) -> None:
+        return None
+
+
+class NullPublisher:
+    async def publish(self, topic: str, message: Mapping[str, Any]) -> None:
+        return None
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    registry: Registry
+    dispatcher: DirectiveDispatcher = field(default_factory=NullDispatcher)
+    publisher: EventPublisher = field(default_factory=NullPublisher)
+
+    @classmethod
+    def create(cls, settings: Settings, *, registry: Registry | None = None, **kwargs: Any) -> Hub:
+        engine = create_engine(settings)
+        return cls(settings=settings, engine=engine, session_factory=create_session_factory(engine),
+                   registry=registry or build_registry(settings), **kwargs)
+
+    @asynccontextmanager
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+        """One use case's transaction; once it has committed, new directives are dispatched and events published."""
+        async with open_transaction(self.session_factory, readonly=readonly) as uow:
+            yield uow
+        await self._after_commit(uow)
+
+    async def _after_commit(self, uow: UnitOfWork) -> None:
+        # Failures here are logged, never raised: the change is committed, and the sweeper and cursor replay
+        # recover anything the broker or pub/sub lost.
+        if uow.directive_ids:
+            try:
+                await self.dispatcher.dispatch(list(uow.directive_ids))
+            except Exception:
+                log.exception("dispatching directives %s failed; the sweeper will pick them up", uow.directive_ids)
+        for topic, message in uow.messages:
+            try:
+                await self.publisher.publish(topic, message)
+            except Exception:
+                log.exception("publishing to %s failed; subscribers will catch up from the database", topic)
+        for hook in uow.after_commit:
+            try:
+                result = hook()
+                if hasattr(result, "__await__"):
+                    await result
+            except Exception:
+                log.exception("after-commit hook failed")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,104 @@
+"""Use cases of the shipped simple backends: the price table and on-hand stock levels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from ..domain.limits import check_optional_string, check_string
+from ..errors import ErrorCode, OmnimanError, ValidationFailed
+from ..models import Price, StockLevel, utcnow
+from ..money import parse_quantum
+from ..runtime import Hub
+
+MAX_BATCH = 1000
+
+
+def _batch(items: Sequence[Any]) -> None:
+    if len(items) > MAX_BATCH:
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"At most {MAX_BATCH} entries per call.", field=("input",))
+
+
+async def set_prices(hub: Hub, prices: Sequence[dict[str, Any]]) -> list[Price]:
+    """Upsert unit prices by SKU. Errors: missing_sku, invalid_price, invalid_input."""
+    _batch(prices)
+    limits = hub.registry.limits
+    clean: dict[str, tuple[int, str | None]] = {}
+    errors: list[OmnimanError] = []
+    for i, entry in enumerate(prices):
+        try:
+            sku = check_string(entry.get("sku"), limits, field=("input", i, "sku"), code=ErrorCode.MISSING_SKU,
+                               what="`sku`")
+            price = parse_quantum(entry.get("unit_price_q"), field=("input", i, "unit_price_q"))
+            name = check_optional_string(entry.get("name"), limits, field=("input", i, "name"), what="`name`")
+            clean[sku] = (price, name)
+        except OmnimanError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+    async with hub.transaction() as uow:
+        existing = {p.sku: p for p in (await uow.db.execute(
+            select(Price).where(Price.sku.in_(list(clean))))).scalars()}
+        for sku, (price, name) in clean.items():
+            row = existing.get(sku) or Price(sku=sku, unit_price_q=price)
+            row.unit_price_q = price
+            if name is not None:
+                row.name = name
+            row.updated_at = utcnow()
+            uow.db.add(row)
+            existing[sku] = row
+        await uow.db.flush()
+    return [existing[sku] for sku in clean]
+
+
+async def list_prices(hub: Hub, skus: Sequence[str] | None = None) -> list[Price]:
+    async with hub.transaction(readonly=True) as uow:
+        query = select(Price).order_by(Price.sku).limit(MAX_BATCH)
+        if skus is not None:
+            query = query.where(Price.sku.in_(list(skus)[:MAX_BATCH]))
+        return list((await uow.db.execute(query)).scalars())
+
+
+async def set_stock_levels(hub: Hub, levels: Sequence[dict[str, Any]]) -> list[tuple[str, Decimal, Decimal]]:
+    """Set on-hand quantities by SKU (zero allowed). Returns (sku, on_hand, held). Errors: missing_sku, invalid_qty."""
+    _batch(levels)
+    limits = hub.registry.limits
+    clean: dict[str, Decimal] = {}
+    errors: list[OmnimanError] = []
+    for i, entry in enumerate(levels):
+        try:
+            sku = check_string(entry.get("sku"), limits, field=("input", i, "sku"), code=ErrorCode.MISSING_SKU,
+                               what="`sku`")
+            clean[sku] = _on_hand(entry.get("qty"), ("input", i, "qty"))
+        except OmnimanError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+    async with hub.transaction() as uow:
+        existing = {s.sku: s for s in (await uow.db.execute(
+            select(StockLevel).where(StockLevel.sku.in_(list(clean))))).scalars()}
+        for sku, qty in clean.items():
+            row = existing.get(sku) or StockLevel(sku=sku, on_hand=qty)
+            row.on_hand = qty
+            row.updated_at = utcnow()
+            uow.db.add(row)
+        await uow.db.flush()
+        return await hub.registry.stock.levels(uow.db, list(clean))  # type: ignore[attr-defined, no-any-return]
+
+
+def _on_hand(value: Any, field: tuple[str | int, ...]) -> Decimal:
+    from ..money import parse_qty
+
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip() in ("0", "0.0", "0.000"):
+        return Decimal(0)
+    return parse_qty(value, field=field)
+
+
+async def stock_levels(hub: Hub, skus: Sequence[str] | None = None) -> list[tuple[str, Decimal, Decimal]]:
+    """(sku, on_hand, held) — available is on_hand − held."""
+    async with hub.transaction(readonly=True) as uow:
+        return await hub.registry.stock.levels(  # type: ignore[attr-defined, no-any-return]
+            uow.db, list(skus)[:MAX_BATCH] if skus is not None else None)

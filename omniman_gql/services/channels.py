@@ -1,0 +1,97 @@
+"""Use case: create or update a channel (policies, currency, config)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..domain.channel_config import POLICIES, validate_channel_config
+from ..errors import ErrorCode, OmnimanError, ValidationFailed
+from ..models import Channel, utcnow
+from ..runtime import Hub
+
+_MISSING: Any = object()
+
+
+def _check_fields(hub: Hub, fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    errors: list[OmnimanError] = []
+    limit = hub.registry.limits.max_string_length
+    for key, allowed in POLICIES.items():
+        value = fields.get(key)
+        if value is not None and value not in allowed:
+            errors.append(OmnimanError(ErrorCode.INVALID_INPUT, f"`{key}` must be one of {', '.join(allowed)}.",
+                                       field=(key,), context={"allowed": list(allowed)}))
+    currency = fields.get("currency")
+    if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        errors.append(OmnimanError(ErrorCode.INVALID_INPUT, "`currency` must be an ISO 4217 code such as BRL.",
+                                   field=("currency",)))
+    name = fields.get("name")
+    if name is not None and (not name.strip() or len(name) > limit):
+        errors.append(OmnimanError(ErrorCode.INVALID_INPUT, f"`name` must be 1 to {limit} characters.",
+                                   field=("name",)))
+    order = fields.get("display_order")
+    if order is not None and not (-1_000_000 <= order <= 1_000_000):
+        errors.append(OmnimanError(ErrorCode.INVALID_INPUT, "`display_order` must be within ±1,000,000.",
+                                   field=("display_order",)))
+    if fields.get("config") is not None:
+        try:
+            validate_channel_config(fields["config"])
+        except OmnimanError as exc:
+            errors.extend(exc.errors())
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+    return fields
+
+
+def _check_code(code: Any, limit: int) -> str:
+    if not isinstance(code, str) or not code or len(code) > min(limit, 64) or not all(
+        c.isalnum() or c in "-_" for c in code
+    ):
+        raise OmnimanError(ErrorCode.INVALID_INPUT,
+                           "`code` must be a slug of letters, digits, `-` and `_` (at most 64 characters).",
+                           field=("code",))
+    return code
+
+
+async def upsert_channel(
+    hub: Hub,
+    *,
+    code: str,
+    name: str | None = None,
+    pricing_policy: str | None = None,
+    edit_policy: str | None = None,
+    currency: str | None = None,
+    display_order: int | None = None,
+    is_active: bool | None = None,
+    config: dict[str, Any] | None = None,
+) -> tuple[Channel, bool]:
+    """Create the channel `code`, or update the fields given. Returns (channel, created).
+
+    Errors: invalid_input (bad code, policy, currency, name), invalid_config (unknown or malformed config keys).
+    """
+    _check_code(code, hub.registry.limits.max_string_length)
+    fields = {k: v for k, v in {
+        "name": name, "pricing_policy": pricing_policy, "edit_policy": edit_policy, "currency": currency,
+        "display_order": display_order, "is_active": is_active, "config": config,
+    }.items() if v is not None}
+    async with hub.transaction() as uow:
+        channel = (await uow.db.execute(select(Channel).where(Channel.code == code).with_for_update())).scalar_one_or_none()
+        _check_fields(hub, fields, creating=channel is None)
+        created = channel is None
+        if channel is None:
+            channel = Channel(code=code, name=fields.pop("name", code),
+                              currency=fields.pop("currency", hub.settings.default_currency))
+            uow.db.add(channel)
+        for key, value in fields.items():
+            setattr(channel, key, value)
+        channel.updated_at = utcnow()
+        await uow.db.flush()
+    return channel, created
+
+
+async def list_channels(hub: Hub) -> list[Channel]:
+    """Every channel, by display order then code."""
+    async with hub.transaction(readonly=True) as uow:
+        return list((await uow.db.execute(
+            select(Channel).order_by(Channel.display_order, Channel.code))).scalars())

@@ -1,0 +1,60 @@
+"""Lookups and small helpers shared by the use cases (row loading with locks, channel rules, actor names)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..domain.draft import ChannelRules
+from ..errors import ErrorCode, OmnimanError
+from ..models import Channel, Order, Session
+
+
+def rules_of(channel: Channel) -> ChannelRules:
+    return ChannelRules(code=channel.code, pricing_policy=channel.pricing_policy, edit_policy=channel.edit_policy,
+                        currency=channel.currency, config=channel.config or {})
+
+
+async def get_channel(db: AsyncSession, code: str) -> Channel:
+    """The channel, or `not_found`."""
+    channel = (await db.execute(select(Channel).where(Channel.code == code))).scalar_one_or_none()
+    if channel is None:
+        raise OmnimanError(ErrorCode.NOT_FOUND, f"No channel {code!r}.", field=("channel_code",),
+                           context={"channel_code": code})
+    return channel
+
+
+async def lock_session(
+    db: AsyncSession, channel_code: str, session_key: str, *, code: ErrorCode = ErrorCode.NOT_FOUND
+) -> tuple[Session, Channel]:
+    """The session row locked for update (a write lock on SQLite already), with its channel; or `code`."""
+    row = (await db.execute(
+        select(Session, Channel)
+        .join(Channel, Channel.code == Session.channel_code)
+        .where(Session.channel_code == channel_code, Session.session_key == session_key)
+        .with_for_update(of=Session)
+    )).one_or_none()
+    if row is None:
+        raise OmnimanError(code, f"No session {session_key!r} in channel {channel_code!r}.",
+                           field=("session_key",), context={"channel_code": channel_code, "session_key": session_key})
+    return row[0], row[1]
+
+
+async def lock_order(db: AsyncSession, ref: str) -> tuple[Order, Channel]:
+    """The order row locked for update, with its channel; or `not_found`."""
+    row = (await db.execute(
+        select(Order, Channel).join(Channel, Channel.code == Order.channel_code)
+        .where(Order.ref == ref).with_for_update(of=Order)
+    )).one_or_none()
+    if row is None:
+        raise OmnimanError(ErrorCode.NOT_FOUND, f"No order {ref!r}.", field=("ref",), context={"ref": ref})
+    return row[0], row[1]
+
+
+def ensure_session_open(session: Session) -> None:
+    if session.state == "committed":
+        raise OmnimanError(ErrorCode.ALREADY_COMMITTED, "This session is already committed.",
+                           field=("session_key",), context={"session_key": session.session_key})
+    if session.state == "abandoned":
+        raise OmnimanError(ErrorCode.ALREADY_ABANDONED, "This session was abandoned.",
+                           field=("session_key",), context={"session_key": session.session_key})

@@ -1,0 +1,137 @@
+"""Use cases of fulfillments: split or partial deliveries of an order, never more than was ordered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import ids
+from ..domain.limits import check_optional_string
+from ..errors import ErrorCode, OmnimanError, ValidationFailed
+from ..models import Fulfillment, FulfillmentItem, Order, OrderItem, utcnow
+from ..money import parse_qty
+from ..runtime import Hub
+from .common import lock_order
+from .events import record_event
+
+FULFILLMENT_FLOW = {
+    "pending": ("in_progress", "shipped", "cancelled"),
+    "in_progress": ("shipped", "cancelled"),
+    "shipped": ("delivered", "cancelled"),
+    "delivered": (),
+    "cancelled": (),
+}
+TEXT_FIELDS = ("carrier", "tracking_code", "tracking_url", "notes")
+
+
+def _check_text(hub: Hub, fields: dict[str, Any]) -> dict[str, str]:
+    limits = hub.registry.limits
+    out = {}
+    for key in TEXT_FIELDS:
+        if fields.get(key) is not None:
+            out[key] = check_optional_string(fields[key], limits, field=(key,), what=f"`{key}`") or ""
+    return out
+
+
+async def create_fulfillment(
+    hub: Hub, *, ref: str, items: Sequence[dict[str, Any]], actor: str = "system", **text: str | None
+) -> tuple[Order, Fulfillment]:
+    """Create a `pending` fulfillment of some quantities of the order's lines.
+
+    Errors: not_found, unknown_line_id, invalid_qty, over_fulfillment, invalid_input.
+    """
+    fields = _check_text(hub, text)
+    if not items:
+        raise OmnimanError(ErrorCode.INVALID_INPUT, "A fulfillment needs at least one line.", field=("items",))
+    wanted: dict[str, Decimal] = {}
+    errors: list[OmnimanError] = []
+    for i, item in enumerate(items):
+        try:
+            qty = parse_qty(item.get("qty"), field=("items", i, "qty"))
+            wanted[item["line_id"]] = wanted.get(item["line_id"], Decimal(0)) + qty
+        except OmnimanError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+    async with hub.transaction() as uow:
+        order, _ = await lock_order(uow.db, ref)  # serialises fulfillments of one order: no over-fulfilment race
+        ordered = {line_id: qty for line_id, qty in (await uow.db.execute(
+            select(OrderItem.line_id, OrderItem.qty).where(OrderItem.order_id == order.id))).all()}
+        done = await _fulfilled(uow.db, order.id)
+        for i, (line_id, qty) in enumerate(wanted.items()):
+            if line_id not in ordered:
+                raise OmnimanError(ErrorCode.UNKNOWN_LINE_ID, f"No line {line_id!r} in order {ref!r}.",
+                                   field=("items", i, "line_id"))
+            left = ordered[line_id] - done.get(line_id, Decimal(0))
+            if qty > left:
+                raise OmnimanError(ErrorCode.OVER_FULFILLMENT,
+                                   f"Line {line_id!r} has {left} left to fulfil; {qty} asked.",
+                                   field=("items", i, "qty"),
+                                   context={"line_id": line_id, "ordered": str(ordered[line_id]),
+                                            "remaining": str(left), "requested": str(qty)})
+        fulfillment = Fulfillment(ref=ids.fulfillment_ref(), order_id=order.id, **fields)
+        uow.db.add(fulfillment)
+        await uow.db.flush()
+        uow.db.add_all([FulfillmentItem(fulfillment_id=fulfillment.id, line_id=line_id, qty=qty)
+                        for line_id, qty in wanted.items()])
+        await record_event(uow, order, "fulfillment.created", {
+            "fulfillment_ref": fulfillment.ref, "items": [{"line_id": k, "qty": str(v)} for k, v in wanted.items()],
+        }, actor=actor)
+    return order, fulfillment
+
+
+async def _fulfilled(db: Any, order_id: int) -> dict[str, Decimal]:
+    rows = await db.execute(
+        select(FulfillmentItem.line_id, FulfillmentItem.qty)
+        .join(Fulfillment, Fulfillment.id == FulfillmentItem.fulfillment_id)
+        .where(Fulfillment.order_id == order_id, Fulfillment.status != "cancelled"))
+    done: dict[str, Decimal] = {}
+    for line_id, qty in rows:
+        done[line_id] = done.get(line_id, Decimal(0)) + qty
+    return done
+
+
+async def update_fulfillment(
+    hub: Hub, *, fulfillment_ref: str, status: str | None = None, actor: str = "system", **text: str | None
+) -> tuple[Order, Fulfillment]:
+    """Move a fulfillment along `pending → in_progress → shipped → delivered` (or `cancelled`) and/or set its
+    carrier and tracking fields.
+
+    Errors: not_found, invalid_transition, terminal_status, invalid_input.
+    """
+    fields = _check_text(hub, text)
+    async with hub.transaction() as uow:
+        fulfillment = (await uow.db.execute(
+            select(Fulfillment).where(Fulfillment.ref == fulfillment_ref))).scalar_one_or_none()
+        if fulfillment is None:
+            raise OmnimanError(ErrorCode.NOT_FOUND, f"No fulfillment {fulfillment_ref!r}.", field=("ref",))
+        order_ref = (await uow.db.execute(select(Order.ref).where(Order.id == fulfillment.order_id))).scalar_one()
+        order, _ = await lock_order(uow.db, order_ref)
+        await uow.db.refresh(fulfillment)
+        old = fulfillment.status
+        if status is not None and status != old:
+            allowed = FULFILLMENT_FLOW.get(old, ())
+            if not allowed:
+                raise OmnimanError(ErrorCode.TERMINAL_STATUS, f"The fulfillment is {old!r}, a final status.",
+                                   field=("status",), context={"current": old, "requested": status})
+            if status not in allowed:
+                raise OmnimanError(ErrorCode.INVALID_TRANSITION, f"A fulfillment cannot go from {old!r} to {status!r}.",
+                                   field=("status",),
+                                   context={"current": old, "requested": status, "allowed": list(allowed)})
+            fulfillment.status = status
+            now = utcnow()
+            if status == "shipped" and fulfillment.shipped_at is None:
+                fulfillment.shipped_at = now
+            if status == "delivered" and fulfillment.delivered_at is None:
+                fulfillment.delivered_at = now
+        for key, value in fields.items():
+            setattr(fulfillment, key, value)
+        fulfillment.updated_at = utcnow()
+        await uow.db.flush()
+        await record_event(uow, order, f"fulfillment.{fulfillment.status}" if status else "fulfillment.updated", {
+            "fulfillment_ref": fulfillment.ref, "old_status": old, "new_status": fulfillment.status, **fields,
+        }, actor=actor)
+    return order, fulfillment

@@ -1,0 +1,155 @@
+"""Use cases of orders: status transitions along the channel's flow, custom events, and external imports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .. import ids
+from ..domain.draft import Draft
+from ..domain.flow import TIMESTAMP_FIELDS, OrderFlow
+from ..domain.limits import check_object, check_string
+from ..domain.ops import apply_ops, parse_ops
+from ..errors import ErrorCode, OmnimanError
+from ..models import Order, Session, utcnow
+from ..runtime import Hub
+from .common import get_channel, lock_order, rules_of
+from .events import record_event
+from .ordering import create_order
+from .outbox import enqueue_many
+from .sessions import run_modifiers_and_validators
+
+
+async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "system") -> Order:
+    """Move the order to `status` if the channel's flow allows it; the status's timestamp is set the first time only
+    (I8), a `status_changed` event is appended, and the channel's `on_status` directives are enqueued.
+
+    Errors: not_found, terminal_status, invalid_transition.
+    """
+    async with hub.transaction() as uow:
+        order, channel = await lock_order(uow.db, ref)  # row lock: concurrent transitions are serialised
+        flow = OrderFlow.from_config(channel.config)
+        current = order.status
+        if flow.is_terminal(current):
+            raise OmnimanError(ErrorCode.TERMINAL_STATUS, f"The order is {current!r}, a final status.",
+                               field=("status",), context={"current": current, "requested": status})
+        allowed = flow.allowed(current)
+        if status not in allowed:
+            raise OmnimanError(ErrorCode.INVALID_TRANSITION, f"An order cannot go from {current!r} to {status!r}.",
+                               field=("status",),
+                               context={"current": current, "requested": status, "allowed": list(allowed)})
+        now = utcnow()
+        order.status = status
+        order.updated_at = now
+        stamp = TIMESTAMP_FIELDS.get(status)
+        if stamp and getattr(order, stamp) is None:
+            setattr(order, stamp, now)
+        await uow.db.flush()
+        await record_event(uow, order, "status_changed", {"old_status": current, "new_status": status}, actor=actor)
+        topics = (channel.config.get("on_status") or {}).get(status) or []
+        base = {"order_ref": order.ref, "channel_code": order.channel_code, "session_key": order.session_key,
+                "status": status, "amount_q": order.total_q}
+        intent = ((order.snapshot.get("data") or {}).get("payment") or {}).get("intent_id")
+        if intent:
+            base["intent_id"] = intent
+        await enqueue_many(uow, [(topic, base) for topic in topics], order_ref=order.ref)
+    return order
+
+
+async def add_order_event(
+    hub: Hub, *, ref: str, type: str, payload: dict[str, Any] | None = None, actor: str = "system"
+) -> Order:
+    """Append a `custom.*` event to the order's log.
+
+    Errors: not_found, invalid_event_type, invalid_input.
+    """
+    limits = hub.registry.limits
+    if not isinstance(type, str) or not type.startswith("custom.") or len(type) > 64 or len(type) <= len("custom."):
+        raise OmnimanError(ErrorCode.INVALID_EVENT_TYPE, "Event types added by clients must look like `custom.<name>` "
+                           "(at most 64 characters).", field=("type",))
+    doc = check_object(payload, limits, field=("payload",), what="`payload`")
+    async with hub.transaction() as uow:
+        order, _ = await lock_order(uow.db, ref)
+        await record_event(uow, order, type, doc, actor=actor)
+    return order
+
+
+async def import_order(
+    hub: Hub,
+    *,
+    channel_code: str,
+    external_ref: str,
+    items: Sequence[dict[str, Any]],
+    data: dict[str, Any] | None = None,
+    handle_type: str | None = None,
+    handle_ref: str | None = None,
+    actor: str = "system",
+) -> tuple[Order, bool]:
+    """Create session and order in one step from a platform's finished order; idempotent on (channel, external_ref).
+
+    Returns (order, created). Errors: not_found, empty_session, missing_sku, invalid_qty, missing_unit_price_q,
+    invalid_price, invalid_input, and import validators' codes.
+    """
+    limits = hub.registry.limits
+    external_ref = check_string(external_ref, limits, field=("external_ref",), code=ErrorCode.INVALID_INPUT,
+                                what="`external_ref`")
+    doc = check_object(data, limits, field=("data",), what="`data`")
+    if not items:
+        raise OmnimanError(ErrorCode.EMPTY_SESSION, "An imported order needs at least one line.", field=("items",))
+    ops = [{"op": "add_line", **line} for line in items]
+    try:
+        return await _import(hub, channel_code, external_ref, ops, doc, handle_type, handle_ref, actor)
+    except IntegrityError:
+        # A concurrent import of the same ref won the unique constraint; return its order.
+        existing = await _existing_import(hub, channel_code, external_ref)
+        if existing is None:
+            raise
+        return existing, False
+
+
+async def _existing_import(hub: Hub, channel_code: str, external_ref: str) -> Order | None:
+    async with hub.transaction(readonly=True) as uow:
+        return (await uow.db.execute(select(Order).where(  # type: ignore[no-any-return]
+            Order.channel_code == channel_code, Order.external_ref == external_ref))).scalar_one_or_none()
+
+
+async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict[str, Any]], data: dict[str, Any],
+                  handle_type: str | None, handle_ref: str | None, actor: str) -> tuple[Order, bool]:
+    async with hub.transaction() as uow:
+        channel = await get_channel(uow.db, channel_code)
+        existing = (await uow.db.execute(select(Order).where(
+            Order.channel_code == channel_code, Order.external_ref == external_ref))).scalar_one_or_none()
+        if existing is not None:
+            return existing, False
+        try:
+            parsed = parse_ops(ops, external_pricing=channel.pricing_policy == "external", limits=hub.registry.limits)
+        except OmnimanError as exc:
+            raise _as_item_error(exc) from None
+        draft = Draft.of(rules_of(channel), items=[], data=data, actor=actor)
+        apply_ops(draft, parsed, new_line_id=ids.line_id)
+        if channel.pricing_policy == "internal":
+            draft.prices = await hub.registry.pricing.get_prices(uow.db, (l["sku"] for l in draft.items), channel_code)
+        run_modifiers_and_validators(hub, draft, stage="import")
+        now = utcnow()
+        session = Session(channel_code=channel_code, session_key=ids.session_key(), handle_type=handle_type,
+                          handle_ref=handle_ref, state="committed", pricing_policy=channel.pricing_policy,
+                          edit_policy=channel.edit_policy, rev=1, items=draft.items, data=draft.data,
+                          pricing=draft.pricing, pricing_trace=draft.pricing_trace, opened_at=now, updated_at=now,
+                          committed_at=now, commit_token=ids.commit_token())
+        uow.db.add(session)
+        await uow.db.flush()
+        order = await create_order(uow, channel=channel, session=session, actor=actor, external_ref=external_ref)
+    return order, True
+
+
+def _as_item_error(exc: OmnimanError) -> OmnimanError:
+    """Op errors are reported against the import's `items.<i>.<field>` input path."""
+    for error in exc.errors():
+        if error.field and error.field[0] == "ops" and len(error.field) >= 3:
+            error.field = ("items", error.field[1], *error.field[3:])
+    return exc
+
+

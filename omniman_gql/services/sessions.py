@@ -1,0 +1,236 @@
+"""Use cases of sessions: open (get-or-open), modify (the op pipeline), abandon, and check write-back."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import ids
+from ..db import insert_ignoring_conflicts
+from ..domain.channel_config import check_topic_for
+from ..domain.draft import Draft
+from ..domain.limits import check_json, check_object, check_optional_string
+from ..domain.ops import DATA_ROOTS, apply_ops, parse_ops
+from ..errors import ErrorCode, OmnimanError, ValidationFailed
+from ..models import Session, utcnow
+from ..runtime import Hub
+from .common import ensure_session_open, get_channel, lock_session, rules_of
+from .events import announce_session
+from .outbox import enqueue_many
+
+
+def _check_open_input(hub: Hub, session_key: str | None, handle_type: str | None, handle_ref: str | None,
+                      data: Any) -> dict[str, Any]:
+    limits = hub.registry.limits
+    check_optional_string(session_key, limits, field=("session_key",), what="`session_key`")
+    if session_key is not None and not session_key.strip():
+        raise OmnimanError(ErrorCode.INVALID_INPUT, "`session_key` may not be blank.", field=("session_key",))
+    check_optional_string(handle_type, limits, field=("handle_type",), what="`handle_type`")
+    check_optional_string(handle_ref, limits, field=("handle_ref",), what="`handle_ref`")
+    if (handle_type is None) != (handle_ref is None) or (handle_type is not None and not (handle_type and handle_ref)):
+        raise OmnimanError(ErrorCode.INVALID_INPUT, "`handle_type` and `handle_ref` go together: give both or neither.",
+                           field=("handle_ref",) if handle_type else ("handle_type",))
+    doc = check_object(data, limits, field=("data",), what="`data`")
+    unknown = sorted(set(doc) - DATA_ROOTS)
+    if unknown:
+        raise OmnimanError(ErrorCode.INVALID_PATH, f"`data` keys {unknown} are not allowed; use "
+                           f"{', '.join(sorted(DATA_ROOTS))}.", field=("data", unknown[0]),
+                           context={"allowed_roots": sorted(DATA_ROOTS)})
+    return doc
+
+
+async def open_session(
+    hub: Hub,
+    *,
+    channel_code: str,
+    session_key: str | None = None,
+    handle_type: str | None = None,
+    handle_ref: str | None = None,
+    data: dict[str, Any] | None = None,
+    actor: str = "system",
+) -> tuple[Session, bool]:
+    """Get-or-open: the open session of the handle (or with the key) if there is one, else a new one.
+
+    Returns (session, created). Errors: not_found (channel), channel_inactive, invalid_input, invalid_path.
+    """
+    doc = _check_open_input(hub, session_key, handle_type, handle_ref, data)
+    open_handle = f"{handle_type}:{handle_ref}" if handle_type is not None else None
+    async with hub.transaction() as uow:
+        channel = await get_channel(uow.db, channel_code)
+        existing = await _find_existing(uow.db, channel_code, session_key, open_handle)
+        if existing is not None:
+            return existing, False
+        if not channel.is_active:
+            raise OmnimanError(ErrorCode.CHANNEL_INACTIVE, f"Channel {channel_code!r} is not active.",
+                               field=("channel_code",))
+        now = utcnow()
+        row = Session(channel_code=channel_code, session_key=session_key or ids.session_key(),
+                      handle_type=handle_type, handle_ref=handle_ref, open_handle=open_handle,
+                      pricing_policy=channel.pricing_policy, edit_policy=channel.edit_policy, rev=0,
+                      items=[], data=doc, pricing={"total_q": 0, "items_count": 0}, pricing_trace=[],
+                      opened_at=now, updated_at=now)
+        # A unique constraint, not luck, decides concurrent get-or-opens: the loser inserts nothing and reads the winner.
+        values = {c: getattr(row, c) for c in Session.model_fields if c != "id"}
+        inserted = (await uow.db.execute(
+            insert_ignoring_conflicts(uow.db, Session).values(**values).returning(Session.id))).scalar_one_or_none()
+        if inserted is None:
+            winner = await _find_existing(uow.db, channel_code, session_key, open_handle)
+            if winner is None:
+                raise OmnimanError(ErrorCode.INVALID_INPUT, "That session key is taken.", field=("session_key",))
+            return winner, False
+        created = (await uow.db.execute(select(Session).where(Session.id == inserted))).scalar_one()
+        announce_session(uow, created)
+    return created, True
+
+
+async def _find_existing(db: Any, channel_code: str, session_key: str | None, open_handle: str | None) -> Session | None:
+    if open_handle is not None:
+        found = (await db.execute(select(Session).where(
+            Session.channel_code == channel_code, Session.open_handle == open_handle))).scalar_one_or_none()
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    if session_key is not None:
+        return (await db.execute(select(Session).where(  # type: ignore[no-any-return]
+            Session.channel_code == channel_code, Session.session_key == session_key))).scalar_one_or_none()
+    return None
+
+
+async def modify_session(
+    hub: Hub,
+    *,
+    channel_code: str,
+    session_key: str,
+    ops: Sequence[Any],
+    expected_rev: int | None = None,
+    actor: str = "system",
+) -> Session:
+    """Apply `ops` atomically through modifiers and draft validators; `rev` moves by one and checks are cleared.
+
+    Errors: not_found, already_committed, already_abandoned, locked, stale_rev, missing_sku, invalid_qty,
+    missing_unit_price_q, invalid_price, unknown_line_id, invalid_path, invalid_merge, sku_mismatch, unsupported_op,
+    invalid_input.
+    """
+    registry = hub.registry
+    async with hub.transaction() as uow:
+        session, channel = await lock_session(uow.db, channel_code, session_key)
+        ensure_session_open(session)
+        if session.edit_policy == "locked":
+            raise OmnimanError(ErrorCode.LOCKED, f"Sessions of channel {channel_code!r} cannot be edited.",
+                               field=("ops",), context={"channel_code": channel_code})
+        if expected_rev is not None and expected_rev != session.rev:
+            raise OmnimanError(ErrorCode.STALE_REV, f"The session is at rev {session.rev}, not {expected_rev}.",
+                               field=("expected_rev",), context={"rev": session.rev, "expected_rev": expected_rev})
+        rules = rules_of(channel)
+        parsed = parse_ops(ops, external_pricing=session.pricing_policy == "external", limits=registry.limits)
+        draft = Draft.of(rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace,
+                         actor=actor)
+        apply_ops(draft, parsed, new_line_id=ids.line_id)
+        if session.pricing_policy == "internal" and draft.items:
+            draft.prices = await registry.pricing.get_prices(uow.db, (line["sku"] for line in draft.items), channel_code)
+        run_modifiers_and_validators(hub, draft, stage="draft")
+        draft.data.pop("checks", None)  # I12: whatever was checked is stale now
+        draft.data.pop("issues", None)
+        session.items = draft.items
+        session.data = draft.data
+        session.pricing = draft.pricing
+        session.pricing_trace = draft.pricing_trace
+        session.rev += 1  # I11
+        session.updated_at = utcnow()
+        await uow.db.flush()
+        await _enqueue_checks(uow, session, rules.config)
+        announce_session(uow, session)
+    return session
+
+
+def run_modifiers_and_validators(hub: Hub, draft: Draft, *, stage: str) -> None:
+    """Modifiers by ascending order, then the stage's validators; all validator errors are reported together."""
+    for modifier in hub.registry.modifiers:
+        modifier.apply(draft)
+    errors: list[OmnimanError] = []
+    for validator in hub.registry.validators_for(stage):
+        errors.extend(validator.validate(draft))
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+
+
+async def _enqueue_checks(uow: Any, session: Session, config: Any) -> None:
+    required = config.get("required_checks_on_commit") or []
+    if not required or not session.items:
+        return
+    payload = {"session_key": session.session_key, "channel_code": session.channel_code, "rev": session.rev,
+               "items": session.items}
+    await enqueue_many(uow, [(check_topic_for(config, code), {**payload, "check": code}) for code in required])
+
+
+async def abandon_session(hub: Hub, *, channel_code: str, session_key: str, actor: str = "system") -> Session:
+    """Close an open session without an order; its handle is free again.
+
+    Errors: not_found, already_committed, already_abandoned.
+    """
+    async with hub.transaction() as uow:
+        session, channel = await lock_session(uow.db, channel_code, session_key)
+        ensure_session_open(session)
+        session.state = "abandoned"
+        session.open_handle = None
+        session.updated_at = utcnow()
+        await uow.db.flush()
+        if "stock" in (channel.config.get("required_checks_on_commit") or []):
+            # Holds would expire anyway; releasing now gives the stock back at once.
+            await enqueue_many(uow, [("stock.release", {"channel_code": channel_code, "session_key": session_key})])
+        announce_session(uow, session)
+    return session
+
+
+def _normalize_issues(source: str, rev: int, issues: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    normalized = []
+    for issue in issues:
+        issue = copy.deepcopy(dict(issue))
+        issue.setdefault("id", ids.issue_id())
+        issue["source"] = source
+        issue.setdefault("blocking", False)
+        issue.setdefault("message", "")
+        context = dict(issue.get("context") or {})
+        context["actions"] = [
+            {"id": action.get("id") or ids.action_id(), "label": action.get("label", ""),
+             "rev": action.get("rev", rev), "ops": list(action.get("ops") or [])}
+            for action in context.get("actions") or []
+        ]
+        issue["context"] = context
+        normalized.append(issue)
+    return normalized
+
+
+async def write_back_check(
+    hub: Hub,
+    *,
+    channel_code: str,
+    session_key: str,
+    check_code: str,
+    expected_rev: int,
+    result: dict[str, Any],
+    issues: Sequence[dict[str, Any]] = (),
+) -> bool:
+    """Store a check's result (and replace its issues) only if the session is open and still at `expected_rev`.
+
+    Returns whether it was applied (I13); a stale or closed session is not an error, the result is just dropped.
+    """
+    check_json(result, hub.registry.limits, field=("result",), what="A check result")
+    async with hub.transaction() as uow:
+        try:
+            session, _channel = await lock_session(uow.db, channel_code, session_key)
+        except OmnimanError:
+            return False
+        if session.state != "open" or session.rev != expected_rev:
+            return False
+        data = copy.deepcopy(session.data)
+        data.setdefault("checks", {})[check_code] = {"rev": expected_rev, "at": utcnow().isoformat(), "result": result}
+        kept = [issue for issue in data.get("issues", []) if issue.get("source") != check_code]
+        data["issues"] = kept + _normalize_issues(check_code, expected_rev, issues)
+        session.data = data
+        session.updated_at = utcnow()
+        await uow.db.flush()
+        announce_session(uow, session)
+    return True

@@ -1,0 +1,77 @@
+"""Settings read from `OMNIMAN_*` environment variables; built once and cached."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def async_database_url(url: str) -> str:
+    """Accept the plain URLs users already have and pick the async driver ourselves."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database {base!r}: use postgresql:// or sqlite:///")
+
+
+class Settings(BaseSettings):
+    """Every knob of the hub. Each field is the env var `OMNIMAN_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNIMAN_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./omniman.db", description="Database URL; `postgresql://…` or `sqlite:///path.db`."
+    )
+    database_pool_size: int = Field(10, ge=1, le=200, description="Connections kept open per process (PostgreSQL).")
+    sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long a SQLite writer waits for the lock.")
+    redis_url: str | None = Field(None, description="Redis URL; when set, directives and live events go through Redis.")
+    broker_namespace: str = Field("omniman", description="Prefix of every Redis key used by the broker and pub/sub.")
+    default_currency: str = Field("BRL", min_length=3, max_length=3, description="Currency of new channels.")
+    hold_ttl_seconds: int = Field(15 * 60, ge=1, description="How long a stock hold lasts.")
+    directive_max_attempts: int = Field(5, ge=1, le=100, description="Attempts before a directive is `failed`.")
+    directive_backoff_ms: int = Field(1_000, ge=0, description="First retry delay; doubles each attempt.")
+    directive_backoff_max_ms: int = Field(5 * 60_000, ge=0, description="Longest retry delay.")
+    directive_running_timeout_s: int = Field(300, ge=1, description="A `running` directive older than this is reclaimed.")
+    sweeper_interval_s: float = Field(5.0, gt=0, description="How often the sweeper looks for due and stuck directives.")
+    worker_timeout_ms: int = Field(50, ge=1, description="How long an idle dramatiq worker waits for a message.")
+    graphiql: bool = Field(True, description="Serve GraphiQL at GET /graphql.")
+    introspection: bool = Field(True, description="Allow schema introspection (turn off in production).")
+    log_json: bool = Field(False, description="Log one JSON line per request and per directive.")
+    # bounds on input
+    max_ops_per_modify: int = Field(100, ge=1, description="Ops accepted in one modifySession.")
+    max_lines_per_session: int = Field(500, ge=1, description="Lines a session may hold.")
+    max_string_length: int = Field(200, ge=8, description="Longest sku, key, name or reference.")
+    max_json_bytes: int = Field(64 * 1024, ge=256, description="Largest `data`/`meta`/`payload` document, as JSON.")
+    max_json_depth: int = Field(8, ge=2, description="Deepest nesting of a `data`/`meta`/`payload` document.")
+    max_page_size: int = Field(100, ge=1, le=1000, description="Largest `first` of a connection.")
+    max_query_depth: int = Field(12, ge=2, description="Deepest GraphQL selection.")
+    max_aliases: int = Field(30, ge=1, description="Most aliases in one GraphQL document.")
+    max_query_tokens: int = Field(5_000, ge=100, description="Most tokens in one GraphQL document.")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest HTTP request body.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        async_database_url(value)
+        return value
+
+    @property
+    def async_database_url(self) -> str:
+        return async_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()
