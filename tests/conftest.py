@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.services", "tests.fixtures.app", "tests.fixtures.broker"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
