@@ -1,0 +1,158 @@
+"""API tokens and who may do what: create/list/revoke tokens, authenticate a bearer token, authorize an action."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, select
+
+from ..domain.limits import check_string
+from ..errors import ErrorCode, OmnimanError
+from ..models import ApiToken, utcnow
+from ..runtime import Hub
+
+TOKEN_PREFIX = "omn_"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything: channels, tokens, directives, prices and stock
+    STAFF = "staff"  # every channel's sessions and orders, status transitions
+    CLIENT = "client"  # open/modify/commit and read, on its channels only
+    DISPLAY = "display"  # read and subscribe, on its channels only
+
+
+class Action(StrEnum):
+    READ = "read"  # sessions, orders, and their streams
+    WRITE_SESSION = "write_session"  # open, modify, resolve, commit, abandon, import
+    MANAGE_ORDER = "manage_order"  # transitions, custom events, fulfillments
+    READ_CATALOG = "read_catalog"  # prices and stock levels
+    ADMIN = "admin"  # channels, tokens, directives, prices and stock levels
+
+
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.STAFF: frozenset({Action.READ, Action.WRITE_SESSION, Action.MANAGE_ORDER, Action.READ_CATALOG}),
+    Role.CLIENT: frozenset({Action.READ, Action.WRITE_SESSION, Action.READ_CATALOG}),
+    Role.DISPLAY: frozenset({Action.READ, Action.READ_CATALOG}),
+}
+SCOPED_ROLES = frozenset({Role.CLIENT, Role.DISPLAY})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token's name (recorded as the actor on events), role and channel scope."""
+
+    name: str
+    role: Role
+    channels: frozenset[str] | None  # None: every channel
+    token_id: int | None = None
+
+    def can(self, action: Action) -> bool:
+        return action in ROLE_ACTIONS[self.role]
+
+    def sees(self, channel_code: str) -> bool:
+        return self.channels is None or channel_code in self.channels
+
+    def visible(self, channel_codes: Iterable[str] | None) -> list[str] | None:
+        """The channels a list may show: the asked ones within scope (None = no restriction at all)."""
+        if channel_codes is None:
+            return None if self.channels is None else sorted(self.channels)
+        return [c for c in channel_codes if self.sees(c)]
+
+
+SYSTEM = Principal(name="system", role=Role.ADMIN, channels=None)
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_token(
+    hub: Hub, *, name: str, role: str, channels: Sequence[str] = ()
+) -> tuple[ApiToken, str]:
+    """Create a token; the secret is returned once and only its hash is stored.
+
+    Errors: invalid_input (unknown role, missing or needless channels, bad name).
+    """
+    limits = hub.registry.limits
+    name = check_string(name, limits, field=("name",), code=ErrorCode.INVALID_INPUT, what="A token's name")
+    try:
+        role_ = Role(role)
+    except ValueError:
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"Unknown role {role!r}; use one of {', '.join(Role)}.",
+                           field=("role",), context={"roles": list(Role)}) from None
+    scope = sorted({check_string(c, limits, field=("channels", i), code=ErrorCode.INVALID_INPUT, what="A channel")
+                    for i, c in enumerate(channels)})
+    if role_ in SCOPED_ROLES and not scope:
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"A {role_} token needs at least one channel.", field=("channels",))
+    if role_ not in SCOPED_ROLES and scope:
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"A {role_} token sees every channel; give no channels.",
+                           field=("channels",))
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with hub.transaction() as uow:
+        row = ApiToken(name=name, role=role_.value, channels=scope, token_hash=hash_token(secret),
+                       prefix=secret[: len(TOKEN_PREFIX) + 6])
+        uow.db.add(row)
+        await uow.db.flush()
+    return row, secret
+
+
+async def list_tokens(hub: Hub, *, include_revoked: bool = False) -> list[ApiToken]:
+    async with hub.transaction(readonly=True) as uow:
+        query = select(ApiToken).order_by(ApiToken.id)
+        if not include_revoked:
+            query = query.where(ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        return list((await uow.db.execute(query)).scalars())
+
+
+async def revoke_token(hub: Hub, *, token_id: int) -> ApiToken:
+    """Revoke a token at once. Errors: not_found."""
+    async with hub.transaction() as uow:
+        row = (await uow.db.execute(select(ApiToken).where(ApiToken.id == token_id))).scalar_one_or_none()
+        if row is None:
+            raise OmnimanError(ErrorCode.NOT_FOUND, f"No token {token_id}.", field=("id",))
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            await uow.db.flush()
+        uow.publish("tokens", {"revoked": row.id})
+    return row
+
+
+async def count_tokens(hub: Hub) -> int:
+    async with hub.transaction(readonly=True) as uow:
+        return int((await uow.db.execute(select(func.count()).select_from(ApiToken))).scalar_one())
+
+
+async def authenticate(hub: Hub, secret: str | None) -> Principal | None:
+    """The principal of a live token, or None for a missing, unknown or revoked one."""
+    if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    async with hub.transaction(readonly=True) as uow:
+        row = (await uow.db.execute(select(ApiToken).where(
+            ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None)  # type: ignore[union-attr]
+        ))).scalar_one_or_none()
+    if row is None:
+        return None
+    role = Role(row.role)
+    return Principal(name=row.name, role=role, channels=frozenset(row.channels) if role in SCOPED_ROLES else None,
+                     token_id=row.id)
+
+
+async def is_live(hub: Hub, token_id: int) -> bool:
+    """Whether a token is still unrevoked (open websockets re-check this)."""
+    async with hub.transaction(readonly=True) as uow:
+        revoked = (await uow.db.execute(
+            select(ApiToken.revoked_at).where(ApiToken.id == token_id))).one_or_none()
+    return revoked is not None and revoked[0] is None
+
+
+def bearer_secret(header: str | None) -> str | None:
+    """`Bearer <token>` → `<token>` (the scheme is case-insensitive)."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
