@@ -42,10 +42,11 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         # Take over transaction control from the driver so BEGIN is ours (see _on_begin).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        # busy_timeout first: switching to WAL may need a lock that a busy writer holds, and must wait for it too.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

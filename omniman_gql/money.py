@@ -13,10 +13,21 @@ MAX_QUANTUM = 2**53 - 1  # what every JSON client can carry exactly; GraphQL Int
 MAX_QTY = Decimal(10) ** (QTY_DIGITS - QTY_PLACES) - Decimal("0.001")
 
 
-def parse_qty(value: Any, *, field: tuple[str | int, ...] = ("qty",)) -> Decimal:
-    """A quantity > 0 with at most 3 decimal places and 12 digits; floats are refused (they are not exact)."""
+def parse_qty(value: Any, *, field: tuple[str | int, ...] = ("qty",), allow_zero: bool = False) -> Decimal:
+    """A quantity > 0 (or ≥ 0 with `allow_zero`, for stock levels) with at most 3 decimal places and 12 digits.
+
+    Floats are refused: they are not exact, and 0.1 + 0.2 must never become 0.30000000000000004 of a kilo.
+    """
     if isinstance(value, bool) or isinstance(value, float):
-        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be a decimal string or an integer.", field=field)
+        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be a decimal string or an integer.", field=field,
+                           context={"given_type": type(value).__name__})
+    if value is None:
+        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity is required.", field=field)
+    if not isinstance(value, Decimal | int | str):
+        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be a decimal string or an integer.", field=field,
+                           context={"given_type": type(value).__name__})
+    if isinstance(value, str) and len(value) > 64:
+        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity is not a number.", field=field)
     try:
         qty = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -29,17 +40,20 @@ def parse_qty(value: Any, *, field: tuple[str | int, ...] = ("qty",)) -> Decimal
         raise OmnimanError(
             ErrorCode.INVALID_QTY, f"Quantity {value} has more than {QTY_PLACES} decimal places.", field=field
         )
-    if qty <= 0:
-        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be greater than zero.", field=field)
+    if qty < 0 or (qty == 0 and not allow_zero):
+        raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be greater than zero." if not allow_zero
+                           else "Quantity may not be negative.", field=field, context={"given": str(value)[:64]})
     if qty > MAX_QTY:
         raise OmnimanError(ErrorCode.INVALID_QTY, f"Quantity must be at most {MAX_QTY}.", field=field)
     return normalize_qty(qty)
 
 
 def normalize_qty(qty: Decimal) -> Decimal:
-    """Canonical form: no exponent, no trailing zeros ("2.500" -> 2.5, "1E+1" -> 10)."""
+    """Canonical form: no exponent, no trailing zeros ("2.500" -> 2.5, "1E+1" -> 10, "-0" -> 0)."""
     normal = qty.quantize(Decimal(1).scaleb(-QTY_PLACES)).normalize()
-    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
+    if normal == normal.to_integral_value():
+        return normal.quantize(Decimal(1)) + 0  # `+ 0` turns -0 into 0
+    return normal
 
 
 def qty_str(qty: Decimal) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .domain.draft import Draft
 from .domain.limits import Limits
 from .domain.pricing import PricingModifier, TotalsModifier
-from .domain.validation import LineCountValidator, PricedLinesValidator
+from .domain.validation import AmountBoundsValidator, LineCountValidator, PricedLinesValidator
 from .errors import OmnimanError
 from .protocols import Notifier, PaymentBackend, PricingBackend, StockBackend
 from .settings import Settings
@@ -110,8 +110,10 @@ def build_registry(settings: Settings) -> Registry:
     )
     registry.add_modifier(PricingModifier())
     registry.add_modifier(TotalsModifier())
-    registry.add_validator(LineCountValidator(max_lines=limits.max_lines_per_session))
-    registry.add_validator(PricedLinesValidator())
+    for stage in ("draft", "import"):  # an imported order passes the same gates as a session's lines
+        registry.add_validator(LineCountValidator(max_lines=limits.max_lines_per_session, stage=stage))
+        registry.add_validator(PricedLinesValidator(stage=stage))
+        registry.add_validator(AmountBoundsValidator(stage=stage))
     registry.add_resolver("stock", apply_action_ops)
     register_standard_handlers(registry, settings)
     return registry

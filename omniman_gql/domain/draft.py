@@ -40,9 +40,20 @@ class Draft:
     pricing_trace: list[dict[str, Any]] = field(default_factory=list)
     prices: Mapping[str, PriceQuote] = field(default_factory=dict)  # fetched by the service before modifiers run
     actor: str = "system"
+    # line_id -> (op index, op name) of the last op of this call that touched the line, so an error a validator finds
+    # on a line can be reported against the input that caused it.
+    origins: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, channel: ChannelRules, *, items: Any, data: Any, pricing_trace: Any = (), actor: str = "system",
-           prices: Mapping[str, PriceQuote] | None = None) -> Draft:
+           prices: Mapping[str, PriceQuote] | None = None, pricing: Any = None) -> Draft:
         return cls(channel=channel, items=copy.deepcopy(list(items)), data=copy.deepcopy(dict(data)),
-                   pricing_trace=copy.deepcopy(list(pricing_trace)), prices=prices or {}, actor=actor)
+                   pricing=copy.deepcopy(dict(pricing or {})), pricing_trace=copy.deepcopy(list(pricing_trace)),
+                   prices=prices or {}, actor=actor)
+
+    def input_field(self, index: int, *rest: str | int) -> tuple[str | int, ...]:
+        """The input path of line `index`'s field: the op that touched it in this call, else the session's item."""
+        origin = self.origins.get(self.items[index]["line_id"]) if 0 <= index < len(self.items) else None
+        if origin is None:
+            return ("items", index, *rest)
+        return ("ops", origin[0], origin[1], *rest)

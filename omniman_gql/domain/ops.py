@@ -227,6 +227,10 @@ def apply_ops(draft: Draft, ops: Sequence[Op], *, new_line_id: Callable[[], str]
     """Apply parsed ops in order to `draft` (a working copy: the caller discards it if this raises)."""
     for op in ops:
         _APPLIERS[op.name](draft, op, new_line_id)
+        touched = (draft.items[-1]["line_id"] if op.name == "add_line"
+                   else op.fields.get("into_line_id") or op.fields.get("line_id"))
+        if touched:
+            draft.origins[touched] = (op.index, op.name)
 
 
 def _find(draft: Draft, line_id: str, op: Op, key: str) -> dict[str, Any]:

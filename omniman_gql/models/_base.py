@@ -8,6 +8,8 @@ from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Numeric, St
 from sqlalchemy.types import TypeEngine
 from sqlmodel import SQLModel
 
+from ..money import normalize_qty
+
 # Deterministic constraint names, so Alembic can drop and batch-alter them on both databases.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -67,4 +69,5 @@ class Qty(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(value).normalize() if not isinstance(value, Decimal) else value.normalize()
+        # normalize_qty, not Decimal.normalize(): the latter turns 10 into 1E+1, which clients would then see.
+        return normalize_qty(value if isinstance(value, Decimal) else Decimal(value))

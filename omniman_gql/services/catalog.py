@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Price, StockLevel, utcnow
-from ..money import parse_quantum
+from ..money import parse_qty, parse_quantum
 from ..runtime import Hub
 
 MAX_BATCH = 1000
@@ -90,11 +90,7 @@ async def set_stock_levels(hub: Hub, levels: Sequence[dict[str, Any]]) -> list[t
 
 
 def _on_hand(value: Any, field: tuple[str | int, ...]) -> Decimal:
-    from ..money import parse_qty
-
-    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip() in ("0", "0.0", "0.000"):
-        return Decimal(0)
-    return parse_qty(value, field=field)
+    return parse_qty(value, field=field, allow_zero=True)  # zero on hand is a real level ("sold out")
 
 
 async def stock_levels(hub: Hub, skus: Sequence[str] | None = None) -> list[tuple[str, Decimal, Decimal]]:

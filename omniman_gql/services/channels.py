@@ -23,17 +23,22 @@ def _check_fields(hub: Hub, fields: dict[str, Any], *, creating: bool) -> dict[s
             errors.append(OmnimanError(ErrorCode.INVALID_INPUT, f"`{key}` must be one of {', '.join(allowed)}.",
                                        field=(key,), context={"allowed": list(allowed)}))
     currency = fields.get("currency")
-    if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+    if currency is not None and not (isinstance(currency, str) and len(currency) == 3 and currency.isascii()
+                                     and currency.isalpha() and currency.isupper()):
         errors.append(OmnimanError(ErrorCode.INVALID_INPUT, "`currency` must be an ISO 4217 code such as BRL.",
                                    field=("currency",)))
     name = fields.get("name")
-    if name is not None and (not name.strip() or len(name) > limit):
+    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > limit):
         errors.append(OmnimanError(ErrorCode.INVALID_INPUT, f"`name` must be 1 to {limit} characters.",
                                    field=("name",)))
     order = fields.get("display_order")
-    if order is not None and not (-1_000_000 <= order <= 1_000_000):
-        errors.append(OmnimanError(ErrorCode.INVALID_INPUT, "`display_order` must be within ±1,000,000.",
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int)
+                              or not -1_000_000 <= order <= 1_000_000):
+        errors.append(OmnimanError(ErrorCode.INVALID_INPUT, "`display_order` must be an integer within ±1,000,000.",
                                    field=("display_order",)))
+    if fields.get("is_active") is not None and not isinstance(fields["is_active"], bool):
+        errors.append(OmnimanError(ErrorCode.INVALID_INPUT, "`is_active` must be true or false.",
+                                   field=("is_active",)))
     if fields.get("config") is not None:
         try:
             validate_channel_config(fields["config"])

@@ -6,7 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from .. import ids
 from ..db import UnitOfWork, insert_ignoring_conflicts
@@ -17,6 +18,10 @@ from ..runtime import Hub
 from .common import get_channel, lock_session, rules_of
 from .events import announce_session
 from .ordering import create_order
+
+
+KEY_WAIT_MS = 10_000  # longest wait for a concurrent commit holding the same key (PostgreSQL)
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available
 
 
 @dataclass(frozen=True)
@@ -66,28 +71,45 @@ async def commit_session(
 
 async def _claim_key(uow: UnitOfWork, scope: str, key: str, session_key: str) -> CommitOutcome | None:
     """Insert the key record; if it exists already, return the replay (or raise). A concurrent holder of the key
-    makes our INSERT wait on the unique index until it commits, so a finished first commit is seen as a replay."""
-    inserted = (await uow.db.execute(
-        insert_ignoring_conflicts(uow.db, IdempotencyKey).values(
-            scope=scope, key=key, status="in_progress", session_key=session_key, result={},
-            created_at=utcnow(), updated_at=utcnow(),
-        ).returning(IdempotencyKey.id)
-    )).scalar_one_or_none()
+    makes our INSERT wait on the unique index until it commits, so a finished first commit is seen as a replay.
+    On PostgreSQL that wait is bounded (KEY_WAIT_MS): a holder that takes longer is reported as `in_progress`
+    instead of leaving the client hanging. SQLite serialises writers, so there the holder has always finished."""
+    postgres = uow.db.get_bind().dialect.name == "postgresql"
+    if postgres:
+        await uow.db.execute(text(f"SET LOCAL lock_timeout = {int(KEY_WAIT_MS)}"))
+    try:
+        inserted = (await uow.db.execute(
+            insert_ignoring_conflicts(uow.db, IdempotencyKey).values(
+                scope=scope, key=key, status="in_progress", session_key=session_key, result={},
+                created_at=utcnow(), updated_at=utcnow(),
+            ).returning(IdempotencyKey.id)
+        )).scalar_one_or_none()
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise _in_progress(key) from None
+    if postgres:
+        await uow.db.execute(text("SET LOCAL lock_timeout = DEFAULT"))
     if inserted is not None:
         return None
     record = (await uow.db.execute(select(IdempotencyKey).where(
         IdempotencyKey.scope == scope, IdempotencyKey.key == key).with_for_update())).scalar_one()
     if record.session_key != session_key:
         raise OmnimanError(ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                           "This idempotency key was used to commit another session.", field=("idempotency_key",))
+                           "This idempotency key was used to commit another session.", field=("idempotency_key",),
+                           context={"idempotency_key": key, "session_key": session_key})
     if record.status == "done":
         order = (await uow.db.execute(select(Order).where(Order.ref == record.result["order_ref"]))).scalar_one()
         return CommitOutcome(dict(record.result), order, replayed=True)
     if record.status == "in_progress":
-        raise OmnimanError(ErrorCode.IN_PROGRESS, "A commit with this key is still in progress; try again shortly.",
-                           field=("idempotency_key",))
+        raise _in_progress(key)
     record.status = "in_progress"  # failed before: a retry is allowed
     return None
+
+
+def _in_progress(key: str) -> OmnimanError:
+    return OmnimanError(ErrorCode.IN_PROGRESS, "A commit with this key is still in progress; try again shortly.",
+                        field=("idempotency_key",), context={"idempotency_key": key})
 
 
 async def _finish_key(uow: UnitOfWork, scope: str, key: str, result: dict[str, Any]) -> None:
@@ -112,11 +134,24 @@ def check_freshness(session: Session, config: dict[str, Any], now: dt.datetime) 
                                f"the session is at rev {session.rev}.",
                                context={"check": code, "check_rev": check.get("rev"), "rev": session.rev})
         result = check.get("result") or {}
-        expiries = [result.get("hold_expires_at")] + [h.get("expires_at") for h in result.get("holds") or []]
+        holds = [h for h in result.get("holds") or [] if isinstance(h, dict)]
+        expiries = [result.get("hold_expires_at")] + [h.get("expires_at") for h in holds]
         for expiry in filter(None, expiries):
-            if dt.datetime.fromisoformat(expiry) <= now:
+            if _expired(expiry, now):
                 raise OmnimanError(ErrorCode.HOLD_EXPIRED, f"The holds of check {code!r} expired; modify the session "
-                                   "or wait for the check to run again.", context={"check": code, "expired_at": expiry})
+                                   "or wait for the check to run again.",
+                                   context={"check": code, "expired_at": str(expiry), "now": now.isoformat()})
+
+
+def _expired(expiry: Any, now: dt.datetime) -> bool:
+    """An expiry written back by a check: ISO 8601, naive meaning UTC; one we cannot read counts as expired."""
+    try:
+        moment = dt.datetime.fromisoformat(str(expiry))
+    except ValueError:
+        return True
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment <= now
 
 
 async def _seal(hub: Hub, uow: UnitOfWork, session: Session, channel: Channel, actor: str) -> CommitOutcome:
@@ -126,7 +161,8 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: Session, channel: Channel, a
     if blocking:
         raise OmnimanError(ErrorCode.BLOCKING_ISSUES, f"{len(blocking)} blocking issue(s) must be resolved first.",
                            context={"issues": blocking})
-    draft = Draft.of(rules_of(channel), items=session.items, data=session.data, actor=actor)
+    draft = Draft.of(rules_of(channel), items=session.items, data=session.data, pricing=session.pricing,
+                     pricing_trace=session.pricing_trace, actor=actor)
     errors = [e for v in hub.registry.validators_for("commit") for e in v.validate(draft)]
     if errors:
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import ids
-from ..domain.limits import check_optional_string
+from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Fulfillment, FulfillmentItem, Order, OrderItem, utcnow
 from ..money import parse_qty
@@ -25,6 +25,7 @@ FULFILLMENT_FLOW = {
     "cancelled": (),
 }
 TEXT_FIELDS = ("carrier", "tracking_code", "tracking_url", "notes")
+MAX_ITEMS = 500
 
 
 def _check_text(hub: Hub, fields: dict[str, Any]) -> dict[str, str]:
@@ -46,12 +47,20 @@ async def create_fulfillment(
     fields = _check_text(hub, text)
     if not items:
         raise OmnimanError(ErrorCode.INVALID_INPUT, "A fulfillment needs at least one line.", field=("items",))
+    if len(items) > MAX_ITEMS:
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"At most {MAX_ITEMS} lines per fulfillment.", field=("items",))
     wanted: dict[str, Decimal] = {}
+    first_index: dict[str, int] = {}  # where each line was first named in the input, for error paths
     errors: list[OmnimanError] = []
     for i, item in enumerate(items):
         try:
+            if not isinstance(item, dict):
+                raise OmnimanError(ErrorCode.INVALID_INPUT, "Each line must be an object.", field=("items", i))
+            line_id = check_string(item.get("line_id"), hub.registry.limits, field=("items", i, "line_id"),
+                                   code=ErrorCode.UNKNOWN_LINE_ID, what="`line_id`")
             qty = parse_qty(item.get("qty"), field=("items", i, "qty"))
-            wanted[item["line_id"]] = wanted.get(item["line_id"], Decimal(0)) + qty
+            wanted[line_id] = wanted.get(line_id, Decimal(0)) + qty
+            first_index.setdefault(line_id, i)
         except OmnimanError as exc:
             errors.append(exc)
     if errors:
@@ -61,10 +70,11 @@ async def create_fulfillment(
         ordered = {line_id: qty for line_id, qty in (await uow.db.execute(
             select(OrderItem.line_id, OrderItem.qty).where(OrderItem.order_id == order.id))).all()}
         done = await _fulfilled(uow.db, order.id)
-        for i, (line_id, qty) in enumerate(wanted.items()):
+        for line_id, qty in wanted.items():
+            i = first_index[line_id]
             if line_id not in ordered:
                 raise OmnimanError(ErrorCode.UNKNOWN_LINE_ID, f"No line {line_id!r} in order {ref!r}.",
-                                   field=("items", i, "line_id"))
+                                   field=("items", i, "line_id"), context={"line_id": line_id, "ref": ref})
             left = ordered[line_id] - done.get(line_id, Decimal(0))
             if qty > left:
                 raise OmnimanError(ErrorCode.OVER_FULFILLMENT,
@@ -107,7 +117,8 @@ async def update_fulfillment(
         fulfillment = (await uow.db.execute(
             select(Fulfillment).where(Fulfillment.ref == fulfillment_ref))).scalar_one_or_none()
         if fulfillment is None:
-            raise OmnimanError(ErrorCode.NOT_FOUND, f"No fulfillment {fulfillment_ref!r}.", field=("ref",))
+            raise OmnimanError(ErrorCode.NOT_FOUND, f"No fulfillment {fulfillment_ref!r}.",
+                               field=("fulfillment_ref",), context={"fulfillment_ref": fulfillment_ref})
         order_ref = (await uow.db.execute(select(Order.ref).where(Order.id == fulfillment.order_id))).scalar_one()
         order, _ = await lock_order(uow.db, order_ref)
         await uow.db.refresh(fulfillment)

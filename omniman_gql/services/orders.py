@@ -11,16 +11,16 @@ from sqlalchemy.exc import IntegrityError
 from .. import ids
 from ..domain.draft import Draft
 from ..domain.flow import TIMESTAMP_FIELDS, OrderFlow
-from ..domain.limits import check_object, check_string
+from ..domain.limits import check_object, check_optional_string, check_string
 from ..domain.ops import apply_ops, parse_ops
-from ..errors import ErrorCode, OmnimanError
+from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Order, Session, utcnow
 from ..runtime import Hub
 from .common import get_channel, lock_order, rules_of
 from .events import record_event
 from .ordering import create_order
 from .outbox import enqueue_many
-from .sessions import run_modifiers_and_validators
+from .sessions import check_session_data, run_modifiers_and_validators
 
 
 async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "system") -> Order:
@@ -29,6 +29,8 @@ async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "sys
 
     Errors: not_found, terminal_status, invalid_transition.
     """
+    status = check_string(status, hub.registry.limits, field=("status",), code=ErrorCode.INVALID_TRANSITION,
+                          what="`status`")
     async with hub.transaction() as uow:
         order, channel = await lock_order(uow.db, ref)  # row lock: concurrent transitions are serialised
         flow = OrderFlow.from_config(channel.config)
@@ -96,10 +98,15 @@ async def import_order(
     limits = hub.registry.limits
     external_ref = check_string(external_ref, limits, field=("external_ref",), code=ErrorCode.INVALID_INPUT,
                                 what="`external_ref`")
-    doc = check_object(data, limits, field=("data",), what="`data`")
+    doc = check_session_data(data, limits)
+    check_optional_string(handle_type, limits, field=("handle_type",), what="`handle_type`")
+    check_optional_string(handle_ref, limits, field=("handle_ref",), what="`handle_ref`")
     if not items:
         raise OmnimanError(ErrorCode.EMPTY_SESSION, "An imported order needs at least one line.", field=("items",))
-    ops = [{"op": "add_line", **line} for line in items]
+    for index, line in enumerate(items):
+        if not isinstance(line, dict):
+            raise OmnimanError(ErrorCode.INVALID_INPUT, "Each line must be an object.", field=("items", index))
+    ops = [{**line, "op": "add_line"} for line in items]  # the op name last: a line cannot smuggle in another op
     try:
         return await _import(hub, channel_code, external_ref, ops, doc, handle_type, handle_ref, actor)
     except IntegrityError:
@@ -126,13 +133,14 @@ async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict
             return existing, False
         try:
             parsed = parse_ops(ops, external_pricing=channel.pricing_policy == "external", limits=hub.registry.limits)
+            draft = Draft.of(rules_of(channel), items=[], data=data, actor=actor)
+            apply_ops(draft, parsed, new_line_id=ids.line_id)
+            if channel.pricing_policy == "internal":
+                draft.prices = await hub.registry.pricing.get_prices(
+                    uow.db, (line["sku"] for line in draft.items), channel_code)
+            run_modifiers_and_validators(hub, draft, stage="import")
         except OmnimanError as exc:
             raise _as_item_error(exc) from None
-        draft = Draft.of(rules_of(channel), items=[], data=data, actor=actor)
-        apply_ops(draft, parsed, new_line_id=ids.line_id)
-        if channel.pricing_policy == "internal":
-            draft.prices = await hub.registry.pricing.get_prices(uow.db, (l["sku"] for l in draft.items), channel_code)
-        run_modifiers_and_validators(hub, draft, stage="import")
         now = utcnow()
         session = Session(channel_code=channel_code, session_key=ids.session_key(), handle_type=handle_type,
                           handle_ref=handle_ref, state="committed", pricing_policy=channel.pricing_policy,
@@ -148,8 +156,10 @@ async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict
 def _as_item_error(exc: OmnimanError) -> OmnimanError:
     """Op errors are reported against the import's `items.<i>.<field>` input path."""
     for error in exc.errors():
-        if error.field and error.field[0] == "ops" and len(error.field) >= 3:
-            error.field = ("items", error.field[1], *error.field[3:])
+        if error.field and error.field[0] == "ops":
+            error.field = ("items", *error.field[1:2], *error.field[3:])
+    if isinstance(exc, ValidationFailed):
+        exc.field = exc.errors()[0].field
     return exc
 
 

@@ -33,6 +33,11 @@ def _check_open_input(hub: Hub, session_key: str | None, handle_type: str | None
     if (handle_type is None) != (handle_ref is None) or (handle_type is not None and not (handle_type and handle_ref)):
         raise OmnimanError(ErrorCode.INVALID_INPUT, "`handle_type` and `handle_ref` go together: give both or neither.",
                            field=("handle_ref",) if handle_type else ("handle_type",))
+    return check_session_data(data, limits)
+
+
+def check_session_data(data: Any, limits: Any) -> dict[str, Any]:
+    """A session's initial `data`: a bounded JSON object whose keys are the roots `set_data` may write."""
     doc = check_object(data, limits, field=("data",), what="`data`")
     unknown = sorted(set(doc) - DATA_ROOTS)
     if unknown:
@@ -157,8 +162,9 @@ def run_modifiers_and_validators(hub: Hub, draft: Draft, *, stage: str) -> None:
 
 
 async def _enqueue_checks(uow: Any, session: Session, config: Any) -> None:
+    # Enqueued even when the session is now empty: the check's handler must release the holds of the old lines.
     required = config.get("required_checks_on_commit") or []
-    if not required or not session.items:
+    if not required:
         return
     payload = {"session_key": session.session_key, "channel_code": session.channel_code, "rev": session.rev,
                "items": session.items}
