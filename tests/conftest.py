@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.db", "tests.fixtures.services", "tests.fixtures.app", "tests.fixtures.broker"]
+pytest_plugins = ["tests.fixtures.db", "tests.fixtures.services", "tests.fixtures.app", "tests.fixtures.broker",
+                  "tests.fixtures.stream"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

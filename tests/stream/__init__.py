@@ -1,0 +1,1 @@
+"""Live stream tests: pub/sub, order-event and session feeds, subscriptions over websockets."""

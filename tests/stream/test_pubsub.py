@@ -1,0 +1,135 @@
+"""PubSub behaviour on both flavours: delivery, patterns, bounded buffers, clean-up and fan-out to many."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+import redis
+
+from omniman_gql.pubsub import Message, PubSub, SubscriptionClosed
+from tests.fixtures.stream import eventually, redis_subscriptions
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_pubsub_delivers_to_subscribers_of_the_topic_only(pubsub: PubSub) -> None:
+    async with pubsub.subscribe(["order-events:pos"]) as pos, pubsub.subscribe(["order-events:web"]) as web:
+        await pubsub.publish("order-events:pos", {"event_id": 1})
+        with anyio.fail_after(5):
+            assert await anext(pos) == Message("order-events:pos", {"event_id": 1})
+        assert len(web) == 0
+
+
+async def test_pubsub_pattern_receives_every_matching_topic(pubsub: PubSub) -> None:
+    async with pubsub.subscribe(["order-events:*"]) as everything:
+        await pubsub.publish("order-events:pos", {"n": 1})
+        await pubsub.publish("session:pos:S1", {"n": 2})
+        await pubsub.publish("order-events:web", {"n": 3})
+        with anyio.fail_after(5):
+            got = [await anext(everything), await anext(everything)]
+    assert [(m.topic, m.data["n"]) for m in got] == [("order-events:pos", 1), ("order-events:web", 3)]
+
+
+async def test_pubsub_closes_a_slow_subscriber_with_a_reason(pubsub: PubSub) -> None:
+    async with pubsub.subscribe(["t"], maxsize=3) as slow, pubsub.subscribe(["t"], maxsize=100) as fast:
+        for n in range(5):
+            await pubsub.publish("t", {"n": n})
+        with anyio.fail_after(5):
+            assert [(await anext(fast)).data["n"] for _ in range(5)] == [0, 1, 2, 3, 4]
+        assert len(slow) == 0  # its buffer was freed when it overflowed
+        with pytest.raises(SubscriptionClosed, match="fell more than 3 messages behind") as info:
+            await anext(slow)
+        assert info.value.code == "subscriber_lagged"
+
+
+async def test_pubsub_drop_mode_keeps_the_subscriber_and_flags_it(pubsub: PubSub) -> None:
+    async with pubsub.subscribe(["t"], maxsize=2, overflow="drop") as pokes:
+        for n in range(4):
+            await pubsub.publish("t", {"n": n})
+        with anyio.fail_after(5):
+            await eventually(lambda: pokes.lagged)
+            assert [(await anext(pokes)).data["n"] for _ in range(2)] == [0, 1]
+
+
+async def test_pubsub_cancelled_subscriber_leaves_nothing_behind(
+    pubsub: PubSub, pubsub_kind: str, request: pytest.FixtureRequest, namespace: str
+) -> None:
+    subscribed = anyio.Event()
+
+    async def reader() -> None:
+        async with pubsub.subscribe(["order-events:pos", "order-events:*"]) as sub:
+            subscribed.set()
+            async for _ in sub:
+                pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(reader)
+        with anyio.fail_after(5):
+            await subscribed.wait()
+        assert pubsub.local_subscriber_count() == 1
+        if pubsub_kind == "redis":
+            client: redis.Redis = request.getfixturevalue("redis_client")
+            assert redis_subscriptions(client, namespace)[0] == 1
+        tg.cancel_scope.cancel()  # an abrupt disconnect: the reader is cancelled mid-iteration
+
+    assert pubsub.local_subscriber_count() == 0
+    if pubsub_kind == "redis":
+        await eventually(lambda: redis_subscriptions(client, namespace)[0] == 0, what="Redis NUMSUB back to 0")
+        pattern = pubsub.channel("order-events:*")  # type: ignore[attr-defined]
+        await eventually(lambda: pattern.encode() not in _patterns_of_client(pubsub), what="pattern released")
+
+
+def _patterns_of_client(pubsub: PubSub) -> set[bytes]:
+    inner = pubsub._pubsub  # type: ignore[attr-defined]
+    return set(inner.patterns) if inner is not None else set()
+
+
+async def test_pubsub_resubscribing_after_the_last_subscriber_left_works(pubsub: PubSub) -> None:
+    for n in range(3):
+        async with pubsub.subscribe(["t"]) as sub:
+            await pubsub.publish("t", {"n": n})
+            with anyio.fail_after(5):
+                assert (await anext(sub)).data == {"n": n}
+    assert pubsub.local_subscriber_count() == 0
+
+
+async def test_pubsub_fans_one_message_out_to_500_subscribers(
+    pubsub: PubSub, pubsub_kind: str, request: pytest.FixtureRequest, namespace: str
+) -> None:
+    received: list[int] = []
+    ready = 0
+
+    async def subscriber(n: int) -> None:
+        nonlocal ready
+        async with pubsub.subscribe(["order-events:pos"]) as sub:
+            ready += 1
+            message = await anext(sub)
+            received.append(n if message.data == {"event_id": 7} else -1)
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            for n in range(500):
+                tg.start_soon(subscriber, n)
+            await eventually(lambda: ready == 500, what="500 subscribers")
+            await pubsub.publish("order-events:pos", {"event_id": 7})
+    assert sorted(received) == list(range(500))
+    assert pubsub.local_subscriber_count() == 0
+    if pubsub_kind == "redis":
+        client: redis.Redis = request.getfixturevalue("redis_client")
+        await eventually(lambda: redis_subscriptions(client, namespace)[0] == 0, what="no Redis subscriber left")
+
+
+async def test_redis_pubsub_keeps_one_redis_subscription_per_channel(
+    request: pytest.FixtureRequest, namespace: str
+) -> None:
+    from omniman_gql.redis_pubsub import RedisPubSub
+
+    client: redis.Redis = request.getfixturevalue("redis_client")
+    ps = RedisPubSub(request.getfixturevalue("redis_url"), namespace=namespace)
+    try:
+        async with ps.subscribe(["a"]), ps.subscribe(["a"]), ps.subscribe(["a", "b"]):
+            assert dict(client.pubsub_numsub(f"{namespace}:a", f"{namespace}:b")) == {
+                f"{namespace}:a".encode(): 1, f"{namespace}:b".encode(): 1}
+        await eventually(lambda: redis_subscriptions(client, namespace)[0] == 0)
+    finally:
+        await ps.aclose()
