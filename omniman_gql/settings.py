@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def async_database_url(url: str) -> str:
@@ -41,6 +42,14 @@ class Settings(BaseSettings):
     directive_running_timeout_s: int = Field(300, ge=1, description="A `running` directive older than this is reclaimed.")
     sweeper_interval_s: float = Field(5.0, gt=0, description="How often the sweeper looks for due and stuck directives.")
     worker_timeout_ms: int = Field(50, ge=1, description="How long an idle dramatiq worker waits for a message.")
+    directive_redispatch_after_s: float = Field(
+        10.0, ge=0, description="The sweeper re-sends a due `queued` directive left untouched this long.")
+    extra_handler_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated modules whose `register_handlers(registry, settings)` adds "
+        "directive handlers (plugins).")
+    webhook_url: str | None = Field(None, description="When set, `notification.send` can POST to this URL (webhook).")
+    webhook_secret: str | None = Field(None, description="Key of the webhook body's HMAC-SHA256 signature.")
+    webhook_timeout_s: float = Field(5.0, gt=0, le=120, description="How long a webhook call may take.")
     graphiql: bool = Field(True, description="Serve GraphiQL at GET /graphql.")
     introspection: bool = Field(True, description="Allow schema introspection (turn off in production).")
     log_json: bool = Field(False, description="Log one JSON line per request and per directive.")
@@ -60,6 +69,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         async_database_url(value)
+        return value
+
+    @field_validator("extra_handler_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @property

@@ -1,0 +1,41 @@
+"""The `notification.send` directive: deliver a message through a configured notifier (console, webhook)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..models import Channel, Directive
+from ..runtime import Hub
+from ..services.directives import DirectiveFailed
+
+ROUTING_KEYS = ("backend", "recipient", "event", "message")
+
+
+async def _channel_settings(hub: Hub, channel_code: str | None) -> dict[str, Any]:
+    if not channel_code:
+        return {}
+    async with hub.transaction(readonly=True) as uow:
+        config = (await uow.db.execute(select(Channel.config).where(Channel.code == channel_code))).scalar_one_or_none()
+    notifications = (config or {}).get("notifications")
+    return notifications if isinstance(notifications, dict) else {}
+
+
+async def notification_send(hub: Hub, directive: Directive) -> None:
+    """Payload: `backend?` (else the channel's `config.notifications.backend`, else webhook when configured, else
+    console), `recipient?`, `event?`, `message?` (else the rest of the payload, e.g. an `on_status` order summary).
+    The message gets `delivery_id` = the directive id, so receivers can drop repeated deliveries."""
+    payload = dict(directive.payload)
+    channel = await _channel_settings(hub, payload.get("channel_code"))
+    notifiers = hub.registry.notifiers
+    backend = payload.get("backend") or channel.get("backend") or ("webhook" if "webhook" in notifiers else "console")
+    notifier = notifiers.get(backend)
+    if notifier is None:
+        raise DirectiveFailed(f"no notifier {backend!r} (configured: {', '.join(sorted(notifiers))})")
+    message = payload.get("message")
+    if not isinstance(message, dict):
+        message = {k: v for k, v in payload.items() if k not in ROUTING_KEYS}
+    event = payload.get("event") or (f"order.{payload['status']}" if payload.get("status") else "notification")
+    recipient = str(payload.get("recipient") or channel.get("recipient") or "")
+    await notifier.send(topic=str(event), recipient=recipient, message={**message, "delivery_id": directive.id})
