@@ -1,0 +1,195 @@
+"""Read side of the API: batch reads by keys (one query per batch, for dataloaders) and keyset pages, newest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import and_, or_, select, tuple_
+
+from ..models import Channel, Directive, Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem, Session
+from ..runtime import Hub
+
+T = TypeVar("T")
+
+# A keyset cursor: (timestamp, id) for orders and sessions, (None, id) for directives.
+Position = tuple[dt.datetime | None, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, newest first; `has_next` says whether older rows follow."""
+
+    rows: list[T]
+    has_next: bool
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# batches: each opens its own short read-only transaction, so no database session outlives a batch
+
+
+async def channels_by_codes(hub: Hub, codes: Sequence[str]) -> dict[str, Channel]:
+    async with hub.transaction(readonly=True) as uow:
+        rows = (await uow.db.execute(select(Channel).where(Channel.code.in_(list(set(codes)))))).scalars()
+        return {row.code: row for row in rows}
+
+
+async def orders_by_refs(hub: Hub, refs: Sequence[str]) -> dict[str, Order]:
+    async with hub.transaction(readonly=True) as uow:
+        rows = (await uow.db.execute(select(Order).where(Order.ref.in_(list(set(refs)))))).scalars()
+        return {row.ref: row for row in rows}
+
+
+async def orders_by_sessions(hub: Hub, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Order]:
+    """Orders by (channel_code, session_key) of the session they were committed from."""
+    async with hub.transaction(readonly=True) as uow:
+        rows = (await uow.db.execute(select(Order).where(
+            tuple_(Order.channel_code, Order.session_key).in_(list(set(keys)))))).scalars()
+        return {(row.channel_code, row.session_key): row for row in rows}
+
+
+async def sessions_by_keys(hub: Hub, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Session]:
+    """Sessions by (channel_code, session_key)."""
+    async with hub.transaction(readonly=True) as uow:
+        rows = (await uow.db.execute(select(Session).where(
+            tuple_(Session.channel_code, Session.session_key).in_(list(set(keys)))))).scalars()
+        return {(row.channel_code, row.session_key): row for row in rows}
+
+
+async def items_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[OrderItem]]:
+    async with hub.transaction(readonly=True) as uow:
+        rows = (await uow.db.execute(select(OrderItem).where(OrderItem.order_id.in_(list(set(order_ids))))
+                                     .order_by(OrderItem.order_id, OrderItem.id))).scalars()
+        return _group(rows, "order_id")
+
+
+async def events_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[OrderEvent]]:
+    """Each order's event log, oldest first."""
+    async with hub.transaction(readonly=True) as uow:
+        rows = (await uow.db.execute(select(OrderEvent).where(OrderEvent.order_id.in_(list(set(order_ids))))
+                                     .order_by(OrderEvent.order_id, OrderEvent.id))).scalars()
+        return _group(rows, "order_id")
+
+
+async def fulfillments_for_orders(
+    hub: Hub, order_ids: Sequence[int]
+) -> dict[int, list[tuple[Fulfillment, list[FulfillmentItem]]]]:
+    """Each order's fulfillments (oldest first) with their lines: two queries per batch."""
+    async with hub.transaction(readonly=True) as uow:
+        fulfillments = list((await uow.db.execute(
+            select(Fulfillment).where(Fulfillment.order_id.in_(list(set(order_ids))))
+            .order_by(Fulfillment.order_id, Fulfillment.id))).scalars())
+        lines: dict[int, list[FulfillmentItem]] = {}
+        if fulfillments:
+            lines = _group((await uow.db.execute(
+                select(FulfillmentItem).where(FulfillmentItem.fulfillment_id.in_([f.id for f in fulfillments]))
+                .order_by(FulfillmentItem.id))).scalars(), "fulfillment_id")
+    out: dict[int, list[tuple[Fulfillment, list[FulfillmentItem]]]] = defaultdict(list)
+    for fulfillment in fulfillments:
+        out[fulfillment.order_id].append((fulfillment, lines.get(fulfillment.id or 0, [])))
+    return dict(out)
+
+
+async def directives_for_orders(hub: Hub, order_refs: Sequence[str]) -> dict[str, list[Directive]]:
+    """The side effects each order caused, oldest first."""
+    async with hub.transaction(readonly=True) as uow:
+        rows = (await uow.db.execute(select(Directive).where(Directive.order_ref.in_(list(set(order_refs))))
+                                     .order_by(Directive.order_ref, Directive.id))).scalars()
+        return _group(rows, "order_ref")
+
+
+def _group(rows: Any, key: str) -> dict[Any, list[Any]]:
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[getattr(row, key)].append(row)
+    return dict(grouped)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# keyset pages: a cursor names the last row seen, so rows inserted meanwhile never shift or repeat a page
+
+
+def _older_than(ts_column: Any, id_column: Any, after: Position | None) -> list[Any]:
+    if after is None:
+        return []
+    ts, row_id = after
+    if ts is None:
+        return [id_column < row_id]
+    return [or_(ts_column < ts, and_(ts_column == ts, id_column < row_id))]
+
+
+async def _page(hub: Hub, query: Any, first: int) -> Page[Any]:
+    async with hub.transaction(readonly=True) as uow:
+        rows = list((await uow.db.execute(query.limit(first + 1))).scalars())
+    return Page(rows=rows[:first], has_next=len(rows) > first)
+
+
+async def order_page(
+    hub: Hub,
+    *,
+    first: int,
+    after: Position | None = None,
+    channel_codes: Sequence[str] | None = None,
+    status: str | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+) -> Page[Order]:
+    """Orders newest first; `channel_codes=None` means every channel, `[]` none."""
+    conditions = _older_than(Order.created_at, Order.id, after)
+    if channel_codes is not None:
+        conditions.append(Order.channel_code.in_(list(channel_codes)))
+    if status is not None:
+        conditions.append(Order.status == status)
+    if created_after is not None:
+        conditions.append(Order.created_at >= created_after)
+    if created_before is not None:
+        conditions.append(Order.created_at < created_before)
+    query = select(Order).where(*conditions).order_by(Order.created_at.desc(), Order.id.desc())
+    return await _page(hub, query, first)
+
+
+async def session_page(
+    hub: Hub,
+    *,
+    first: int,
+    after: Position | None = None,
+    channel_codes: Sequence[str] | None = None,
+    state: str | None = None,
+) -> Page[Session]:
+    """Sessions newest first (by opening time)."""
+    conditions = _older_than(Session.opened_at, Session.id, after)
+    if channel_codes is not None:
+        conditions.append(Session.channel_code.in_(list(channel_codes)))
+    if state is not None:
+        conditions.append(Session.state == state)
+    query = select(Session).where(*conditions).order_by(Session.opened_at.desc(), Session.id.desc())
+    return await _page(hub, query, first)
+
+
+async def directive_page(
+    hub: Hub, *, first: int, after: Position | None = None, topic: str | None = None, status: str | None = None
+) -> Page[Directive]:
+    """Directives newest first (by id, which follows creation)."""
+    conditions = _older_than(None, Directive.id, (None, after[1]) if after else None)
+    if topic is not None:
+        conditions.append(Directive.topic == topic)
+    if status is not None:
+        conditions.append(Directive.status == status)
+    return await _page(hub, select(Directive).where(*conditions).order_by(Directive.id.desc()), first)
+
+
+async def directive_by_id(hub: Hub, directive_id: int) -> Directive | None:
+    async with hub.transaction(readonly=True) as uow:
+        return (await uow.db.execute(  # type: ignore[no-any-return]
+            select(Directive).where(Directive.id == directive_id))).scalar_one_or_none()
+
+
+async def channel_of_fulfillment(hub: Hub, ref: str) -> str | None:
+    """The channel code of the order a fulfillment belongs to (None if there is no such fulfillment)."""
+    async with hub.transaction(readonly=True) as uow:
+        return (await uow.db.execute(  # type: ignore[no-any-return]
+            select(Order.channel_code).join(Fulfillment, Fulfillment.order_id == Order.id)
+            .where(Fulfillment.ref == ref))).scalar_one_or_none()

@@ -1,0 +1,19 @@
+"""Mutation: every change, one module per aggregate, combined into one root type."""
+
+import strawberry
+
+from .catalog import CatalogMutations
+from .channels import ChannelMutations
+from .commit import CommitMutations
+from .directives import DirectiveMutations
+from .orders import OrderMutations
+from .sessions import SessionMutations
+
+
+@strawberry.type(description="Changes. Every payload carries `errors`, empty on success.")
+class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, DirectiveMutations,
+               CatalogMutations):
+    pass
+
+
+__all__ = ["Mutation"]

@@ -1,0 +1,114 @@
+"""Query: thin resolvers over the read services and the dataloaders."""
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from omniman_gql.services import catalog, channels, reads
+
+from .context import Info
+from .errors import ClientError
+from .permissions import Action, authorize, sees, visible_channels
+from .types.catalog import Price, StockLevel
+from .types.channel import Channel
+from .types.directive import Directive, DirectiveStatus
+from .types.order import Order
+from .types.pagination import Connection, check_first, decode_cursor
+from .types.session import Session, SessionState
+
+MAX_SKUS = catalog.MAX_BATCH
+First = Annotated[int | None, strawberry.argument(description="Page size: 1 to the server's maximum (100 unless "
+                                                         "configured); 25 when null.")]
+After = Annotated[str | None, strawberry.argument(description="Continue after this cursor (`pageInfo.endCursor`).")]
+ChannelCode = Annotated[str | None, strawberry.argument(description="Only this channel.")]
+Skus = Annotated[list[str] | None, strawberry.argument(description="Only these SKUs (at most 1000); all when absent.")]
+
+
+def _skus(skus: list[str] | None) -> list[str] | None:
+    if skus is not None and len(skus) > MAX_SKUS:
+        raise ClientError(f"At most {MAX_SKUS} SKUs per query.")
+    return skus
+
+
+@strawberry.type(description="Reads.")
+class Query:
+    @strawberry.field(description="Every channel you can see, by display order then code.")
+    async def channels(self, info: Info) -> list[Channel]:
+        authorize(info, Action.READ)
+        rows = await channels.list_channels(info.context.hub)
+        return [Channel.from_model(row) for row in rows if sees(info, row.code)]
+
+    @strawberry.field(description="One channel; null if there is none (or you may not see it).")
+    async def channel(self, info: Info, code: Annotated[str, strawberry.argument(description="Channel code.")]
+                      ) -> Channel | None:
+        authorize(info, Action.READ)
+        row = await info.context.loaders.channel_by_code.load(code) if sees(info, code) else None
+        return Channel.from_model(row) if row else None
+
+    @strawberry.field(description="One session; null if there is none (or you may not see it).")
+    async def session(self, info: Info,
+                      channel_code: Annotated[str, strawberry.argument(description="The channel.")],
+                      session_key: Annotated[str, strawberry.argument(description="The session key.")]
+                      ) -> Session | None:
+        authorize(info, Action.READ)
+        if not sees(info, channel_code):
+            return None
+        row = await info.context.loaders.session_by_key.load((channel_code, session_key))
+        return Session.from_model(row) if row else None
+
+    @strawberry.field(description="Sessions, newest opened first.")
+    async def sessions(self, info: Info, channel_code: ChannelCode = None,
+                       state: Annotated[SessionState | None,
+                                        strawberry.argument(description="Only this state.")] = None,
+                       first: First = 25, after: After = None) -> Connection[Session]:
+        authorize(info, Action.READ)
+        page = await reads.session_page(
+            info.context.hub, first=check_first(first, info.context.settings.max_page_size),
+            after=decode_cursor(after), channel_codes=visible_channels(info, channel_code),
+            state=state.value if state else None)
+        return Connection.of(page, Session.from_model, lambda row: (row.opened_at, row.id))
+
+    @strawberry.field(description="One order; null if there is none (or you may not see it).")
+    async def order(self, info: Info, ref: Annotated[str, strawberry.argument(description="Order reference.")]
+                    ) -> Order | None:
+        authorize(info, Action.READ)
+        row = await info.context.loaders.order_by_ref.load(ref)
+        return Order.from_model(row) if row and sees(info, row.channel_code) else None
+
+    @strawberry.field(description="Orders, newest first.")
+    async def orders(self, info: Info, channel_code: ChannelCode = None,
+                     status: Annotated[str | None, strawberry.argument(description="Only this status.")] = None,
+                     created_after: Annotated[dt.datetime | None, strawberry.argument(
+                         description="Only orders created at or after this time.")] = None,
+                     created_before: Annotated[dt.datetime | None, strawberry.argument(
+                         description="Only orders created before this time.")] = None,
+                     first: First = 25, after: After = None) -> Connection[Order]:
+        authorize(info, Action.READ)
+        page = await reads.order_page(
+            info.context.hub, first=check_first(first, info.context.settings.max_page_size),
+            after=decode_cursor(after), channel_codes=visible_channels(info, channel_code), status=status,
+            created_after=created_after, created_before=created_before)
+        return Connection.of(page, Order.from_model, lambda row: (row.created_at, row.id))
+
+    @strawberry.field(description="Directives (side effects), newest first. Admin only.")
+    async def directives(self, info: Info,
+                         topic: Annotated[str | None, strawberry.argument(description="Only this topic.")] = None,
+                         status: Annotated[DirectiveStatus | None, strawberry.argument(
+                             description="Only this status (e.g. FAILED, to find what needs a retry).")] = None,
+                         first: First = 25, after: After = None) -> Connection[Directive]:
+        authorize(info, Action.ADMIN)
+        page = await reads.directive_page(
+            info.context.hub, first=check_first(first, info.context.settings.max_page_size),
+            after=decode_cursor(after), topic=topic, status=status.value if status else None)
+        return Connection.of(page, Directive.from_model, lambda row: (None, row.id))
+
+    @strawberry.field(description="Unit prices of the price table, by SKU.")
+    async def prices(self, info: Info, skus: Skus = None) -> list[Price]:
+        authorize(info, Action.READ_CATALOG)
+        return [Price.from_model(row) for row in await catalog.list_prices(info.context.hub, _skus(skus))]
+
+    @strawberry.field(description="Stock on hand, held and available, by SKU.")
+    async def stock_levels(self, info: Info, skus: Skus = None) -> list[StockLevel]:
+        authorize(info, Action.READ_CATALOG)
+        return [StockLevel.from_row(row) for row in await catalog.stock_levels(info.context.hub, _skus(skus))]
