@@ -6,6 +6,11 @@ import os
 
 import pytest
 
+# Before the plugins below are imported: they import modules that read the (cached) settings and build the dramatiq
+# broker from them at import time. Directive tests run on real Redis, in this run's own broker namespace.
+os.environ.setdefault("OMNIMAN_BROKER_NAMESPACE", f"omniman-test-{os.getpid()}")
+os.environ.setdefault("OMNIMAN_REDIS_URL", os.environ.get("OMNIMAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+
 pytest_plugins = ["tests.fixtures.db", "tests.fixtures.services", "tests.fixtures.app", "tests.fixtures.broker",
                   "tests.fixtures.stream"]
 
@@ -16,11 +21,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("OMNIMAN_TEST_DBS", "sqlite,postgresql"),
         help="comma-separated database backends to run database tests on (sqlite, postgresql)",
     )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Before anything imports `tasks`: the broker is built from settings at import time.
-    os.environ.setdefault("OMNIMAN_BROKER_NAMESPACE", f"omniman-test-{os.getpid()}")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,31 @@
+"""`DramatiqDispatcher`: hands committed directive ids to the broker (implements protocols.DirectiveDispatcher)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+import dramatiq
+
+from .actors import run_directive
+
+
+class DramatiqDispatcher:
+    """Sends one `run_directive` message per id (to the actor's broker unless told otherwise). The Redis client is
+    synchronous, so sending happens in a worker thread; failures propagate to the Hub, which logs them and leaves
+    the rows `queued` for the sweeper."""
+
+    def __init__(self, broker: dramatiq.Broker | None = None) -> None:
+        self.broker = broker or run_directive.broker
+
+    def send(self, directive_ids: Sequence[int], *, delay_ms: int | None = None) -> None:
+        for directive_id in directive_ids:
+            self.broker.enqueue(run_directive.message(int(directive_id)), delay=delay_ms)
+
+    async def dispatch(self, directive_ids: Sequence[int]) -> None:
+        if directive_ids:
+            ids = list(directive_ids)
+            await anyio.to_thread.run_sync(lambda: self.send(ids))
+
+    async def dispatch_later(self, directive_id: int, delay_ms: int) -> None:
+        await anyio.to_thread.run_sync(lambda: self.send([directive_id], delay_ms=max(1, delay_ms)))

@@ -1,0 +1,84 @@
+"""The safety net: re-send due `queued` directives, reclaim stuck `running` ones, release expired holds.
+
+Run it as its own process with `python -m tasks.sweeper` (or `omniman sweeper`); the embedded default runs the loop
+inside the web process. Several sweepers at once are harmless: claiming is a conditional update."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from omniman_gql.handlers.stock import release_expired_holds
+from omniman_gql.protocols import DirectiveDispatcher
+from omniman_gql.runtime import Hub
+from omniman_gql.services import directives
+from omniman_gql.settings import get_settings
+
+log = logging.getLogger("omniman.sweeper")
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    dispatched: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    holds_released: int = 0
+
+
+async def sweep_once(hub: Hub, dispatcher: DirectiveDispatcher | None = None) -> SweepReport:
+    """One pass. Due rows are re-sent only once they sat untouched for `directive_redispatch_after_s`, so the fast
+    path (dispatch after commit) is not doubled, and a backlog is re-sent at most once per that period."""
+    requeued, failed = await directives.reclaim_stuck(hub)
+    released = await release_expired_holds(hub)
+    idle = dt.timedelta(seconds=hub.settings.directive_redispatch_after_s)
+    due = sorted(set(await directives.due_ids(hub, idle_for=idle)) | set(requeued))
+    if due:
+        await (dispatcher or hub.dispatcher).dispatch(due)
+    report = SweepReport(dispatched=due, requeued=requeued, failed=failed, holds_released=released)
+    if due or failed or released:
+        log.info("sweep: dispatched %d, requeued %d, failed %d, holds released %d", len(due), len(requeued),
+                 len(failed), released)
+    return report
+
+
+async def run_sweeper(hub: Hub, *, stop: asyncio.Event | None = None) -> None:
+    """Sweep every `sweeper_interval_s` until `stop` is set (or the task is cancelled); a failed pass is logged and
+    the loop goes on (the database or the broker may be back next time)."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await sweep_once(hub)
+        except Exception:
+            log.exception("sweep failed; trying again in %ss", hub.settings.sweeper_interval_s)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=hub.settings.sweeper_interval_s)
+        except TimeoutError:
+            pass
+
+
+async def _main() -> None:
+    from .dispatch import DramatiqDispatcher
+
+    settings = get_settings()
+    hub = Hub.create(settings, dispatcher=DramatiqDispatcher())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("sweeper running every %ss", settings.sweeper_interval_s)
+    try:
+        await run_sweeper(hub, stop=stop)
+    finally:
+        await hub.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()
