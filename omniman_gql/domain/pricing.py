@@ -12,7 +12,8 @@ from .draft import Draft
 @dataclass(frozen=True, slots=True)
 class PricingModifier:
     """Internal channels: a line without a client price takes the backend's; a client price that differs from the
-    backend's (or that the backend has none for) is traced as an override (I5), with the actor who set it."""
+    backend's is traced as an override (I5), with the actor who set it. A price for a SKU the backend does not know
+    is the only price there is, not an override."""
 
     code: str = "pricing"
     order: int = 10
@@ -24,14 +25,15 @@ class PricingModifier:
         for line in draft.items:
             quote = draft.prices.get(line["sku"])
             if line.get("price_source") == "client":
-                if quote is not None and quote.unit_price_q == line["unit_price_q"]:
-                    trace.pop(line["line_id"], None)  # the client restated the backend's price: no override
+                if quote is None or quote.unit_price_q == line["unit_price_q"]:
+                    # Nothing to override (the backend has no price) or the client restated the backend's price.
+                    trace.pop(line["line_id"], None)
                     continue
                 old = trace.get(line["line_id"])
                 same = old is not None and old.get("given_q") == line["unit_price_q"] and old.get("sku") == line["sku"]
                 trace[line["line_id"]] = {  # the actor who set the price is kept; the backend price is today's
                     "line_id": line["line_id"], "sku": line["sku"], "source": "override",
-                    "given_q": line["unit_price_q"], "backend_q": quote.unit_price_q if quote else None,
+                    "given_q": line["unit_price_q"], "backend_q": quote.unit_price_q,
                     "actor": old.get("actor", draft.actor) if same and old is not None else draft.actor,
                 }
                 continue
