@@ -12,7 +12,7 @@ from .. import ids
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Fulfillment, FulfillmentItem, Order, OrderItem, utcnow
-from ..money import parse_qty
+from ..money import parse_qty, qty_str
 from ..runtime import Hub
 from .common import lock_order
 from .events import record_event
@@ -78,17 +78,17 @@ async def create_fulfillment(
             left = ordered[line_id] - done.get(line_id, Decimal(0))
             if qty > left:
                 raise OmnimanError(ErrorCode.OVER_FULFILLMENT,
-                                   f"Line {line_id!r} has {left} left to fulfil; {qty} asked.",
+                                   f"Line {line_id!r} has {qty_str(left)} left to fulfil; {qty_str(qty)} asked.",
                                    field=("items", i, "qty"),
-                                   context={"line_id": line_id, "ordered": str(ordered[line_id]),
-                                            "remaining": str(left), "requested": str(qty)})
+                                   context={"line_id": line_id, "ordered": qty_str(ordered[line_id]),
+                                            "remaining": qty_str(left), "requested": qty_str(qty)})
         fulfillment = Fulfillment(ref=ids.fulfillment_ref(), order_id=order.id, **fields)
         uow.db.add(fulfillment)
         await uow.db.flush()
         uow.db.add_all([FulfillmentItem(fulfillment_id=fulfillment.id, line_id=line_id, qty=qty)
                         for line_id, qty in wanted.items()])
         await record_event(uow, order, "fulfillment.created", {
-            "fulfillment_ref": fulfillment.ref, "items": [{"line_id": k, "qty": str(v)} for k, v in wanted.items()],
+            "fulfillment_ref": fulfillment.ref, "items": [{"line_id": k, "qty": qty_str(v)} for k, v in wanted.items()],
         }, actor=actor)
     return order, fulfillment
 

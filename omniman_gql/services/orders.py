@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -103,6 +104,9 @@ async def import_order(
     check_optional_string(handle_ref, limits, field=("handle_ref",), what="`handle_ref`")
     if not items:
         raise OmnimanError(ErrorCode.EMPTY_SESSION, "An imported order needs at least one line.", field=("items",))
+    if len(items) > limits.max_lines_per_session:
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"An order holds at most {limits.max_lines_per_session} lines.",
+                           field=("items",), context={"max_lines": limits.max_lines_per_session, "given": len(items)})
     for index, line in enumerate(items):
         if not isinstance(line, dict):
             raise OmnimanError(ErrorCode.INVALID_INPUT, "Each line must be an object.", field=("items", index))
@@ -132,7 +136,8 @@ async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict
         if existing is not None:
             return existing, False
         try:
-            parsed = parse_ops(ops, external_pricing=channel.pricing_policy == "external", limits=hub.registry.limits)
+            limits = replace(hub.registry.limits, max_ops_per_modify=hub.registry.limits.max_lines_per_session)
+            parsed = parse_ops(ops, external_pricing=channel.pricing_policy == "external", limits=limits)
             draft = Draft.of(rules_of(channel), items=[], data=data, actor=actor)
             apply_ops(draft, parsed, new_line_id=ids.line_id)
             if channel.pricing_policy == "internal":
