@@ -1,21 +1,39 @@
 """Builds the Strawberry schema: Query, Mutation, an optional Subscription, custom scalars and extensions."""
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
 from omniman_gql.settings import Settings, get_settings
 
-from .extensions import schema_extensions
+from .extensions import is_unexpected, schema_extensions
 from .mutations import Mutation
 from .queries import Query
 from .scalars import SCALAR_MAP
 
+log = logging.getLogger("omniman.graphql")
 
-def build_schema(settings: Settings | None = None, *, subscription: type | None = None) -> strawberry.Schema:
+
+class OmnimanSchema(strawberry.Schema):
+    """Logs unexpected errors with their traceback (before they are masked); a client's mistakes only at debug."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            if is_unexpected(error):
+                StrawberryLogger.error(error, execution_context)
+            else:
+                log.debug("client error: %s", error.message)
+
+
+def build_schema(settings: Settings | None = None, *, subscription: type | None = None) -> OmnimanSchema:
     """The schema for `settings` (document limits, introspection). Pass the live-stream `Subscription` type to
     serve subscriptions; the SDL of everything else does not depend on the arguments."""
     settings = settings or get_settings()
-    return strawberry.Schema(
+    return OmnimanSchema(
         query=Query,
         mutation=Mutation,
         subscription=subscription,

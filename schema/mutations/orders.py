@@ -101,7 +101,7 @@ class OrderMutations:
             order, row = await fulfillments.update_fulfillment(info.context.hub, actor=info.context.actor,
                                                                **input.to_kwargs())
         except OmnimanError as exc:
-            return FulfillmentPayload(errors=user_errors(exc))
+            return FulfillmentPayload(errors=user_errors(exc, rename={"fulfillment_ref": "ref"}))
         return FulfillmentPayload(fulfillment=await _fulfillment(info, order.id, row.ref),
                                   order=Order.from_model(order))
 

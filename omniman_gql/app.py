@@ -1,0 +1,108 @@
+"""The ASGI application: Starlette whose lifespan owns the Hub, plus `/health` and a request-size limit.
+
+Plugging things in (the composition roots, `schema.asgi` and tests, do this):
+
+- `routes`: the endpoints (the GraphQL view lives in `schema`; this package never imports it).
+- `hub_factory(settings) -> Hub`: how the Hub is made, e.g. `lambda s: Hub.create(s, dispatcher=DramatiqDispatcher(),
+  publisher=RedisPubSub(s))` to send directives to a broker and live events to subscribers.
+- `on_startup`: `async def hook(hub)` coroutines run once the Hub exists, before the first request.
+- `extra_lifespans`: `hub -> async context manager` entered after `on_startup` and exited, in reverse order, before
+  the Hub is disposed: an embedded dramatiq worker, a sweeper task, a pub/sub listener…
+
+Requests reach the Hub as `request.state.hub` (Starlette's lifespan state): no module-level globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .health import health_endpoint
+from .runtime import Hub
+from .settings import Settings, get_settings
+
+HubFactory = Callable[[Settings], Hub]
+StartupHook = Callable[[Hub], Awaitable[None]]
+HubLifespan = Callable[[Hub], AbstractAsyncContextManager[Any]]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    routes: Sequence[BaseRoute] = (),
+    hub_factory: HubFactory = Hub.create,
+    on_startup: Sequence[StartupHook] = (),
+    extra_lifespans: Sequence[HubLifespan] = (),
+    middleware: Sequence[Middleware] = (),
+) -> Starlette:
+    """The hub's web application for `settings` (the environment's when None)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        hub = hub_factory(settings)
+        try:
+            async with AsyncExitStack() as stack:
+                for hook in on_startup:
+                    await hook(hub)
+                for enter in extra_lifespans:
+                    await stack.enter_async_context(enter(hub))
+                yield {"hub": hub}
+        finally:
+            await hub.dispose()
+
+    app = Starlette(
+        routes=[Route("/health", health_endpoint, methods=["GET"]), *routes],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *middleware],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app
+
+
+class BodySizeLimit:
+    """Refuse HTTP request bodies over `max_bytes` with 413, whether or not they declare a Content-Length."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"errors": [{"message": f"Request body is larger than {self.max_bytes} bytes.",
+                                             "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}, status_code=413)
+        await response(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    pass

@@ -1,0 +1,211 @@
+"""The `omniman` command line: serve the hub, migrate its database, export the GraphQL schema.
+
+Each command is an `add_<name>(commands)` function registering a sub-parser whose `func(args) -> int` does the work.
+Commands to come register the same way in COMMANDS: `worker` (directives), `token create|list|revoke`, `demo`,
+`channel apply FILE`, `directives retry ID`. The core never imports the adapters (`schema`, `tasks`): it names them
+by string (uvicorn's factory path, importlib), as a process entry point does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .settings import Settings, get_settings
+
+ASGI_FACTORY = "schema.asgi:create_app"
+SCHEMA_MODULE = "schema.build"
+
+Commands = Any  # argparse's private _SubParsersAction
+
+
+def alembic_config(settings: Settings) -> Any:
+    """Alembic configured for `settings`, with the packaged `migrations` (works from an installed wheel too)."""
+    from alembic.config import Config
+
+    import migrations
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes["settings"] = settings
+    return cfg
+
+
+def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    """Create or upgrade the database schema (idempotent: nothing happens at head)."""
+    from alembic import command
+
+    if settings.is_sqlite:  # SQLite creates the file, not its directory
+        path = settings.database_url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(settings), revision)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# serve
+
+
+def add_serve(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "serve", help="run the hub (GraphQL API, GraphiQL, /health) with uvicorn",
+        description="Run the hub. With no settings it uses ./omniman.db (SQLite), creating or upgrading it first; "
+                    "set OMNIMAN_DATABASE_URL (and run `omniman migrate`) for PostgreSQL.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="uvicorn worker processes (default 1)")
+    parser.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    parser.add_argument("--no-migrate", action="store_true",
+                        help="do not create/upgrade a SQLite database before starting")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                        help="uvicorn log level (default info)")
+    parser.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    if settings.is_sqlite and not args.no_migrate:
+        upgrade_database(settings)
+        _say(f"Database {settings.database_url} is up to date.")
+    elif not settings.is_sqlite:
+        _say("Using the configured database; run `omniman migrate` after each upgrade of Omniman.")
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    base = f"http://{shown_host}:{args.port}"
+    _say(f"Omniman GQL {__version__} on {base}")
+    _say(f"GraphiQL: {base}/graphql" if settings.graphiql else f"GraphQL endpoint: {base}/graphql")
+    _say(f"Health: {base}/health")
+    uvicorn.run(ASGI_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers,
+                reload=args.reload, log_level=args.log_level)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# migrate
+
+
+def add_migrate(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "migrate", help="create or upgrade the database schema (Alembic)",
+        description="Upgrade the database named by OMNIMAN_DATABASE_URL to the given revision (default: head).")
+    parser.add_argument("--revision", default="head", help="target revision (default head)")
+    parser.set_defaults(func=cmd_migrate)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    upgrade_database(settings, args.revision)
+    _say(f"Database {settings.database_url} is at {args.revision}.")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# schema export
+
+
+def add_schema(commands: Commands) -> None:
+    parser = commands.add_parser("schema", help="GraphQL schema tools",
+                                 description="GraphQL schema tools.")
+    tools = parser.add_subparsers(dest="schema_command", required=True, metavar="TOOL")
+    export = tools.add_parser("export", help="print the GraphQL schema (SDL)",
+                              description="Print the schema in GraphQL SDL, as checked in at schema/schema.graphql.")
+    export.add_argument("--output", "-o", type=Path, help="write to this file instead of standard output")
+    export.set_defaults(func=cmd_schema_export)
+
+
+def cmd_schema_export(args: argparse.Namespace) -> int:
+    sdl = str(importlib.import_module(SCHEMA_MODULE).schema) + "\n"
+    if args.output:
+        args.output.write_text(sdl, encoding="utf-8")
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# worker and sweeper (directives; the `tasks` adapter is named by string, never imported here)
+
+BROKER = "tasks.broker:broker"
+ACTORS = "tasks.actors"
+SWEEPER_MODULE = "tasks.sweeper"
+
+
+def add_worker(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "worker", help="run dramatiq workers that execute directives (needs OMNIMAN_REDIS_URL)",
+        description="Run directive workers on the Redis broker (OMNIMAN_REDIS_URL). Start as many as you like, on "
+                    "any machines. Without Redis, `omniman serve` runs directives itself.")
+    parser.add_argument("--processes", "-p", type=int, default=2, metavar="N", help="worker processes (default 2)")
+    parser.add_argument("--threads", "-t", type=int, default=4, metavar="M",
+                        help="concurrent directives per process (default 4)")
+    parser.set_defaults(func=cmd_worker)
+
+
+def worker_command(processes: int, threads: int) -> list[str]:
+    return [sys.executable, "-m", "dramatiq", BROKER, ACTORS, "--queues", "directives",
+            "--processes", str(processes), "--threads", str(threads)]
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.redis_url:
+        print("omniman worker needs OMNIMAN_REDIS_URL: without Redis, `omniman serve` runs the directives itself.",
+              file=sys.stderr)
+        return 2
+    if args.processes < 1 or args.threads < 1:
+        print("--processes and --threads must be at least 1", file=sys.stderr)
+        return 2
+    # dramatiq reads its idle poll timeout from the environment; its 1 s default adds latency at low traffic.
+    env = {**os.environ, "dramatiq_worker_timeout": str(settings.worker_timeout_ms)}
+    _say(f"Directive workers: {args.processes} process(es) × {args.threads} thread(s) on {settings.broker_namespace}")
+    os.execve(sys.executable, worker_command(args.processes, args.threads), env)  # signals go straight to dramatiq
+    return 0  # not reached
+
+
+def add_sweeper(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "sweeper", help="re-send due directives, reclaim stuck ones, release expired holds (a loop)",
+        description="The directive safety net, as its own process (run one or more next to the workers). Every "
+                    "OMNIMAN_SWEEPER_INTERVAL_S it re-sends due queued directives, reclaims ones stuck running and "
+                    "releases expired stock holds.")
+    parser.set_defaults(func=cmd_sweeper)
+
+
+def cmd_sweeper(args: argparse.Namespace) -> int:
+    importlib.import_module(SWEEPER_MODULE).main()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+COMMANDS: list[Callable[[Commands], None]] = [add_serve, add_migrate, add_schema, add_worker, add_sweeper]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omniman", description="Omniman GQL: a headless omnichannel order hub.")
+    parser.add_argument("--version", action="version", version=f"omniman {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
