@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     max_aliases: int = Field(30, ge=1, description="Most aliases in one GraphQL document.")
     max_query_tokens: int = Field(5_000, ge=100, description="Most tokens in one GraphQL document.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest HTTP request body.")
+    # live stream (websocket subscriptions)
+    legacy_graphql_ws: bool = Field(False, description="Also accept the legacy `graphql-ws` websocket sub-protocol.")
+    connection_init_timeout_s: float = Field(10.0, gt=0, le=300,
+                                             description="How long a websocket may take to send `connection_init`.")
+    max_subscriptions_per_connection: int = Field(20, ge=1, le=1000,
+                                                  description="Operations one websocket may run at the same time.")
+    subscription_buffer: int = Field(1000, ge=10, le=100_000, description="Events a subscriber may fall behind "
+                                     "before it is closed (it resumes with its last cursor).")
+    subscription_poll_s: float = Field(5.0, gt=0, le=300, description="How often live feeds re-read the database, "
+                                       "in case a pub/sub message was lost.")
 
     @field_validator("database_url")
     @classmethod
