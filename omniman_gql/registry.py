@@ -86,7 +86,9 @@ def limits_from(settings: Settings) -> Limits:
     return Limits(
         max_ops_per_modify=settings.max_ops_per_modify,
         max_lines_per_session=settings.max_lines_per_session,
-        max_string_length=settings.max_string_length,
+        # Keys, SKUs, names and references are stored in 200-character columns; a higher setting would let
+        # PostgreSQL refuse the insert (SQLite would not notice), so it is capped here.
+        max_string_length=min(settings.max_string_length, 200),
         max_json_bytes=settings.max_json_bytes,
         max_json_depth=settings.max_json_depth,
     )

@@ -39,9 +39,12 @@ class DatabaseStock:
         return held
 
     async def check_availability(self, db: AsyncSession, wanted: Mapping[str, Decimal]) -> list[Availability]:
+        """What is available of each SKU. The levels stay locked until the caller's transaction ends, so holds it
+        creates in that transaction cannot oversell against a concurrent check (on SQLite writers are serial)."""
         skus = sorted(wanted)
         on_hand = dict((await db.execute(
-            select(StockLevel.sku, StockLevel.on_hand).where(StockLevel.sku.in_(skus)))).all())
+            select(StockLevel.sku, StockLevel.on_hand).where(StockLevel.sku.in_(skus))
+            .order_by(StockLevel.sku).with_for_update())).all())
         held = await self._held(db, skus)
         return [
             Availability(sku=sku, requested=wanted[sku],

@@ -10,11 +10,17 @@ from sqlalchemy import select
 
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
+from ..db import insert_ignoring_conflicts
 from ..models import Price, StockLevel, utcnow
 from ..money import parse_qty, parse_quantum
 from ..runtime import Hub
 
 MAX_BATCH = 1000
+
+
+def _entry(entry: Any, index: int) -> None:
+    if not isinstance(entry, dict):
+        raise OmnimanError(ErrorCode.INVALID_INPUT, "Each entry must be an object.", field=("input", index))
 
 
 def _batch(items: Sequence[Any]) -> None:
@@ -30,6 +36,7 @@ async def set_prices(hub: Hub, prices: Sequence[dict[str, Any]]) -> list[Price]:
     errors: list[OmnimanError] = []
     for i, entry in enumerate(prices):
         try:
+            _entry(entry, i)
             sku = check_string(entry.get("sku"), limits, field=("input", i, "sku"), code=ErrorCode.MISSING_SKU,
                                what="`sku`")
             price = parse_quantum(entry.get("unit_price_q"), field=("input", i, "unit_price_q"))
@@ -40,18 +47,29 @@ async def set_prices(hub: Hub, prices: Sequence[dict[str, Any]]) -> list[Price]:
     if errors:
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     async with hub.transaction() as uow:
-        existing = {p.sku: p for p in (await uow.db.execute(
-            select(Price).where(Price.sku.in_(list(clean))))).scalars()}
+        now = utcnow()
+        existing = await _lock_rows(uow.db, Price, [
+            {"sku": sku, "unit_price_q": price, "name": name or "", "updated_at": now}
+            for sku, (price, name) in sorted(clean.items())])
         for sku, (price, name) in clean.items():
-            row = existing.get(sku) or Price(sku=sku, unit_price_q=price)
+            row = existing[sku]
             row.unit_price_q = price
             if name is not None:
                 row.name = name
-            row.updated_at = utcnow()
-            uow.db.add(row)
-            existing[sku] = row
+            row.updated_at = now
         await uow.db.flush()
     return [existing[sku] for sku in clean]
+
+
+async def _lock_rows(db: Any, model: Any, new_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Create the SKUs' rows that are missing, then lock them all, by SKU: concurrent calls neither collide on the
+    primary key nor deadlock (every caller takes the locks in the same order)."""
+    if not new_rows:
+        return {}
+    await db.execute(insert_ignoring_conflicts(db, model).values(new_rows))
+    skus = [row["sku"] for row in new_rows]
+    found = (await db.execute(select(model).where(model.sku.in_(skus)).order_by(model.sku).with_for_update()))
+    return {row.sku: row for row in found.scalars()}
 
 
 async def list_prices(hub: Hub, skus: Sequence[str] | None = None) -> list[Price]:
@@ -70,6 +88,7 @@ async def set_stock_levels(hub: Hub, levels: Sequence[dict[str, Any]]) -> list[t
     errors: list[OmnimanError] = []
     for i, entry in enumerate(levels):
         try:
+            _entry(entry, i)
             sku = check_string(entry.get("sku"), limits, field=("input", i, "sku"), code=ErrorCode.MISSING_SKU,
                                what="`sku`")
             clean[sku] = _on_hand(entry.get("qty"), ("input", i, "qty"))
@@ -78,13 +97,12 @@ async def set_stock_levels(hub: Hub, levels: Sequence[dict[str, Any]]) -> list[t
     if errors:
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     async with hub.transaction() as uow:
-        existing = {s.sku: s for s in (await uow.db.execute(
-            select(StockLevel).where(StockLevel.sku.in_(list(clean))))).scalars()}
+        now = utcnow()
+        existing = await _lock_rows(uow.db, StockLevel, [
+            {"sku": sku, "on_hand": qty, "updated_at": now} for sku, qty in sorted(clean.items())])
         for sku, qty in clean.items():
-            row = existing.get(sku) or StockLevel(sku=sku, on_hand=qty)
-            row.on_hand = qty
-            row.updated_at = utcnow()
-            uow.db.add(row)
+            existing[sku].on_hand = qty
+            existing[sku].updated_at = now
         await uow.db.flush()
         return await hub.registry.stock.levels(uow.db, list(clean))  # type: ignore[attr-defined, no-any-return]
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..db import insert_ignoring_conflicts
 from ..domain.channel_config import POLICIES, validate_channel_config
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Channel, utcnow
@@ -14,7 +15,7 @@ from ..runtime import Hub
 _MISSING: Any = object()
 
 
-def _check_fields(hub: Hub, fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+def _check_fields(hub: Hub, fields: dict[str, Any]) -> dict[str, Any]:
     errors: list[OmnimanError] = []
     limit = hub.registry.limits.max_string_length
     for key, allowed in POLICIES.items():
@@ -80,19 +81,25 @@ async def upsert_channel(
         "name": name, "pricing_policy": pricing_policy, "edit_policy": edit_policy, "currency": currency,
         "display_order": display_order, "is_active": is_active, "config": config,
     }.items() if v is not None}
+    _check_fields(hub, fields)
     async with hub.transaction() as uow:
-        channel = (await uow.db.execute(select(Channel).where(Channel.code == code).with_for_update())).scalar_one_or_none()
-        _check_fields(hub, fields, creating=channel is None)
-        created = channel is None
-        if channel is None:
-            channel = Channel(code=code, name=fields.pop("name", code),
-                              currency=fields.pop("currency", hub.settings.default_currency))
-            uow.db.add(channel)
-        for key, value in fields.items():
-            setattr(channel, key, value)
-        channel.updated_at = utcnow()
-        await uow.db.flush()
-    return channel, created
+        # Insert-or-nothing first, so two concurrent creations of one code meet on the unique constraint instead of
+        # one of them failing; then lock the row and apply the fields given.
+        now = utcnow()
+        fresh = Channel(code=code, name=fields.get("name", code),
+                        currency=fields.get("currency", hub.settings.default_currency), created_at=now, updated_at=now,
+                        **{k: v for k, v in fields.items() if k not in ("name", "currency")})
+        values = {c: getattr(fresh, c) for c in Channel.model_fields if c != "id"}
+        inserted = (await uow.db.execute(
+            insert_ignoring_conflicts(uow.db, Channel).values(**values).returning(Channel.id))).scalar_one_or_none()
+        channel = (await uow.db.execute(
+            select(Channel).where(Channel.code == code).with_for_update())).scalar_one()
+        if inserted is None:
+            for key, value in fields.items():
+                setattr(channel, key, value)
+            channel.updated_at = now
+            await uow.db.flush()
+    return channel, inserted is not None
 
 
 async def list_channels(hub: Hub) -> list[Channel]:

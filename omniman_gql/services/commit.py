@@ -161,7 +161,7 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: Session, channel: Channel, a
     if blocking:
         raise OmnimanError(ErrorCode.BLOCKING_ISSUES, f"{len(blocking)} blocking issue(s) must be resolved first.",
                            context={"issues": blocking})
-    draft = Draft.of(rules_of(channel), items=session.items, data=session.data, pricing=session.pricing,
+    draft = Draft.of(rules_of(channel, session), items=session.items, data=session.data, pricing=session.pricing,
                      pricing_trace=session.pricing_trace, actor=actor)
     errors = [e for v in hub.registry.validators_for("commit") for e in v.validate(draft)]
     if errors:

@@ -10,8 +10,10 @@ from ..errors import ErrorCode, OmnimanError
 from ..models import Channel, Order, Session
 
 
-def rules_of(channel: Channel) -> ChannelRules:
-    return ChannelRules(code=channel.code, pricing_policy=channel.pricing_policy, edit_policy=channel.edit_policy,
+def rules_of(channel: Channel, session: Session | None = None) -> ChannelRules:
+    """The rules the pure code applies; a session keeps the policies it was opened with (§4), not today's channel's."""
+    source = session if session is not None else channel
+    return ChannelRules(code=channel.code, pricing_policy=source.pricing_policy, edit_policy=source.edit_policy,
                         currency=channel.currency, config=channel.config or {})
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import ids
 from ..domain.draft import Draft
 from ..domain.flow import TIMESTAMP_FIELDS, OrderFlow
-from ..domain.limits import check_object, check_optional_string, check_string
+from ..domain.limits import check_object, check_string
 from ..domain.ops import apply_ops, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Order, Session, utcnow
@@ -21,7 +21,7 @@ from .common import get_channel, lock_order, rules_of
 from .events import record_event
 from .ordering import create_order
 from .outbox import enqueue_many
-from .sessions import check_session_data, run_modifiers_and_validators
+from .sessions import check_handle, check_session_data, run_modifiers_and_validators
 
 
 async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "system") -> Order:
@@ -100,8 +100,7 @@ async def import_order(
     external_ref = check_string(external_ref, limits, field=("external_ref",), code=ErrorCode.INVALID_INPUT,
                                 what="`external_ref`")
     doc = check_session_data(data, limits)
-    check_optional_string(handle_type, limits, field=("handle_type",), what="`handle_type`")
-    check_optional_string(handle_ref, limits, field=("handle_ref",), what="`handle_ref`")
+    check_handle(handle_type, handle_ref, limits)
     if not items:
         raise OmnimanError(ErrorCode.EMPTY_SESSION, "An imported order needs at least one line.", field=("items",))
     if len(items) > limits.max_lines_per_session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from .. import ids
 from ..db import insert_ignoring_conflicts
 from ..domain.channel_config import check_topic_for
 from ..domain.draft import Draft
-from ..domain.limits import check_json, check_object, check_optional_string
+from ..domain.limits import check_json, check_object, check_optional_string, check_string
 from ..domain.ops import DATA_ROOTS, apply_ops, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Session, utcnow
@@ -21,6 +22,8 @@ from .common import ensure_session_open, get_channel, lock_session, rules_of
 from .events import announce_session
 from .outbox import enqueue_many
 
+MAX_HANDLE_TYPE = 64  # the width of sessions.handle_type
+
 
 def _check_open_input(hub: Hub, session_key: str | None, handle_type: str | None, handle_ref: str | None,
                       data: Any) -> dict[str, Any]:
@@ -28,12 +31,18 @@ def _check_open_input(hub: Hub, session_key: str | None, handle_type: str | None
     check_optional_string(session_key, limits, field=("session_key",), what="`session_key`")
     if session_key is not None and not session_key.strip():
         raise OmnimanError(ErrorCode.INVALID_INPUT, "`session_key` may not be blank.", field=("session_key",))
-    check_optional_string(handle_type, limits, field=("handle_type",), what="`handle_type`")
-    check_optional_string(handle_ref, limits, field=("handle_ref",), what="`handle_ref`")
+    check_handle(handle_type, handle_ref, limits)
     if (handle_type is None) != (handle_ref is None) or (handle_type is not None and not (handle_type and handle_ref)):
         raise OmnimanError(ErrorCode.INVALID_INPUT, "`handle_type` and `handle_ref` go together: give both or neither.",
                            field=("handle_ref",) if handle_type else ("handle_type",))
     return check_session_data(data, limits)
+
+
+def check_handle(handle_type: str | None, handle_ref: str | None, limits: Any) -> None:
+    """A handle's parts within their bounds (the handle type is a short word such as `table`)."""
+    short = replace(limits, max_string_length=min(limits.max_string_length, MAX_HANDLE_TYPE))
+    check_optional_string(handle_type, short, field=("handle_type",), what="`handle_type`")
+    check_optional_string(handle_ref, limits, field=("handle_ref",), what="`handle_ref`")
 
 
 def check_session_data(data: Any, limits: Any) -> dict[str, Any]:
@@ -128,7 +137,7 @@ async def modify_session(
         if expected_rev is not None and expected_rev != session.rev:
             raise OmnimanError(ErrorCode.STALE_REV, f"The session is at rev {session.rev}, not {expected_rev}.",
                                field=("expected_rev",), context={"rev": session.rev, "expected_rev": expected_rev})
-        rules = rules_of(channel)
+        rules = rules_of(channel, session)
         parsed = parse_ops(ops, external_pricing=session.pricing_policy == "external", limits=registry.limits)
         draft = Draft.of(rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace,
                          actor=actor)
@@ -223,7 +232,10 @@ async def write_back_check(
 
     Returns whether it was applied (I13); a stale or closed session is not an error, the result is just dropped.
     """
-    check_json(result, hub.registry.limits, field=("result",), what="A check result")
+    limits = hub.registry.limits
+    check_string(check_code, limits, field=("check_code",), code=ErrorCode.INVALID_INPUT, what="`check_code`")
+    check_json(result, limits, field=("result",), what="A check result")
+    check_json(list(issues), limits, field=("issues",), what="The issues")
     async with hub.transaction() as uow:
         try:
             session, _channel = await lock_session(uow.db, channel_code, session_key)

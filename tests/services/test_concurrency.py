@@ -7,6 +7,7 @@ timeout. Any exception other than the expected OmnimanError codes (e.g. "databas
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable
 from decimal import Decimal
@@ -15,9 +16,9 @@ from typing import Any
 import pytest
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.models import Fulfillment, FulfillmentItem, Order, OrderEvent, Session
+from omniman_gql.models import Fulfillment, FulfillmentItem, Order, OrderEvent, Session, utcnow
 from omniman_gql.runtime import Hub
-from omniman_gql.services import commit, fulfillments, orders, sessions
+from omniman_gql.services import catalog, channels, commit, fulfillments, orders, sessions
 from tests.factories import committed_order, make_channel, open_with_items
 from tests.services.support import count, rows
 
@@ -135,3 +136,35 @@ async def test_parallel_fulfillments_never_over_fulfil_a_line(hub: Hub) -> None:
     shipped = await rows(hub, FulfillmentItem)
     assert sum((i.qty for i in shipped), Decimal(0)) == Decimal(9)
     assert await count(hub, Fulfillment) == 3
+
+
+async def test_parallel_holds_never_oversell_a_sku(hub: Hub) -> None:
+    await catalog.set_stock_levels(hub, [{"sku": "CAKE", "qty": "5"}])
+    stock = hub.registry.stock
+
+    async def hold_two(i: int) -> bool:
+        async with hub.transaction() as uow:
+            (availability,) = await stock.check_availability(uow.db, {"CAKE": Decimal(2)})
+            if not availability.ok:
+                return False
+            await stock.create_hold(uow.db, sku="CAKE", qty=Decimal(2), reference=f"S-{i}",
+                                    expires_at=utcnow() + dt.timedelta(minutes=15))
+            return True
+
+    done, _ = await race([hold_two(i) for i in range(10)])
+    assert sum(done) == 2
+    [(_, on_hand, held)] = await catalog.stock_levels(hub, ["CAKE"])
+    assert (on_hand, held) == (Decimal(5), Decimal(4))
+
+
+async def test_parallel_price_and_stock_upserts_of_new_skus_do_not_collide(hub: Hub) -> None:
+    skus = [f"SKU-{i}" for i in range(20)]
+    _, errors = await race([
+        *[catalog.set_prices(hub, [{"sku": s, "unit_price_q": i} for s in (skus if i % 2 else skus[::-1])])
+          for i in range(10)],
+        *[catalog.set_stock_levels(hub, [{"sku": s, "qty": str(i)} for s in skus]) for i in range(10)],
+        *[channels.upsert_channel(hub, code="new-channel", display_order=i) for i in range(10)],
+    ])
+    assert not errors
+    assert len(await catalog.list_prices(hub, skus)) == 20 and len(await catalog.stock_levels(hub, skus)) == 20
+    assert [c.code for c in await channels.list_channels(hub)] == ["new-channel"]
