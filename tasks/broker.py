@@ -6,7 +6,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AsyncIO, Middleware, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import Middleware, Retries, ShutdownNotifications, TimeLimit
 
 from omniman_gql.settings import Settings, get_settings
 
@@ -19,8 +19,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     """Retries live in the database (attempts, backoff, `failed`), so dramatiq's own are off; a hung handler is cut
     off at the running timeout, after which the sweeper reclaims its directive."""
     middleware: list[Middleware] = [
-        WorkerHub(),  # before AsyncIO: see WorkerHub
-        AsyncIO(),
+        WorkerHub(),  # dramatiq's AsyncIO (async actors) plus the worker's own Hub
         TimeLimit(time_limit=settings.directive_running_timeout_s * 1000),
         ShutdownNotifications(),
         Retries(max_retries=0),

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import anyio
+import dramatiq
 from dramatiq import Worker
 
 from omniman_gql.protocols import EventPublisher
@@ -40,18 +41,19 @@ class LoopBoundPublisher:
         await asyncio.wrap_future(future)
 
 
-def start_worker(settings: Settings, *, threads: int = WORKER_THREADS, publisher: EventPublisher | None = None
-                 ) -> Worker:
-    """Boot a dramatiq Worker on the process's broker whose Hub uses `settings` (one per process: dramatiq's
-    event loop thread is process-wide)."""
+def start_worker(settings: Settings, *, threads: int = WORKER_THREADS, publisher: EventPublisher | None = None,
+                 on: dramatiq.Broker | None = None) -> Worker:
+    """Boot a dramatiq Worker on the process's broker (or `on`, built by build_broker with the actor declared) whose
+    Hub uses `settings`. One per process: dramatiq's event loop thread is process-wide."""
     global _running
+    target = on or broker
     with _lock:
         if _running is not None:
             raise RuntimeError("a worker is already running in this process")
-        hub_middleware = worker_hub_of(broker)
+        hub_middleware = worker_hub_of(target)
         hub_middleware.settings = settings
         hub_middleware.publisher = publisher
-        worker = Worker(broker, worker_threads=threads, worker_timeout=settings.worker_timeout_ms)
+        worker = Worker(target, worker_threads=threads, worker_timeout=settings.worker_timeout_ms)
         worker.start()
         _running = worker
     return worker
@@ -65,8 +67,9 @@ def stop_worker(worker: Worker, *, timeout_ms: int = SHUTDOWN_TIMEOUT_MS) -> Non
             worker.stop(timeout=timeout_ms)
         finally:
             # Worker.start adds a middleware bound to this worker; drop it so a later worker starts clean.
-            broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
-            hub_middleware = worker_hub_of(broker)
+            target = worker.broker
+            target.middleware[:] = [m for m in target.middleware if getattr(m, "worker", None) is not worker]
+            hub_middleware = worker_hub_of(target)
             hub_middleware.settings = hub_middleware.publisher = None
             _running = None
 

@@ -1,4 +1,5 @@
-"""`WorkerHub`: the worker's event loop gets a Hub of its own, created in that loop's thread and disposed at shutdown."""
+"""`WorkerHub`: dramatiq's AsyncIO middleware, plus a Hub of the worker's own, created on the worker's event loop
+before any message is processed and disposed on it after the last one."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dramatiq.asyncio import get_event_loop_thread
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import AsyncIO
 
 from omniman_gql.protocols import EventPublisher
 from omniman_gql.runtime import Hub
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("omniman.worker")
 
-# dramatiq's AsyncIO event loop thread is process-wide, so there is one booted worker (and one worker Hub) per process.
+# dramatiq's event loop thread is process-wide, so there is one booted worker (and one worker Hub) per process.
 _current: tuple[Hub, DramatiqDispatcher] | None = None
 
 
@@ -28,19 +29,21 @@ def current_hub() -> tuple[Hub, DramatiqDispatcher]:
     return _current
 
 
-class WorkerHub(Middleware):
-    """Must come before `AsyncIO` in the middleware list: its `after_worker_shutdown` has to run while the event loop
-    still does (hooks run in list order), so the engine is disposed on the loop that made its connections."""
+class WorkerHub(AsyncIO):
+    """Worker threads start consuming during `Worker.start`, before `after_worker_boot`; so the Hub is made in
+    `before_worker_boot`, right after the loop starts, and disposed in `after_worker_shutdown`, once the workers
+    have stopped and before the loop does. The async engine lives on the loop that made its connections."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.settings: Settings | None = None  # None: the process's settings (the environment)
         self.publisher: EventPublisher | None = None  # None: built from the settings
 
-    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
         global _current
+        super().before_worker_boot(broker, worker)
         loop_thread = get_event_loop_thread()
-        if loop_thread is None:
-            raise RuntimeError("WorkerHub needs the AsyncIO middleware")
+        assert loop_thread is not None
         _current = loop_thread.run_coroutine(self._create(self.settings or get_settings(), broker, self.publisher))
         log.info("worker hub ready (%s)", _current[0].engine.url.render_as_string(hide_password=True))
 
@@ -59,8 +62,11 @@ class WorkerHub(Middleware):
         global _current
         current, _current = _current, None
         loop_thread = get_event_loop_thread()
-        if current is not None and loop_thread is not None:
-            loop_thread.run_coroutine(self._dispose(current[0]))
+        try:
+            if current is not None and loop_thread is not None:
+                loop_thread.run_coroutine(self._dispose(current[0]))
+        finally:
+            super().after_worker_shutdown(broker, worker)
 
     async def _dispose(self, hub: Hub) -> None:
         await hub.dispose()

@@ -25,12 +25,16 @@ async def always_fails(hub: Hub, directive: Directive) -> None:
 
 
 async def gated_stock_commit(hub: Hub, directive: Directive) -> None:
-    """Announces it started (a file), waits until the gate file exists, then does a real `stock.commit`."""
+    """A real `stock.commit` that waits for a gate file, before its effect or (with `effect_first`) after it; it
+    writes its attempt number to the `started` file once it is waiting, so a test knows when to kill the worker."""
     started, gate = Path(directive.payload["started"]), Path(directive.payload["gate"])
+    if directive.payload.get("effect_first"):
+        await stock_commit(hub, directive)
     started.write_text(str(directive.attempts))
     while not gate.exists():
         await anyio.sleep(0.02)
-    await stock_commit(hub, directive)
+    if not directive.payload.get("effect_first"):
+        await stock_commit(hub, directive)
 
 
 def register_handlers(registry: Any, settings: Any) -> None:

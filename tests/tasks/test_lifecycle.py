@@ -42,18 +42,20 @@ async def test_handler_failing_twice_then_succeeding_is_done_with_three_attempts
 
 
 async def test_backoff_doubles_from_the_setting_and_defers_the_row(task_hub: Hub) -> None:
+    task_hub.settings = task_hub.settings.model_copy(update={"directive_backoff_ms": 5_000,
+                                                             "directive_backoff_max_ms": 60_000})
     directive_id = await enqueue(task_hub, "test.flaky", {"fail_times": 2})
 
     first = await svc.run_directive(task_hub, directive_id)
     row = await directive(task_hub, directive_id)
     early = await svc.run_directive(task_hub, directive_id)  # delivered before `available_at`
 
-    assert first == svc.RunOutcome(directive_id, "queued", 20)
-    assert row.status == "queued" and row.available_at > utcnow() - dt.timedelta(milliseconds=5)
+    assert first == svc.RunOutcome(directive_id, "queued", 5_000)
+    assert row.status == "queued" and row.available_at - row.updated_at == dt.timedelta(seconds=5)
     assert row.last_error == "RuntimeError: flaky failure on attempt 1"
-    assert early.status == "queued" and early.retry_in_ms is not None and 0 < early.retry_in_ms <= 21
+    assert early.status == "queued" and early.retry_in_ms is not None and 0 < early.retry_in_ms <= 5_001
     assert (await directive(task_hub, directive_id)).attempts == 1  # the early delivery claimed nothing
-    assert [svc.backoff_ms(task_hub, n) for n in (1, 2, 3, 4, 5)] == [20, 40, 80, 160, 200]
+    assert [svc.backoff_ms(task_hub, n) for n in (1, 2, 3, 4, 5)] == [5_000, 10_000, 20_000, 40_000, 60_000]
 
 
 async def test_always_failing_handler_ends_failed_with_last_error_then_retry_runs_it_again(task_hub: Hub) -> None:
