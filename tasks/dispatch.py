@@ -7,7 +7,10 @@ from collections.abc import Sequence
 import anyio
 import dramatiq
 
+from omniman_gql.settings import Settings
+
 from .actors import run_directive
+from .broker import build_broker
 
 
 class DramatiqDispatcher:
@@ -29,3 +32,17 @@ class DramatiqDispatcher:
 
     async def dispatch_later(self, directive_id: int, delay_ms: int) -> None:
         await anyio.to_thread.run_sync(lambda: self.send([directive_id], delay_ms=max(1, delay_ms)))
+
+
+_brokers: dict[tuple[str, str], dramatiq.Broker] = {}
+
+
+def dispatcher_for(settings: Settings) -> DramatiqDispatcher:
+    """The web process's dispatcher: to the Redis broker named by `settings` when it has a `redis_url` (workers
+    elsewhere run the directives), else to this process's in-process broker (run by the embedded worker)."""
+    if not settings.redis_url:
+        return DramatiqDispatcher()
+    key = (settings.redis_url, settings.broker_namespace)
+    if key not in _brokers:  # one connection pool per Redis and namespace, however many apps are created
+        _brokers[key] = build_broker(settings)
+    return DramatiqDispatcher(_brokers[key])
