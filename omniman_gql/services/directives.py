@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 
 from ..errors import ErrorCode, OmnimanError
 from ..models import Directive, utcnow
@@ -57,7 +57,7 @@ async def claim(hub: Hub, directive_id: int) -> Directive | None:
         return (await uow.db.execute(select(Directive).where(Directive.id == directive_id))).scalar_one()
 
 
-def _still_ours(directive: Directive) -> object:
+def _still_ours(directive: Directive) -> ColumnElement[bool]:
     # The attempt number fences a run: after a reclaim another worker holds a higher attempt, and a slow first run
     # must not overwrite what the newer one recorded.
     return and_(Directive.id == directive.id, Directive.status == "running", Directive.attempts == directive.attempts)
