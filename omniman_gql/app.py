@@ -7,7 +7,8 @@ Plugging things in (the composition roots, `schema.asgi` and tests, do this):
   publisher=RedisPubSub(s))` to send directives to a broker and live events to subscribers.
 - `on_startup`: `async def hook(hub)` coroutines run once the Hub exists, before the first request.
 - `extra_lifespans`: `hub -> async context manager` entered after `on_startup` and exited, in reverse order, before
-  the Hub is disposed: an embedded dramatiq worker, a sweeper task, a pub/sub listener…
+  the Hub is disposed: an embedded dramatiq worker, a sweeper task, a pub/sub listener… A dict it yields is added
+  to the lifespan state (so requests see it on `request.state`).
 
 Requests reach the Hub as `request.state.hub` (Starlette's lifespan state): no module-level globals.
 """
@@ -52,9 +53,12 @@ def create_app(
             async with AsyncExitStack() as stack:
                 for hook in on_startup:
                     await hook(hub)
+                state: dict[str, Any] = {"hub": hub}
                 for enter in extra_lifespans:
-                    await stack.enter_async_context(enter(hub))
-                yield {"hub": hub}
+                    value = await stack.enter_async_context(enter(hub))
+                    if isinstance(value, dict):  # a part may add to the lifespan state (e.g. {"live": …})
+                        state.update(value)
+                yield state
         finally:
             await hub.dispose()
 

@@ -18,7 +18,9 @@ after sending a committed or abandoned session, as those never change again.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from sqlalchemy import select
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from .errors import ErrorCode, OmnimanError
 from .eventlog import LoggedEvent, Position, read_events, snapshot, with_orders
 from .models import Order, OrderEvent, Session
-from .pubsub import PubSub
+from .pubsub import PubSub, create_pubsub
 from .runtime import Hub
 from .services.events import session_topic
 from .tails import OrderEventTails, Tail
@@ -66,6 +68,7 @@ class LiveFeeds:
         self.replay_page = replay_page
         self.poll_s = poll_s
         self.tails = OrderEventTails(hub, pubsub, poll_s=poll_s, horizon_wait_s=horizon_wait_s)
+        self.attachments: dict[str, Any] = {}  # per-process helpers of the adapters (e.g. shared views per event)
 
     @property
     def postgresql(self) -> bool:
@@ -73,6 +76,22 @@ class LiveFeeds:
 
     async def aclose(self) -> None:
         await self.tails.aclose()
+
+
+@asynccontextmanager
+async def live_stream(hub: Hub) -> AsyncIterator[dict[str, Any]]:
+    """The live stream's part of an app lifespan: this process's pub/sub (Redis when `redis_url` is set) becomes
+    the Hub's publisher and the feeds' source. Yields the lifespan state `{"live": LiveFeeds}`."""
+    settings = hub.settings
+    pubsub = create_pubsub(settings)
+    previous, hub.publisher = hub.publisher, pubsub
+    live = LiveFeeds(hub, pubsub, buffer=settings.subscription_buffer, poll_s=settings.subscription_poll_s)
+    try:
+        yield {"live": live}
+    finally:
+        await live.aclose()
+        hub.publisher = previous
+        await pubsub.aclose()
 
 
 def _bounded(values: Sequence[str] | None, *, limit: int, name: str, max_length: int) -> tuple[str, ...] | None:

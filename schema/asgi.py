@@ -4,6 +4,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from omniman_gql import app as core_app
+from omniman_gql.feeds import live_stream
 from omniman_gql.settings import Settings, get_settings
 
 from .build import build_schema
@@ -19,4 +20,6 @@ def create_app(settings: Settings | None = None, **options: object) -> Starlette
     settings = settings or get_settings()
     view = OmnimanGraphQL(build_schema(settings), settings=settings)
     routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]
-    return core_app.create_app(settings, routes=routes, **options)  # type: ignore[arg-type]
+    # The live stream goes first: its pub/sub becomes the Hub's publisher before any worker starts publishing.
+    lifespans = [live_stream, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
+    return core_app.create_app(settings, routes=routes, extra_lifespans=lifespans, **options)  # type: ignore[arg-type]

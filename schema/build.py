@@ -14,6 +14,7 @@ from .extensions import is_unexpected, schema_extensions
 from .mutations import Mutation
 from .queries import Query
 from .scalars import SCALAR_MAP
+from .subscriptions import Subscription
 
 log = logging.getLogger("omniman.graphql")
 
@@ -29,9 +30,9 @@ class OmnimanSchema(strawberry.Schema):
                 log.debug("client error: %s", error.message)
 
 
-def build_schema(settings: Settings | None = None, *, subscription: type | None = None) -> OmnimanSchema:
-    """The schema for `settings` (document limits, introspection). Pass the live-stream `Subscription` type to
-    serve subscriptions; the SDL of everything else does not depend on the arguments."""
+def build_schema(settings: Settings | None = None, *, subscription: type | None = Subscription) -> OmnimanSchema:
+    """The schema for `settings` (document limits, introspection), with the live-stream `Subscription` type unless
+    told otherwise; the SDL does not depend on the settings."""
     settings = settings or get_settings()
     return OmnimanSchema(
         query=Query,

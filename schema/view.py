@@ -2,13 +2,14 @@
 
 import json
 import re
+from datetime import timedelta
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from omniman_gql.runtime import Hub
 from omniman_gql.services.auth import Principal
@@ -33,7 +34,11 @@ class OmnimanGraphQL(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,  # Strawberry refuses mutations over GET
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # graphql-transport-ws always; the legacy graphql-ws only when a setting asks for it
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                                    *((GRAPHQL_WS_PROTOCOL,) if settings.legacy_graphql_ws else ())),
+            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.settings = settings
 

@@ -1,0 +1,163 @@
+"""Subscriptions: `orderEvents` for kitchen displays and dashboards, `sessionChanged` for a POS watching its session.
+
+Strawberry builds one context per websocket connection, so nothing here keeps a database session in it. Instead,
+while a subscription's event is being resolved, `info.context.loaders` answers with loaders made for that event
+(a context variable set in the operation's own task): for `orderEvents` they are shared by every subscriber of
+the process for a couple of seconds, so nested fields (items, channel, events…) are read once per event, not once
+per subscriber; the order and event rows themselves were read once per process by the feed's tail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import AsyncGenerator
+from contextvars import ContextVar
+from typing import Annotated, Any
+
+import strawberry
+
+from omniman_gql.errors import OmnimanError
+from omniman_gql.feeds import LiveFeeds, OrderEventItem, order_event_feed, session_feed
+from omniman_gql.pubsub import SubscriptionClosed
+from omniman_gql.services.auth import Action
+
+from .context import Info
+from .errors import ClientError, field_path
+from .loaders import Loaders, create_loaders
+from .permissions import authorize
+from .types.order import Order, OrderEvent
+from .types.session import Session
+
+_event_loaders: ContextVar[Loaders | None] = ContextVar("omniman_event_loaders", default=None)
+SHARED_TTL_S = 2.0
+SHARED_MAX = 512
+
+
+@strawberry.type(description="One order event, as the live stream delivers it.")
+class OrderEventMessage:
+    cursor: str = strawberry.field(description="Opaque position right after this message: pass it as `after` to "
+                                               "resume with no gap and no duplicate.")
+    type: str = strawberry.field(description="Equals `event.type`: `created`, `status_changed`, `payment.captured`…")
+    order: Order = strawberry.field(description="The order, as read when the event was delivered.")
+    event: OrderEvent = strawberry.field(description="The event itself.")
+
+
+class ScopedLoaders:
+    """Stands in for `Context.loaders` on a websocket: the loaders of the event being resolved, else the
+    connection's own (queries sent over the socket)."""
+
+    __slots__ = ("fallback",)
+
+    def __init__(self, fallback: Any) -> None:
+        self.fallback = fallback
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_event_loaders.get() or self.fallback, name)
+
+
+class SharedEventViews:
+    """Per process: for each event id, the mapped types and loaders every subscriber shares, for a moment."""
+
+    def __init__(self, live: LiveFeeds) -> None:
+        self.live = live
+        self._entries: OrderedDict[int, tuple[float, Loaders, Order, OrderEvent]] = OrderedDict()
+
+    def get(self, item: OrderEventItem) -> tuple[Loaders, Order, OrderEvent]:
+        now = time.monotonic()
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
+            if oldest[0] > now and len(self._entries) < SHARED_MAX:
+                break
+            self._entries.popitem(last=False)
+        event_id = int(item.event.id or 0)
+        entry = self._entries.get(event_id)
+        if entry is None:
+            entry = (now + SHARED_TTL_S, create_loaders(self.live.hub), Order.from_model(item.order),
+                     OrderEvent.from_model(item.event))
+            self._entries[event_id] = entry
+        return entry[1], entry[2], entry[3]
+
+
+def _live(info: Info) -> LiveFeeds:
+    live = getattr(info.context.request.state, "live", None) if info.context.request is not None else None
+    if live is None:
+        raise ClientError("Subscriptions are not served by this endpoint.", code="UNAVAILABLE")
+    if not isinstance(info.context.loaders, ScopedLoaders):
+        info.context.loaders = ScopedLoaders(info.context.loaders)  # type: ignore[assignment]
+    return live
+
+
+def _shared(live: LiveFeeds) -> SharedEventViews:
+    views = live.attachments.get("event_views")
+    if views is None:
+        views = live.attachments["event_views"] = SharedEventViews(live)
+    return views
+
+
+def _edge_error(exc: OmnimanError, rename: dict[str, str]) -> ClientError:
+    error = ClientError(exc.message, code=exc.code.value.upper())
+    error.extensions = {**(error.extensions or {}), "field": field_path(exc.field, rename)}
+    return error
+
+
+@strawberry.type(description="Live streams over the `graphql-transport-ws` websocket protocol.")
+class Subscription:
+    @strawberry.subscription(description=(
+        "New orders and every later order event (status changes, payments, notes, fulfillments), oldest first. "
+        "`after` resumes from a message's `cursor`: what was missed is replayed from the database, then the stream "
+        "goes on live, with no gap and no duplicate. Without `after`, only events from now on are sent. A "
+        "subscriber that falls too far behind gets an error with code SUBSCRIBER_LAGGED and should resubscribe "
+        "with its last cursor. Errors: INVALID_INPUT (bad cursor or filters)."))
+    async def order_events(
+        self,
+        info: Info,
+        channel_codes: Annotated[list[str] | None, strawberry.argument(
+            description="Channels to follow; all the caller may see when null.")] = None,
+        statuses: Annotated[list[str] | None, strawberry.argument(
+            description="Only events after which the order has one of these statuses.")] = None,
+        after: Annotated[str | None, strawberry.argument(
+            description="The `cursor` of the last message received, to resume after it.")] = None,
+    ) -> AsyncGenerator[OrderEventMessage, None]:
+        authorize(info, Action.READ)
+        live = _live(info)
+        channels = info.context.principal.visible(channel_codes)
+        if channels is not None and not channels:
+            raise ClientError("None of these channels exist.", code="NOT_FOUND")
+        views = _shared(live)
+        feed = order_event_feed(live, channel_codes=channels, statuses=statuses, after=after)
+        try:
+            async for item in feed:
+                loaders, order, event = views.get(item)
+                _event_loaders.set(loaders)
+                yield OrderEventMessage(cursor=item.cursor, type=item.event.type, order=order, event=event)
+        except OmnimanError as exc:
+            raise _edge_error(exc, {"channel_codes": "channelCodes"}) from None
+        except SubscriptionClosed as exc:
+            raise ClientError(exc.reason, code=exc.code.upper()) from None
+        finally:
+            await feed.aclose()
+
+    @strawberry.subscription(description=(
+        "One session: first as it is now, then again after each change (modify, check results written back, "
+        "commit, abandon). The stream completes after a committed or abandoned session. Errors: NOT_FOUND."))
+    async def session_changed(
+        self,
+        info: Info,
+        channel_code: Annotated[str, strawberry.argument(description="Code of the session's channel.")],
+        session_key: Annotated[str, strawberry.argument(description="Key of the session.")],
+    ) -> AsyncGenerator[Session, None]:
+        authorize(info, Action.READ)
+        live = _live(info)
+        if not info.context.principal.sees(channel_code):
+            raise ClientError(f"No session {session_key!r} in channel {channel_code!r}.", code="NOT_FOUND")
+        feed = session_feed(live, channel_code=channel_code, session_key=session_key)
+        try:
+            async for row in feed:
+                _event_loaders.set(create_loaders(live.hub))  # fresh per change: nothing cached across changes
+                yield Session.from_model(row)
+        except OmnimanError as exc:
+            raise _edge_error(exc, {"session_key": "sessionKey"}) from None
+        finally:
+            await feed.aclose()
+
