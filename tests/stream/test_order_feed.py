@@ -159,3 +159,22 @@ async def test_feed_reads_each_event_once_per_process_for_all_subscribers(live: 
         await committed_order(live_hub, channel)
         [a], [b] = await one.take(1), await two.take(1)
     assert a.order is b.order and a.event is b.event  # the tail read it once and shared the rows
+
+
+async def test_feed_catches_up_a_long_backlog_page_by_page(live: LiveFeeds, live_hub: Hub) -> None:
+    live.replay_page = 3  # a display that was off for a while: many pages to replay
+    channel = await make_channel(live_hub)
+    other = await make_channel(live_hub)
+    order = await committed_order(live_hub, channel)
+    noise = await committed_order(live_hub, other)
+    for n in range(10):
+        await orders.add_order_event(live_hub, ref=order.ref, type=f"custom.n{n}", payload={})
+        await orders.add_order_event(live_hub, ref=noise.ref, type=f"custom.noise{n}", payload={})
+    async with collecting(order_event_feed(live, channel_codes=[channel], after=BEGINNING)) as inbox:
+        backlog = await inbox.take(11)
+        assert [i.event.type for i in backlog] == ["created", *(f"custom.n{n}" for n in range(10))]
+        ids = [int(i.event.id or 0) for i in backlog]
+        assert ids == sorted(ids)
+        assert all(len(Position.decode(i.cursor).skip) <= 1 for i in backlog)  # cursors stay small
+        await orders.add_order_event(live_hub, ref=order.ref, type="custom.live", payload={})
+        assert [i.event.type for i in await inbox.take(1)] == ["custom.live"]

@@ -1,0 +1,70 @@
+"""Positions (cursors) and the safe horizon of the order-event log."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from omniman_gql.errors import OmnimanError
+from omniman_gql.eventlog import MAX_SKIP, Horizon, Position, snapshot
+from omniman_gql.runtime import Hub
+from omniman_gql.services import orders
+from omniman_gql.services.common import lock_order
+from omniman_gql.services.events import record_event
+from tests.factories import committed_order, make_channel
+
+
+def test_position_round_trips_through_an_opaque_cursor() -> None:
+    position = Position(floor=41, skip={44, 50})
+    cursor = position.encode()
+    assert "41" not in cursor and Position.decode(cursor) == position
+    assert Position.decode(Position().encode()) == Position()
+
+
+@pytest.mark.parametrize("cursor", ["", "x", "b2UxLg", "b2UxLjEuMA", "b2UxLi0x", "b3JkZXI6MQ", "!!!", "a" * 9000])
+def test_position_refuses_what_it_did_not_make(cursor: str) -> None:
+    with pytest.raises(OmnimanError) as info:
+        Position.decode(cursor)
+    assert (info.value.code, info.value.field) == ("invalid_input", ("after",))
+
+
+def test_position_handles_late_lower_ids_and_moves_its_floor() -> None:
+    position = Position(floor=10)
+    position.mark(12)
+    assert [position.handled(i) for i in (10, 11, 12, 13)] == [True, False, True, False]
+    position.mark(11)
+    position.advance(12)
+    assert position == Position(floor=12)
+
+
+def test_position_stays_bounded_when_the_horizon_is_stuck() -> None:
+    position = Position(floor=0)
+    for event_id in range(2, 2 * MAX_SKIP + 2):
+        position.mark(event_id)
+    assert len(position.skip) <= MAX_SKIP
+    assert position.handled(2) and position.handled(2 * MAX_SKIP + 1)
+
+
+
+@pytest.mark.anyio
+async def test_horizon_passes_a_rolled_back_id_once_nothing_is_in_flight(hub: Hub) -> None:
+    channel = await make_channel(hub)
+    order = await committed_order(hub, channel)
+    horizon = Horizon()
+    postgresql = not hub.settings.is_sqlite
+    for _ in range(2):  # first sight, then the proof
+        async with snapshot(hub.session_factory, postgresql=postgresql) as db:
+            await horizon.observe(db)
+    assert horizon.established
+    start = horizon.safe
+    with pytest.raises(RuntimeError):  # an event id drawn and then rolled back
+        async with hub.transaction() as uow:
+            locked, _ = await lock_order(uow.db, order.ref)
+            await record_event(uow, locked, "custom.lost", {}, actor="test")
+            raise RuntimeError("roll back")
+    await orders.add_order_event(hub, ref=order.ref, type="custom.kept", payload={})
+    for _ in range(3):
+        async with snapshot(hub.session_factory, postgresql=postgresql) as db:
+            safe = await horizon.observe(db)
+            top = (await db.execute(text("SELECT max(id) FROM order_events"))).scalar_one()
+    assert safe == top > start and not horizon.pending
