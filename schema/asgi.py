@@ -4,22 +4,29 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from omniman_gql import app as core_app
-from omniman_gql.feeds import live_stream
+from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings, get_settings
+
+from tasks.dispatch import dispatcher_for
+from tasks.embedded import embedded_runtime
 
 from .build import build_schema
 from .view import OmnimanGraphQL
 
 
-def create_app(settings: Settings | None = None, **options: object) -> Starlette:
+def create_app(settings: Settings | None = None, *, run_directives: bool = True, **options: object) -> Starlette:
     """The hub's ASGI app: `/graphql` (HTTP, GraphiQL, websockets) and `/health`.
 
-    `options` go to `omniman_gql.app.create_app` (hub_factory, on_startup, extra_lifespans): this is where the
-    directive dispatcher and an embedded worker get wired in.
+    `run_directives`: directives are sent to dramatiq after each commit; with a `redis_url` to the Redis broker
+    (`omniman worker` processes run them), without one to an in-process worker and sweeper started with the app (the
+    embedded default). False leaves them queued in the database (tests that run them by hand).
+    `options` go to `omniman_gql.app.create_app` (hub_factory, on_startup, extra_lifespans).
     """
     settings = settings or get_settings()
     view = OmnimanGraphQL(build_schema(settings), settings=settings)
     routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]
-    # The live stream goes first: its pub/sub becomes the Hub's publisher before any worker starts publishing.
-    lifespans = [live_stream, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
-    return core_app.create_app(settings, routes=routes, extra_lifespans=lifespans, **options)  # type: ignore[arg-type]
+    if run_directives:
+        options.setdefault("hub_factory", lambda s: Hub.create(s, dispatcher=dispatcher_for(s)))
+        if not settings.redis_url:  # last: the worker publishes through the publisher the parts before it set up
+            options["extra_lifespans"] = [*options.get("extra_lifespans", ()), embedded_runtime]  # type: ignore[misc]
+    return core_app.create_app(settings, routes=routes, **options)  # type: ignore[arg-type]
