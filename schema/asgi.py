@@ -4,6 +4,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from omniman_gql import app as core_app
+from omniman_gql.feeds import live_stream
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings, get_settings
 
@@ -29,4 +30,6 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
         options.setdefault("hub_factory", lambda s: Hub.create(s, dispatcher=dispatcher_for(s)))
         if not settings.redis_url:  # last: the worker publishes through the publisher the parts before it set up
             options["extra_lifespans"] = [*options.get("extra_lifespans", ()), embedded_runtime]  # type: ignore[misc]
-    return core_app.create_app(settings, routes=routes, **options)  # type: ignore[arg-type]
+    # The live stream goes first: its pub/sub becomes the Hub's publisher before any worker starts publishing.
+    lifespans = [live_stream, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
+    return core_app.create_app(settings, routes=routes, extra_lifespans=lifespans, **options)  # type: ignore[arg-type]
