@@ -11,8 +11,8 @@ import anyio
 import pytest
 import redis
 
-from omniman_gql.feeds import LiveFeeds, order_event_feed, session_feed
 from omniman_gql.errors import OmnimanError
+from omniman_gql.feeds import LiveFeeds, order_event_feed, session_feed
 from omniman_gql.pubsub import SubscriptionClosed
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders, sessions

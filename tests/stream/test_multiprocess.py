@@ -98,7 +98,8 @@ async def test_subscriber_on_process_a_receives_what_process_b_commits(
     channel = f"pos-{uuid.uuid4().hex[:6]}"
     gql(b, UPSERT_CHANNEL, {"input": {"code": channel, "name": "POS"}}, "upsertChannel")
     ws_url = a.replace("http://", "ws://") + "/graphql"
-    async with connect(ws_url, subprotocols=["graphql-transport-ws"], compression=None) as ws:  # type: ignore[list-item]
+    protocols = ["graphql-transport-ws"]
+    async with connect(ws_url, subprotocols=protocols, compression=None) as ws:  # type: ignore[arg-type]
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         # From the start of this fresh channel: whatever the timing, the first order cannot be missed.

@@ -91,7 +91,8 @@ async def test_feed_filters_by_channel_and_by_status_after_the_event(live: LiveF
     feed = order_event_feed(live, channel_codes=[channel], statuses=["confirmed"], after=BEGINNING)
     async with collecting(feed) as inbox:
         got = await inbox.take(2)
-        assert [(i.event.type, i.status) for i in got] == [("status_changed", "confirmed"), ("custom.note", "confirmed")]
+        assert [(i.event.type, i.status) for i in got] == [
+            ("status_changed", "confirmed"), ("custom.note", "confirmed")]
         b = await committed_order(live_hub, channel)
         await orders.transition_order(live_hub, ref=b.ref, status="confirmed")
         [live_item] = await inbox.take(1)  # b's `created` (status new) was filtered out
