@@ -9,13 +9,16 @@ per subscriber; the order and event rows themselves were read once per process b
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
+from contextlib import suppress
 from contextvars import ContextVar
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from omniman_gql.errors import OmnimanError
 from omniman_gql.feeds import LiveFeeds, OrderEventItem, order_event_feed, session_feed
@@ -161,3 +164,23 @@ class Subscription:
         finally:
             await feed.aclose()
 
+
+
+class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    """The legacy `graphql-ws` protocol (only served when `legacy_graphql_ws` is on), with the same
+    `connection_init` timeout as graphql-transport-ws: Strawberry's own handler for it has none."""
+
+    async def handle(self) -> None:
+        delay = self.view.connection_init_wait_timeout.total_seconds()  # type: ignore[attr-defined]
+        watchdog = asyncio.create_task(self._close_unless_initialised(delay))
+        try:
+            await super().handle()
+        finally:
+            watchdog.cancel()
+            with suppress(asyncio.CancelledError):
+                await watchdog
+
+    async def _close_unless_initialised(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")

@@ -17,6 +17,7 @@ from omniman_gql.settings import Settings
 
 from .context import ANONYMOUS, Context
 from .quickstart import QUICK_START
+from .subscriptions import LegacyGraphQLWSHandler
 
 _EXAMPLE = re.compile(r"const EXAMPLE_QUERY = `.*?`;", re.DOTALL)
 
@@ -28,6 +29,8 @@ def graphiql_with_example(html: str, example: str = QUICK_START) -> str:
 
 class OmnimanGraphQL(GraphQL[Context, None]):
     """POST and GET (queries only) on /graphql, GraphiQL in browsers, and websockets for subscriptions."""
+
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
 
     def __init__(self, schema: BaseSchema, *, settings: Settings) -> None:
         super().__init__(

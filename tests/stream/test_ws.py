@@ -162,7 +162,8 @@ def test_ws_legacy_graphql_ws_only_behind_its_setting(stream_settings: Settings)
         with pytest.raises(WebSocketDisconnect):
             with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as raw:
                 raw.receive_json()
-    with TestClient(create_app(stream_settings.model_copy(update={"legacy_graphql_ws": True}))) as client:
+    legacy = stream_settings.model_copy(update={"legacy_graphql_ws": True, "connection_init_timeout_s": 0.5})
+    with TestClient(create_app(legacy)) as client:
         api = Api(client)
         channel = make_channel(api)
         with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as raw:
@@ -176,6 +177,10 @@ def test_ws_legacy_graphql_ws_only_behind_its_setting(stream_settings: Settings)
             while message["type"] == "ka":
                 message = raw.receive_json()
             assert (message["type"], message["payload"]["data"]["orderEvents"]["order"]["ref"]) == ("data", ref)
+        with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as raw:
+            with pytest.raises(WebSocketDisconnect) as closed:
+                raw.receive_json()  # no connection_init: closed after the same timeout
+            assert closed.value.code == 4408
 
 
 def test_ws_50_subscribers_receive_an_event_and_an_abrupt_close_leaves_nothing(
