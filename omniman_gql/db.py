@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from .settings import Settings
@@ -36,6 +39,7 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
 
 def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     sync_engine = engine.sync_engine
+    _BUSY_TIMEOUT_S[sync_engine] = busy_timeout_ms / 1000
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -86,10 +90,39 @@ class UnitOfWork:
         self.messages.append((topic, message))
 
 
+# SQLite lets one writer in at a time and makes the others poll (sleeping up to 100 ms between tries). Writers of
+# one process queue here instead, in arrival order, and reach BEGIN IMMEDIATE when it is free: 50 concurrent
+# commits took ≈ 45 ms each by polling. Other processes still meet busy_timeout. One lock per engine and event loop.
+_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary())
+_BUSY_TIMEOUT_S: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> tuple[asyncio.Lock, float] | None:
+    bind = factory.kw.get("bind")
+    if bind is None or bind.sync_engine not in _BUSY_TIMEOUT_S:
+        return None  # not a SQLite engine made by create_engine
+    locks = _WRITERS.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    return locks.setdefault(bind.sync_engine, asyncio.Lock()), _BUSY_TIMEOUT_S[bind.sync_engine]
+
+
 @asynccontextmanager
 async def open_transaction(factory: async_sessionmaker[AsyncSession], *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
     """Commit on success, roll back on any exception. Post-commit work is the caller's (see Hub.transaction)."""
-    async with factory() as db, db.begin():
-        if readonly:
-            await db.connection(execution_options={READONLY: True})
-        yield UnitOfWork(db=db)
+    writer = None if readonly else _writer_lock(factory)
+    lock = writer[0] if writer else None
+    if writer is not None:
+        try:
+            async with asyncio.timeout(writer[1]):
+                await writer[0].acquire()
+        except TimeoutError:
+            # The same failure SQLite gives when busy_timeout runs out (e.g. a write opened inside another).
+            raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)")) from None
+    try:
+        async with factory() as db, db.begin():
+            if readonly:
+                await db.connection(execution_options={READONLY: True})
+            yield UnitOfWork(db=db)
+    finally:
+        if lock is not None:
+            lock.release()

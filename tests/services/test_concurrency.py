@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Awaitable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.models import Fulfillment, FulfillmentItem, Order, OrderEvent, Session, utcnow
+from omniman_gql.models import Channel, Fulfillment, FulfillmentItem, Order, OrderEvent, Session, utcnow
 from omniman_gql.runtime import Hub
+from omniman_gql.settings import Settings
 from omniman_gql.services import catalog, channels, commit, fulfillments, orders, sessions
 from tests.factories import committed_order, make_channel, open_with_items
 from tests.services.support import count, rows
@@ -168,3 +172,21 @@ async def test_parallel_price_and_stock_upserts_of_new_skus_do_not_collide(hub: 
     assert not errors
     assert len(await catalog.list_prices(hub, skus)) == 20 and len(await catalog.stock_levels(hub, skus)) == 20
     assert [c.code for c in await channels.list_channels(hub)] == ["new-channel"]
+
+
+async def test_a_write_opened_inside_another_fails_within_the_busy_timeout(database_url: str, backend: str) -> None:
+    # SQLite has one writer at a time: a nested writer must fail like busy_timeout (bounded), never hang.
+    hub = Hub.create(Settings(database_url=database_url, redis_url=None, sqlite_busy_timeout_ms=300))
+    try:
+        await make_channel(hub, "outer")
+        async with hub.transaction() as outer:
+            await outer.db.execute(update(Channel).where(Channel.code == "outer").values(display_order=1))
+            started = time.monotonic()
+            if backend == "sqlite":
+                with pytest.raises(OperationalError, match="database is locked"):
+                    await make_channel(hub, "inner")
+                assert time.monotonic() - started < 5
+            else:  # row locks: a writer of other rows goes ahead
+                await make_channel(hub, "inner")
+    finally:
+        await hub.dispose()
