@@ -32,10 +32,11 @@ class Loaders:
     order_by_ref: DataLoader[str, models.Order | None]
     order_by_session: DataLoader[tuple[str, str], models.Order | None]
     session_by_key: DataLoader[tuple[str, str], models.Session | None]
-    items_by_order_id: DataLoader[int, list[models.OrderItem]]
-    events_by_order_id: DataLoader[int, list[models.OrderEvent]]
-    fulfillments_by_order_id: DataLoader[int, list[tuple[models.Fulfillment, list[models.FulfillmentItem]]]]
-    directives_by_order_ref: DataLoader[str, list[models.Directive]]
+    # lists come as plain rows with the models' column names (reads.Row): much cheaper than ORM objects
+    items_by_order_id: DataLoader[int, list[reads.Row]]
+    events_by_order_id: DataLoader[int, list[reads.Row]]
+    fulfillments_by_order_id: DataLoader[int, list[tuple[reads.Row, list[reads.Row]]]]
+    directives_by_order_ref: DataLoader[str, list[reads.Row]]
 
 
 def create_loaders(hub: Hub) -> Loaders:

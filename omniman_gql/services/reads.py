@@ -14,6 +14,7 @@ from ..models import Channel, Directive, Fulfillment, FulfillmentItem, Order, Or
 from ..runtime import Hub
 
 T = TypeVar("T")
+Row = Any  # a read-only row with the model's column attributes (see `_columns`)
 
 # A keyset cursor: (timestamp, id) for orders and sessions, (None, id) for directives.
 Position = tuple[dt.datetime | None, int]
@@ -29,6 +30,12 @@ class Page(Generic[T]):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # batches: each opens its own short read-only transaction, so no database session outlives a batch
+
+
+def _columns(model: Any) -> Any:
+    """SELECT of a model's columns: rows come back as plain named tuples with the same attribute names. Lists use
+    this because building an ORM object costs ≈ 40 µs a row (most of a 50-order page), a plain row almost nothing."""
+    return select(*model.__table__.columns)
 
 
 async def channels_by_codes(hub: Hub, codes: Sequence[str]) -> dict[str, Channel]:
@@ -59,46 +66,45 @@ async def sessions_by_keys(hub: Hub, keys: Sequence[tuple[str, str]]) -> dict[tu
         return {(row.channel_code, row.session_key): row for row in rows}
 
 
-async def items_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[OrderItem]]:
+async def items_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[Row]]:
+    """Each order's lines (OrderItem columns), in order."""
     async with hub.transaction(readonly=True) as uow:
-        rows = (await uow.db.execute(select(OrderItem).where(OrderItem.order_id.in_(list(set(order_ids))))
-                                     .order_by(OrderItem.order_id, OrderItem.id))).scalars()
-        return _group(rows, "order_id")
+        rows = (await uow.db.execute(_columns(OrderItem).where(OrderItem.order_id.in_(list(set(order_ids))))
+                                     .order_by(OrderItem.order_id, OrderItem.id))).all()
+    return _group(rows, "order_id")
 
 
-async def events_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[OrderEvent]]:
-    """Each order's event log, oldest first."""
+async def events_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[Row]]:
+    """Each order's event log (OrderEvent columns), oldest first."""
     async with hub.transaction(readonly=True) as uow:
-        rows = (await uow.db.execute(select(OrderEvent).where(OrderEvent.order_id.in_(list(set(order_ids))))
-                                     .order_by(OrderEvent.order_id, OrderEvent.id))).scalars()
-        return _group(rows, "order_id")
+        rows = (await uow.db.execute(_columns(OrderEvent).where(OrderEvent.order_id.in_(list(set(order_ids))))
+                                     .order_by(OrderEvent.order_id, OrderEvent.id))).all()
+    return _group(rows, "order_id")
 
 
-async def fulfillments_for_orders(
-    hub: Hub, order_ids: Sequence[int]
-) -> dict[int, list[tuple[Fulfillment, list[FulfillmentItem]]]]:
+async def fulfillments_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[tuple[Row, list[Row]]]]:
     """Each order's fulfillments (oldest first) with their lines: two queries per batch."""
     async with hub.transaction(readonly=True) as uow:
-        fulfillments = list((await uow.db.execute(
-            select(Fulfillment).where(Fulfillment.order_id.in_(list(set(order_ids))))
-            .order_by(Fulfillment.order_id, Fulfillment.id))).scalars())
-        lines: dict[int, list[FulfillmentItem]] = {}
+        fulfillments = (await uow.db.execute(
+            _columns(Fulfillment).where(Fulfillment.order_id.in_(list(set(order_ids))))
+            .order_by(Fulfillment.order_id, Fulfillment.id))).all()
+        lines: dict[int, list[Row]] = {}
         if fulfillments:
             lines = _group((await uow.db.execute(
-                select(FulfillmentItem).where(FulfillmentItem.fulfillment_id.in_([f.id for f in fulfillments]))
-                .order_by(FulfillmentItem.id))).scalars(), "fulfillment_id")
-    out: dict[int, list[tuple[Fulfillment, list[FulfillmentItem]]]] = defaultdict(list)
+                _columns(FulfillmentItem).where(FulfillmentItem.fulfillment_id.in_([f.id for f in fulfillments]))
+                .order_by(FulfillmentItem.id))).all(), "fulfillment_id")
+    out: dict[int, list[tuple[Row, list[Row]]]] = defaultdict(list)
     for fulfillment in fulfillments:
         out[fulfillment.order_id].append((fulfillment, lines.get(fulfillment.id or 0, [])))
     return dict(out)
 
 
-async def directives_for_orders(hub: Hub, order_refs: Sequence[str]) -> dict[str, list[Directive]]:
-    """The side effects each order caused, oldest first."""
+async def directives_for_orders(hub: Hub, order_refs: Sequence[str]) -> dict[str, list[Row]]:
+    """The side effects each order caused (Directive columns), oldest first."""
     async with hub.transaction(readonly=True) as uow:
-        rows = (await uow.db.execute(select(Directive).where(Directive.order_ref.in_(list(set(order_refs))))
-                                     .order_by(Directive.order_ref, Directive.id))).scalars()
-        return _group(rows, "order_ref")
+        rows = (await uow.db.execute(_columns(Directive).where(Directive.order_ref.in_(list(set(order_refs))))
+                                     .order_by(Directive.order_ref, Directive.id))).all()
+    return _group(rows, "order_ref")
 
 
 def _group(rows: Any, key: str) -> dict[Any, list[Any]]:
@@ -123,7 +129,7 @@ def _older_than(ts_column: Any, id_column: Any, after: Position | None) -> list[
 
 async def _page(hub: Hub, query: Any, first: int) -> Page[Any]:
     async with hub.transaction(readonly=True) as uow:
-        rows = list((await uow.db.execute(query.limit(first + 1))).scalars())
+        rows = list((await uow.db.execute(query.limit(first + 1))).all())
     return Page(rows=rows[:first], has_next=len(rows) > first)
 
 
@@ -136,8 +142,8 @@ async def order_page(
     status: str | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
-) -> Page[Order]:
-    """Orders newest first; `channel_codes=None` means every channel, `[]` none."""
+) -> Page[Row]:
+    """Orders (Order columns) newest first; `channel_codes=None` means every channel, `[]` none."""
     conditions = _older_than(Order.created_at, Order.id, after)
     if channel_codes is not None:
         conditions.append(Order.channel_code.in_(list(channel_codes)))
@@ -147,7 +153,7 @@ async def order_page(
         conditions.append(Order.created_at >= created_after)
     if created_before is not None:
         conditions.append(Order.created_at < created_before)
-    query = select(Order).where(*conditions).order_by(Order.created_at.desc(), Order.id.desc())
+    query = _columns(Order).where(*conditions).order_by(Order.created_at.desc(), Order.id.desc())
     return await _page(hub, query, first)
 
 
@@ -158,27 +164,27 @@ async def session_page(
     after: Position | None = None,
     channel_codes: Sequence[str] | None = None,
     state: str | None = None,
-) -> Page[Session]:
-    """Sessions newest first (by opening time)."""
+) -> Page[Row]:
+    """Sessions (Session columns) newest first (by opening time)."""
     conditions = _older_than(Session.opened_at, Session.id, after)
     if channel_codes is not None:
         conditions.append(Session.channel_code.in_(list(channel_codes)))
     if state is not None:
         conditions.append(Session.state == state)
-    query = select(Session).where(*conditions).order_by(Session.opened_at.desc(), Session.id.desc())
+    query = _columns(Session).where(*conditions).order_by(Session.opened_at.desc(), Session.id.desc())
     return await _page(hub, query, first)
 
 
 async def directive_page(
     hub: Hub, *, first: int, after: Position | None = None, topic: str | None = None, status: str | None = None
-) -> Page[Directive]:
-    """Directives newest first (by id, which follows creation)."""
+) -> Page[Row]:
+    """Directives (Directive columns) newest first (by id, which follows creation)."""
     conditions = _older_than(None, Directive.id, (None, after[1]) if after else None)
     if topic is not None:
         conditions.append(Directive.topic == topic)
     if status is not None:
         conditions.append(Directive.status == status)
-    return await _page(hub, select(Directive).where(*conditions).order_by(Directive.id.desc()), first)
+    return await _page(hub, _columns(Directive).where(*conditions).order_by(Directive.id.desc()), first)
 
 
 async def directive_by_id(hub: Hub, directive_id: int) -> Directive | None:
