@@ -107,7 +107,9 @@ def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> tuple[asyncio.Loc
 
 
 @asynccontextmanager
-async def open_transaction(factory: async_sessionmaker[AsyncSession], *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+async def open_transaction(
+    factory: async_sessionmaker[AsyncSession], *, readonly: bool = False
+) -> AsyncIterator[UnitOfWork]:
     """Commit on success, roll back on any exception. Post-commit work is the caller's (see Hub.transaction)."""
     writer = None if readonly else _writer_lock(factory)
     lock = writer[0] if writer else None

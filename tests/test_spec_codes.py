@@ -14,7 +14,9 @@ CONCEPTS = ROOT.parent / "shared" / "spec" / "concepts.md"
 CODE = r"`([a-z][a-z0-9]*(?:_[a-z0-9]+)*)`"
 # Where concepts.md names an error: after an arrow ("unknown → `unknown_line_id`"; but "Session → `committed`" is
 # a state change), as "(error `locked`)", as "refused (`invalid_path`)", and the `unsupported_op` cell of the ops table.
-ERROR_POSITIONS = [rf"(?<!Session )→\s*{CODE}", rf"\berror\s+{CODE}", rf"refused\s+\({CODE}", rf"anything else\s*\|\s*\|\s*{CODE}"]
+ERROR_POSITIONS = [
+    rf"(?<!Session )→\s*{CODE}", rf"\berror\s+{CODE}", rf"refused\s+\({CODE}", rf"anything else\s*\|\s*\|\s*{CODE}",
+]
 
 
 def spec_error_codes(text: str) -> set[str]:
@@ -44,3 +46,9 @@ def test_the_parser_ignores_codes_outside_error_positions() -> None:
     text = ("| `add_line` | `sku`, `qty` | empty sku → `missing_sku`; locked (error `locked`) | `created` event. "
             "8. Session → `committed`, `committed_at`")
     assert spec_error_codes(text) == {"missing_sku", "locked"}
+
+
+def test_every_spec_error_code_has_its_own_named_test(spec_codes: set[str]) -> None:
+    sources = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "tests").rglob("test_*.py"))
+    untested = sorted(code for code in spec_codes if not re.search(rf"def test_error_{code}_\w+\(", sources))
+    assert untested == [], f"error codes without a `test_error_<code>_…` test: {untested}"

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..db import insert_ignoring_conflicts
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..db import insert_ignoring_conflicts
 from ..models import Price, StockLevel, utcnow
 from ..money import parse_qty, parse_quantum
 from ..runtime import Hub

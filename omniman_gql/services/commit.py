@@ -19,7 +19,6 @@ from .common import get_channel, lock_session, rules_of
 from .events import announce_session
 from .ordering import create_order
 
-
 KEY_WAIT_MS = 10_000  # longest wait for a concurrent commit holding the same key (PostgreSQL)
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available
 

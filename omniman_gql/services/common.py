@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..domain.draft import ChannelRules
+from ..domain.draft import ChannelRules, PriceQuote
 from ..errors import ErrorCode, OmnimanError
 from ..models import Channel, Order, Session
+
+
+async def fetch_prices(hub: Any, db: AsyncSession, skus: Iterable[str], channel_code: str) -> dict[str, PriceQuote]:
+    """The pricing backend's quotes for `skus`. A backend may answer plain ints (as the protocol documents) or
+    PriceQuote objects (name included); modifiers always get PriceQuotes."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    answer = await hub.registry.pricing.get_prices(db, wanted, channel_code)
+    quotes: dict[str, PriceQuote] = {}
+    for sku, value in (answer or {}).items():
+        if isinstance(value, PriceQuote):
+            quotes[sku] = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            quotes[sku] = PriceQuote(unit_price_q=value)
+    return quotes
 
 
 def rules_of(channel: Channel, session: Session | None = None) -> ChannelRules:

@@ -18,7 +18,7 @@ from ..domain.ops import DATA_ROOTS, apply_ops, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Session, utcnow
 from ..runtime import Hub
-from .common import ensure_session_open, get_channel, lock_session, rules_of
+from .common import ensure_session_open, fetch_prices, get_channel, lock_session, rules_of
 from .events import announce_session
 from .outbox import enqueue_many
 
@@ -86,7 +86,7 @@ async def open_session(
                       pricing_policy=channel.pricing_policy, edit_policy=channel.edit_policy, rev=0,
                       items=[], data=doc, pricing={"total_q": 0, "items_count": 0}, pricing_trace=[],
                       opened_at=now, updated_at=now)
-        # A unique constraint, not luck, decides concurrent get-or-opens: the loser inserts nothing and reads the winner.
+        # A unique constraint, not luck, decides concurrent get-or-opens: the loser inserts nothing, reads the winner.
         values = {c: getattr(row, c) for c in Session.model_fields if c != "id"}
         inserted = (await uow.db.execute(
             insert_ignoring_conflicts(uow.db, Session).values(**values).returning(Session.id))).scalar_one_or_none()
@@ -100,7 +100,9 @@ async def open_session(
     return created, True
 
 
-async def _find_existing(db: Any, channel_code: str, session_key: str | None, open_handle: str | None) -> Session | None:
+async def _find_existing(
+    db: Any, channel_code: str, session_key: str | None, open_handle: str | None
+) -> Session | None:
     if open_handle is not None:
         found = (await db.execute(select(Session).where(
             Session.channel_code == channel_code, Session.open_handle == open_handle))).scalar_one_or_none()
@@ -143,7 +145,7 @@ async def modify_session(
                          actor=actor)
         apply_ops(draft, parsed, new_line_id=ids.line_id)
         if session.pricing_policy == "internal" and draft.items:
-            draft.prices = await registry.pricing.get_prices(uow.db, (line["sku"] for line in draft.items), channel_code)
+            draft.prices = await fetch_prices(hub, uow.db, (line["sku"] for line in draft.items), channel_code)
         run_modifiers_and_validators(hub, draft, stage="draft")
         draft.data.pop("checks", None)  # I12: whatever was checked is stale now
         draft.data.pop("issues", None)

@@ -21,8 +21,8 @@ from sqlalchemy.exc import OperationalError
 from omniman_gql.errors import OmnimanError
 from omniman_gql.models import Channel, Fulfillment, FulfillmentItem, Order, OrderEvent, Session, utcnow
 from omniman_gql.runtime import Hub
-from omniman_gql.settings import Settings
 from omniman_gql.services import catalog, channels, commit, fulfillments, orders, sessions
+from omniman_gql.settings import Settings
 from tests.factories import committed_order, make_channel, open_with_items
 from tests.services.support import count, rows
 

@@ -54,7 +54,7 @@ async def test_error_session_not_found_on_resolve(hub: Hub) -> None:
     assert exc.field == ("session_key",)
 
 
-async def test_error_issue_not_found(hub: Hub) -> None:
+async def test_error_issue_not_found_for_an_unknown_issue_id(hub: Hub) -> None:
     code, key, _ = await setup(hub)
     exc = await raises("issue_not_found", issues.resolve_issue(hub, channel_code=code, session_key=key,
                                                                issue_id="ISS-NOPE", action_id="ACT-1"))

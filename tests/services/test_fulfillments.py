@@ -24,8 +24,9 @@ async def order_with_lines(hub: Hub) -> tuple[Order, str, str]:
 
 async def test_split_delivery_up_to_the_ordered_quantity(hub: Hub) -> None:
     order, box, bag = await order_with_lines(hub)
+    both = [{"line_id": box, "qty": "2"}, {"line_id": bag, "qty": "1.5"}]
     _, first = await fulfillments.create_fulfillment(hub, ref=order.ref, carrier="Loggi", tracking_code="T1",
-                                                     items=[{"line_id": box, "qty": "2"}, {"line_id": bag, "qty": "1.5"}])
+                                                     items=both)
     _, second = await fulfillments.create_fulfillment(hub, ref=order.ref, items=[{"line_id": box, "qty": "1"}])
     assert (first.status, first.carrier, first.tracking_code) == ("pending", "Loggi", "T1")
     assert first.ref.startswith("FUL-") and second.ref != first.ref

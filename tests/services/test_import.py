@@ -1,4 +1,4 @@
-"""Importing finished orders from platforms (§9): idempotent on (channel, external_ref), locked and external channels."""
+"""Importing finished orders from platforms (§9): idempotent on (channel, external_ref), locked/external channels."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ async def test_import_into_an_internal_channel_prices_from_the_table(hub: Hub) -
                                          items=[{"sku": "PIZZA", "qty": "1.5"}])
     assert order.total_q == 6750 and order.snapshot["items"][0]["name"] == "Pizza"
     exc = await raises("missing_unit_price_q", orders.import_order(
-        hub, channel_code=code, external_ref="WA-10", items=[{"sku": "PIZZA", "qty": "1"}, {"sku": "NOPE", "qty": "1"}]))
+        hub, channel_code=code, external_ref="WA-10",
+        items=[{"sku": "PIZZA", "qty": "1"}, {"sku": "NOPE", "qty": "1"}]))
     assert exc.field == ("items", 1, "unit_price_q") and exc.context["sku"] == "NOPE"
 
 

@@ -87,7 +87,8 @@ async def test_i5_manual_price_override_leaves_an_order_event(hub: Hub) -> None:
     code = await make_channel(hub, pricing_policy="internal")
     await catalog.set_prices(hub, [{"sku": "COFFEE", "unit_price_q": 550}, {"sku": "TEA", "unit_price_q": 400}])
     session, _ = await sessions.open_session(hub, channel_code=code)
-    session = await sessions.modify_session(hub, channel_code=code, session_key=session.session_key, actor="maria", ops=[
+    key = session.session_key
+    session = await sessions.modify_session(hub, channel_code=code, session_key=key, actor="maria", ops=[
         {"op": "add_line", "sku": "COFFEE", "qty": "2", "unit_price_q": 500},  # override
         {"op": "add_line", "sku": "TEA", "qty": "1"},  # priced by the table
         {"op": "add_line", "sku": "TEA", "qty": "1", "unit_price_q": 400},  # same as the table: not an override

@@ -80,3 +80,20 @@ async def test_write_back_check_refuses_a_blank_check_code(hub: Hub) -> None:
     session, _ = await sessions.open_session(hub, channel_code=code)
     await raises("invalid_input", sessions.write_back_check(hub, channel_code=code, session_key=session.session_key,
                                                             check_code=" ", expected_rev=0, result={}))
+
+
+class FlatPricing:
+    """A pricing backend as the protocol documents it: plain integer prices, no names."""
+
+    async def get_prices(self, db: object, skus: object, channel_code: str) -> dict[str, int]:
+        return {"WATER": 250}
+
+
+async def test_a_pricing_backend_answering_plain_ints_is_honoured(hub: Hub) -> None:
+    hub.registry.pricing = FlatPricing()  # type: ignore[assignment]
+    code = await make_channel(hub)
+    session, _ = await sessions.open_session(hub, channel_code=code)
+    session = await sessions.modify_session(hub, channel_code=code, session_key=session.session_key,
+                                            ops=[{"op": "add_line", "sku": "WATER", "qty": "3"}])
+    assert (session.items[0]["unit_price_q"], session.items[0]["name"], session.pricing["total_q"]) == (
+        250, "WATER", 750)
