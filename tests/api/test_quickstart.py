@@ -79,3 +79,15 @@ def test_get_runs_queries_but_never_mutations(client: TestClient) -> None:
         "query": 'mutation { upsertChannel(input: {code: "x"}) { errors { code } } }'})
     assert mutation.status_code == 400 and "mutations are not allowed" in mutation.text.lower()
     assert client.post("/graphql", json={"query": "{ channels { code } }"}).json() == {"data": {"channels": []}}
+
+
+def test_committing_a_committed_session_with_another_key_returns_its_order(api: Api) -> None:
+    channel = make_channel(api)
+    api.data(OPEN, {"channel": channel, "key": "K-2"})
+    api.data(ADD_LINES, {"channel": channel, "key": "K-2"})
+    first = api.data(COMMIT, {"channel": channel, "key": "K-2", "idem": "A"})["commitSession"]
+    other = api.data(COMMIT.replace("orderRef totalQ", "orderRef totalQ status"),
+                     {"channel": channel, "key": "K-2", "idem": "B"})["commitSession"]
+    assert other["errors"] == [] and other["replayed"] is False
+    assert other["result"] == {"orderRef": first["result"]["orderRef"], "totalQ": 1950, "status": "already_committed"}
+    assert len(api.data(ORDER_COUNT)["orders"]["edges"]) == 1
