@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..db import insert_ignoring_conflicts
+from ..db import UnitOfWork, insert_ignoring_conflicts
 from ..domain.channel_config import POLICIES, validate_channel_config
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Channel, utcnow
@@ -76,29 +76,39 @@ async def upsert_channel(
 
     Errors: invalid_input (bad code, policy, currency, name), invalid_config (unknown or malformed config keys).
     """
-    _check_code(code, hub.registry.limits.max_string_length)
-    fields = {k: v for k, v in {
-        "name": name, "pricing_policy": pricing_policy, "edit_policy": edit_policy, "currency": currency,
-        "display_order": display_order, "is_active": is_active, "config": config,
-    }.items() if v is not None}
-    _check_fields(hub, fields)
+    fields = check_channel(hub, code=code, name=name, pricing_policy=pricing_policy, edit_policy=edit_policy,
+                           currency=currency, display_order=display_order, is_active=is_active, config=config)
     async with hub.transaction() as uow:
-        # Insert-or-nothing first, so two concurrent creations of one code meet on the unique constraint instead of
-        # one of them failing; then lock the row and apply the fields given.
-        now = utcnow()
-        fresh = Channel(code=code, name=fields.get("name", code),
-                        currency=fields.get("currency", hub.settings.default_currency), created_at=now, updated_at=now,
-                        **{k: v for k, v in fields.items() if k not in ("name", "currency")})
-        values = {c: getattr(fresh, c) for c in Channel.model_fields if c != "id"}
-        inserted = (await uow.db.execute(
-            insert_ignoring_conflicts(uow.db, Channel).values(**values).returning(Channel.id))).scalar_one_or_none()
-        channel = (await uow.db.execute(
-            select(Channel).where(Channel.code == code).with_for_update())).scalar_one()
-        if inserted is None:
-            for key, value in fields.items():
-                setattr(channel, key, value)
-            channel.updated_at = now
-            await uow.db.flush()
+        return await save_channel(uow, hub, code=code, fields=fields)
+
+
+def check_channel(hub: Hub, *, code: Any, **given: Any) -> dict[str, Any]:
+    """Validate a channel's code and the fields given (None = leave as is); returns the fields to write.
+
+    Errors: invalid_input, invalid_config (as upsert_channel; several at once as ValidationFailed).
+    """
+    _check_code(code, hub.registry.limits.max_string_length)
+    return _check_fields(hub, {k: v for k, v in given.items() if v is not None})
+
+
+async def save_channel(uow: UnitOfWork, hub: Hub, *, code: str, fields: dict[str, Any]) -> tuple[Channel, bool]:
+    """Write checked fields (from `check_channel`) inside the caller's transaction. Returns (channel, created)."""
+    # Insert-or-nothing first, so two concurrent creations of one code meet on the unique constraint instead of
+    # one of them failing; then lock the row and apply the fields given.
+    now = utcnow()
+    fresh = Channel(code=code, name=fields.get("name", code),
+                    currency=fields.get("currency", hub.settings.default_currency), created_at=now, updated_at=now,
+                    **{k: v for k, v in fields.items() if k not in ("name", "currency")})
+    values = {c: getattr(fresh, c) for c in Channel.model_fields if c != "id"}
+    inserted = (await uow.db.execute(
+        insert_ignoring_conflicts(uow.db, Channel).values(**values).returning(Channel.id))).scalar_one_or_none()
+    channel = (await uow.db.execute(
+        select(Channel).where(Channel.code == code).with_for_update())).scalar_one()
+    if inserted is None:
+        for key, value in fields.items():
+            setattr(channel, key, value)
+        channel.updated_at = now
+        await uow.db.flush()
     return channel, inserted is not None
 
 
