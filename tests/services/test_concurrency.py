@@ -1,7 +1,7 @@
 """Real concurrent connections through the Hub's pool: the spec's races resolve by constraints and row locks.
 
-On PostgreSQL these are parallel transactions; on SQLite, concurrent writers queue on BEGIN IMMEDIATE with a busy
-timeout. Any exception other than the expected OmnimanError codes (e.g. "database is locked") fails the test.
+On PostgreSQL these are parallel transactions; on SQLite, writers queue in-process and on BEGIN IMMEDIATE with a
+busy timeout. Any exception other than the expected OmnimanError codes (e.g. "database is locked") fails the test.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,18 @@ from tests.factories import committed_order, make_channel, open_with_items
 from tests.services.support import count, rows
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def hub(database_url: str) -> AsyncIterator[Hub]:
+    """The Hub with a pool of at most 25 connections (5 + 20 overflow): 25 transactions really run in parallel
+    and the other callers queue for a connection, while staying well below PostgreSQL's max_connections (100),
+    which parallel test runs share."""
+    racing = Hub.create(Settings(database_url=database_url, redis_url=None, database_pool_size=5))
+    try:
+        yield racing
+    finally:
+        await racing.dispose()
 
 
 async def race(calls: list[Awaitable[Any]]) -> tuple[list[Any], Counter[str]]:
