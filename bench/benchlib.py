@@ -1,0 +1,144 @@
+"""Helpers shared by the bench scripts: GraphQL over HTTP, error classification, percentiles, set-up, /proc."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000/graphql"
+
+UPSERT_CHANNEL = """mutation($input: ChannelInput!) {
+  upsertChannel(input: $input) { channel { code } errors { code message } } }"""
+SET_PRICES = """mutation($input: [PriceInput!]!) {
+  setPrices(input: $input) { prices { sku } errors { code message } } }"""
+OPEN_SESSION = """mutation($input: OpenSessionInput!) {
+  openSession(input: $input) { session { sessionKey rev } errors { code message } } }"""
+MODIFY_SESSION = """mutation($input: ModifySessionInput!) {
+  modifySession(input: $input) { session { rev totalQ itemsCount } errors { code message } } }"""
+COMMIT_SESSION = """mutation($input: CommitSessionInput!) {
+  commitSession(input: $input) { result { orderRef status } replayed errors { code message } } }"""
+
+SKUS = {"BENCH-COFFEE": 550, "BENCH-CAKE": 1290}
+
+
+class GraphQLFailure(Exception):
+    """A failed operation, with the kind it is counted under (e.g. `payload:stale_rev`, `http:503`)."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+def headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def classify_top_level(errors: list[dict[str, Any]]) -> str:
+    first = errors[0]
+    code = (first.get("extensions") or {}).get("code")
+    message = str(first.get("message", ""))
+    if "database is locked" in message:
+        return "top:database_is_locked"
+    return f"top:{code}" if code else f"top:{message[:60]}"
+
+
+async def gql(client: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any], field: str) -> Any:
+    """POST one operation; return `data[field]`. Any top-level error, payload error or non-200 raises."""
+    try:
+        response = await client.post(url, json={"query": query, "variables": variables})
+    except httpx.HTTPError as exc:
+        raise GraphQLFailure(f"transport:{type(exc).__name__}", str(exc)) from None
+    if response.status_code != 200:
+        raise GraphQLFailure(f"http:{response.status_code}", response.text[:200])
+    body = response.json()
+    if body.get("errors"):
+        raise GraphQLFailure(classify_top_level(body["errors"]), json.dumps(body["errors"])[:300])
+    payload = (body.get("data") or {}).get(field)
+    if payload is None:
+        raise GraphQLFailure("top:null_data", json.dumps(body)[:200])
+    if isinstance(payload, dict) and payload.get("errors"):
+        error = payload["errors"][0]
+        raise GraphQLFailure(f"payload:{error.get('code')}", str(error.get("message")))
+    return payload
+
+
+async def setup_channel(client: httpx.AsyncClient, url: str, code: str, *, config: dict[str, Any] | None = None,
+                        prices: bool = True) -> None:
+    """Create (or update) the bench channel, priced by the hub from a small price table."""
+    channel = {"code": code, "name": f"bench {code}", "config": config or {}}
+    await gql(client, url, UPSERT_CHANNEL, {"input": channel}, "upsertChannel")
+    if prices:
+        await gql(client, url, SET_PRICES, {"input": [{"sku": s, "unitPriceQ": p, "name": s.title()}
+                                                      for s, p in SKUS.items()]}, "setPrices")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def percentiles(samples_s: Sequence[float]) -> dict[str, float | None]:
+    """p50/p95/p99 (nearest rank) in milliseconds."""
+    if not samples_s:
+        return {"p50": None, "p95": None, "p99": None, "n": 0}  # type: ignore[dict-item]
+    ordered = sorted(samples_s)
+
+    def rank(p: float) -> float:
+        index = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+        return round(ordered[index] * 1000, 2)
+
+    return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "n": len(ordered)}  # type: ignore[dict-item]
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: cores and the load average when the run ended."""
+    return {"host": platform.node(), "cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc (KiB)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The pid and its descendants (uvicorn --workers and dramatiq fork worker processes)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            with open(f"/proc/{current}/task/{current}/children") as children:
+                todo.extend(int(c) for c in children.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time of processes and their descendants (from /proc/PID/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in {p for root in pids for p in process_tree(root)}:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
+def error_counts(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items()))

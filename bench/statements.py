@@ -1,0 +1,89 @@
+"""SQL statements per use case of a checkout (open, modify with two lines, commit), run in process on a database.
+
+    python bench/statements.py --database-url sqlite:////tmp/bench/statements.db      # created and migrated
+    python bench/statements.py --database-url postgresql://postgres@127.0.0.1:5432/omniman_bench
+
+Prints ONE JSON line: for each use case, the statements sent to the database (BEGIN/COMMIT included) and the
+server-side CPU time per checkout measured over `--repeat` checkouts. Fewer statements means less time holding
+SQLite's write lock and fewer round trips to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event  # noqa: E402
+
+from omniman_gql.cli import upgrade_database  # noqa: E402
+from omniman_gql.runtime import Hub  # noqa: E402
+from omniman_gql.services import catalog, channels, commit, sessions  # noqa: E402
+from omniman_gql.settings import Settings  # noqa: E402
+
+SKUS = {"BENCH-COFFEE": 550, "BENCH-CAKE": 1290}
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    settings = Settings(database_url=args.database_url, redis_url=None)
+    hub = Hub.create(settings)
+    seen: list[str] = []
+
+    @event.listens_for(hub.engine.sync_engine, "before_cursor_execute")
+    def _count(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    @event.listens_for(hub.engine.sync_engine, "commit")
+    def _commit(conn: object) -> None:
+        seen.append("COMMIT")
+
+    code = f"stmt-{uuid.uuid4().hex[:8]}"
+    await channels.upsert_channel(hub, code=code, config=args.config and json.loads(args.config) or {})
+    await catalog.set_prices(hub, prices=[{"sku": s, "unit_price_q": p} for s, p in SKUS.items()])
+    counts: dict[str, Counter[str]] = {}
+
+    async def checkout(record: bool) -> None:
+        key = f"S-{uuid.uuid4().hex[:10]}"
+        steps = [
+            ("open", lambda: sessions.open_session(hub, channel_code=code, session_key=key)),
+            ("modify", lambda: sessions.modify_session(hub, channel_code=code, session_key=key, ops=[
+                {"op": "add_line", "sku": "BENCH-COFFEE", "qty": "2"},
+                {"op": "add_line", "sku": "BENCH-CAKE", "qty": "1"}])),
+            ("commit", lambda: commit.commit_session(hub, channel_code=code, session_key=key,
+                                                     idempotency_key=f"k-{key}")),
+        ]
+        for name, step in steps:
+            seen.clear()
+            await step()
+            if record:
+                counts[name] = Counter(seen)
+
+    await checkout(record=True)
+    started_cpu, started = time.process_time(), time.perf_counter()
+    for _ in range(args.repeat):
+        await checkout(record=False)
+    cpu_ms = (time.process_time() - started_cpu) / args.repeat * 1000
+    wall_ms = (time.perf_counter() - started) / args.repeat * 1000
+    await hub.dispose()
+    return {"bench": "statements", "database": settings.async_database_url.split(":", 1)[0],
+            "statements": {name: {"total": sum(c.values()), **dict(sorted(c.items()))} for name, c in counts.items()},
+            "per_checkout": sum(sum(c.values()) for c in counts.values()),
+            "cpu_ms_per_checkout": round(cpu_ms, 2), "wall_ms_per_checkout": round(wall_ms, 2),
+            "repeat": args.repeat}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", required=True, help="sqlite:///… or postgresql://… (migrated here)")
+    parser.add_argument("--repeat", type=int, default=200, help="checkouts timed after the counted one")
+    parser.add_argument("--config", help="channel config as JSON (e.g. post_commit_directives)")
+    arguments = parser.parse_args()
+    upgrade_database(Settings(database_url=arguments.database_url, redis_url=None))
+    print(json.dumps(asyncio.run(run(arguments))), flush=True)
