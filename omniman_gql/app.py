@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .health import health_endpoint
+from .observability import ObservabilityMiddleware, metrics_endpoint
 from .runtime import Hub
 from .settings import Settings, get_settings
 
@@ -62,9 +63,11 @@ def create_app(
         finally:
             await hub.dispose()
 
+    metrics = [Route("/metrics", metrics_endpoint, methods=["GET"])] if settings.metrics else []
     app = Starlette(
-        routes=[Route("/health", health_endpoint, methods=["GET"]), *routes],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *middleware],
+        routes=[Route("/health", health_endpoint, methods=["GET"]), *metrics, *routes],
+        middleware=[Middleware(ObservabilityMiddleware, settings=settings),  # outermost: sees every status, 413 too
+                    Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *middleware],
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -12,6 +12,7 @@ from tasks.dispatch import dispatcher_for
 from tasks.embedded import embedded_runtime
 
 from .build import build_schema
+from .kds import kds_routes
 from .view import OmnimanGraphQL
 
 
@@ -25,7 +26,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     """
     settings = settings or get_settings()
     view = OmnimanGraphQL(build_schema(settings), settings=settings)
-    routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]
+    routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view), *kds_routes()]
     if run_directives:
         options.setdefault("hub_factory", lambda s: Hub.create(s, dispatcher=dispatcher_for(s)))
         if not settings.redis_url:  # last: the worker publishes through the publisher the parts before it set up

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, select, update
 
@@ -29,6 +29,9 @@ class RunOutcome:
     directive_id: int
     status: str  # "done" | "queued" (backing off) | "failed" | "skipped" (someone else has it, or it is finished)
     retry_in_ms: int | None = None
+    # Set when this delivery claimed the directive (a run), for logs and metrics; not part of the outcome's value.
+    topic: str = field(default="", compare=False)
+    attempts: int = field(default=0, compare=False)
 
 
 def backoff_ms(hub: Hub, attempts: int) -> int:
@@ -86,8 +89,9 @@ async def fail_or_backoff(hub: Hub, directive: Directive, error: str, *, permane
     async with hub.transaction() as uow:
         result = await uow.db.execute(update(Directive).where(_still_ours(directive)).values(**values))
     if not result.rowcount:  # type: ignore[attr-defined]
-        return RunOutcome(directive.id or 0, "skipped")
-    return RunOutcome(directive.id or 0, "failed" if final else "queued", delay)
+        return RunOutcome(directive.id or 0, "skipped", topic=directive.topic, attempts=directive.attempts)
+    return RunOutcome(directive.id or 0, "failed" if final else "queued", delay, topic=directive.topic,
+                      attempts=directive.attempts)
 
 
 async def retry_directive(hub: Hub, *, directive_id: int) -> Directive:
@@ -204,8 +208,8 @@ async def run_directive(hub: Hub, directive_id: int) -> RunOutcome:
                     _error_text(exc), exc_info=log.isEnabledFor(logging.DEBUG))
         return await fail_or_backoff(hub, directive, _error_text(exc))
     if not await complete(hub, directive):
-        return RunOutcome(directive_id, "skipped")
-    return RunOutcome(directive_id, "done")
+        return RunOutcome(directive_id, "skipped", topic=directive.topic, attempts=directive.attempts)
+    return RunOutcome(directive_id, "done", topic=directive.topic, attempts=directive.attempts)
 
 
 async def directives_of_order(hub: Hub, order_ref: str) -> Sequence[Directive]:

@@ -1,0 +1,34 @@
+"""The kitchen display: a static page at `/kds` (plain HTML + JS, no build step) and its assets at `/kds/assets/`.
+
+The page is a GraphQL client like any other (it sends the caller's token; it holds no data itself), so serving it
+needs nothing from the Hub. `schema.asgi` mounts these routes next to `/graphql`.
+"""
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+STATIC = Path(__file__).with_name("static")
+# Scripts only from this origin; the API and the websocket are this origin too.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                               "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # a `?token=` in the address must not leak to other sites
+    "Cache-Control": "no-cache",
+}
+
+
+async def kds_page(request: Request) -> Response:
+    """The display itself; `?channels=pos,ecommerce` limits it to those channels, `?token=` signs it in."""
+    return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"), headers=SECURITY_HEADERS)
+
+
+def kds_routes() -> list[BaseRoute]:
+    return [
+        Route("/kds", kds_page, methods=["GET"]),
+        Mount("/kds/assets", app=StaticFiles(directory=STATIC), name="kds-assets"),
+    ]
