@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from .. import ids
@@ -77,11 +77,11 @@ async def _claim_key(uow: UnitOfWork, scope: str, key: str, session_key: str) ->
     if postgres:
         await uow.db.execute(text(f"SET LOCAL lock_timeout = {int(KEY_WAIT_MS)}"))
     try:
-        inserted = (await uow.db.execute(
-            insert_ignoring_conflicts(uow.db, IdempotencyKey).values(
+        inserted = (await (await uow.db.connection()).execute(
+            insert_ignoring_conflicts(uow.db, IdempotencyKey.__table__).values(
                 scope=scope, key=key, status="in_progress", session_key=session_key, result={},
                 created_at=utcnow(), updated_at=utcnow(),
-            ).returning(IdempotencyKey.id)
+            ).returning(IdempotencyKey.__table__.c.id)
         )).scalar_one_or_none()
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
@@ -112,12 +112,10 @@ def _in_progress(key: str) -> OmnimanError:
 
 
 async def _finish_key(uow: UnitOfWork, scope: str, key: str, result: dict[str, Any]) -> None:
-    record = (await uow.db.execute(select(IdempotencyKey).where(
-        IdempotencyKey.scope == scope, IdempotencyKey.key == key))).scalar_one()
-    record.status = "done"
-    record.result = result
-    record.updated_at = utcnow()
-    await uow.db.flush()
+    await uow.db.flush()  # a record revived by _claim_key ("failed" → "in_progress") is written before this UPDATE
+    table = IdempotencyKey.__table__
+    await (await uow.db.connection()).execute(update(table).where(table.c.scope == scope, table.c.key == key)
+                                              .values(status="done", result=result, updated_at=utcnow()))
 
 
 def check_freshness(session: Session, config: dict[str, Any], now: dt.datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..db import UnitOfWork
+from ..db import UnitOfWork, insert_returning_ids
 from ..models import Order, OrderEvent, Session, utcnow
 
 
@@ -20,15 +20,15 @@ def session_topic(channel_code: str, session_key: str) -> str:
 async def record_events(
     uow: UnitOfWork, order: Order, events: list[tuple[str, Mapping[str, Any]]], *, actor: str
 ) -> list[OrderEvent]:
-    """Append events to the order's log (one flush) and announce each one once the transaction commits."""
+    """Append events to the order's log (one INSERT … RETURNING) and announce each one once the transaction
+    commits."""
     now = utcnow()
     rows = [
         OrderEvent(order_id=order.id, channel_code=order.channel_code, type=type_, actor=actor,
                    payload=dict(payload), created_at=now)
         for type_, payload in events
     ]
-    uow.db.add_all(rows)
-    await uow.db.flush()
+    await insert_returning_ids(uow.db, rows)
     for row in rows:
         uow.publish(order_events_topic(order.channel_code), {
             "event_id": row.id, "order_id": order.id, "order_ref": order.ref, "type": row.type,

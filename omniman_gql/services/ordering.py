@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
+
 from .. import ids
-from ..db import UnitOfWork
+from ..db import UnitOfWork, insert_returning_ids
 from ..domain.flow import OrderFlow
 from ..models import Channel, Order, OrderItem, Session, utcnow
 from .events import record_events
@@ -43,14 +45,15 @@ async def create_order(
         snapshot={"_v": SNAPSHOT_VERSION, "items": items, "data": session.data, "pricing": session.pricing,
                   "rev": session.rev, "channel_code": channel.code, "pricing_policy": session.pricing_policy},
     )
-    uow.db.add(order)
-    await uow.db.flush()
-    uow.db.add_all([
-        OrderItem(order_id=order.id, line_id=line["line_id"], sku=line["sku"], name=line["name"] or line["sku"],
-                  qty=Decimal(line["qty"]), unit_price_q=line["unit_price_q"], line_total_q=line["line_total_q"],
-                  meta=line["meta"] or {})
-        for line in items
-    ])
+    # Core INSERTs, not ORM flushes: these rows are written once and never touched again in this transaction.
+    await insert_returning_ids(uow.db, [order])
+    if items:
+        await (await uow.db.connection()).execute(insert(OrderItem.__table__), [
+            {"order_id": order.id, "line_id": line["line_id"], "sku": line["sku"], "name": line["name"] or line["sku"],
+             "qty": Decimal(line["qty"]), "unit_price_q": line["unit_price_q"], "line_total_q": line["line_total_q"],
+             "meta": line["meta"] or {}}
+            for line in items
+        ])
     events: list[tuple[str, dict[str, Any]]] = [("created", {
         "status": order.status, "total_q": order.total_q, "items_count": order.items_count,
         "session_key": session.session_key, **({"external_ref": external_ref} if external_ref else {}),

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..db import UnitOfWork
+from ..db import UnitOfWork, insert_returning_ids
 from ..models import Directive, utcnow
 
 
@@ -29,7 +29,7 @@ async def enqueue_many(
     order_ref: str | None = None,
     available_at: dt.datetime | None = None,
 ) -> list[Directive]:
-    """Write several directives with one flush (one batched INSERT)."""
+    """Write several directives with one INSERT … RETURNING (no ORM flush)."""
     if not items:
         return []
     now = utcnow()
@@ -38,7 +38,6 @@ async def enqueue_many(
                   created_at=now, updated_at=now)
         for topic, payload in items
     ]
-    uow.db.add_all(rows)
-    await uow.db.flush()
+    await insert_returning_ids(uow.db, rows)
     uow.directive_ids.extend(row.id for row in rows if row.id is not None and row.available_at <= now)
     return rows
