@@ -100,8 +100,11 @@ def test_demo_then_the_web_shop_flow_with_the_worker(database_url: str, tmp_path
         moved = server.gql(token, TRANSITION, {"input": {"ref": ref, "status": "cancelled"}})["transitionOrder"]
         assert moved == {"order": {"status": "cancelled"}, "errors": []}
         order = eventually(lambda: server.gql(token, ORDER, {"ref": ref})["order"],
-                           lambda o: "payment.refunded" in [e["type"] for e in o["events"]], what="the refund")
-        assert all(d["status"] == "DONE" for d in order["directives"]), order["directives"]
+                           lambda o: len(o["directives"]) == 4 and all(d["status"] == "DONE" for d in o["directives"]),
+                           what="the release and the refund")
+        assert sorted(d["topic"] for d in order["directives"]) == [
+            "payment.capture", "payment.refund", "stock.commit", "stock.release"]
+        assert "payment.refunded" in [e["type"] for e in order["events"]]
 
         metrics = httpx.get(f"{server.base_url}/metrics", timeout=5).text
     assert re.search(r'^omniman_directive_runs_total\{outcome="done",topic="payment.capture"\} 1\.0$', metrics, re.M)
