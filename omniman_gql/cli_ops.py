@@ -78,7 +78,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("  prices   " + ", ".join(f"{sku} {price / 100:.2f}" for sku, price in report.prices))
     print("  stock    " + ", ".join(f"{sku} {qty}" for sku, qty in report.stock))
     print("\nNext steps:\n"
-          "  omniman serve                          # the API, GraphiQL and the kitchen display\n"
+          "  omniman serve                          # the API, GraphiQL and the kitchen display; the first\n"
+          "                                         # start prints an admin token (or: omniman token create)\n"
           "  open http://127.0.0.1:8000/graphql     # GraphiQL opens on a quick start (a POS tab)\n"
           "  open http://127.0.0.1:8000/kds         # kitchen display (?channels=pos,ecommerce)\n"
           "  omniman directives list                # side effects: stock holds, payment captures\n"
