@@ -88,7 +88,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _say(f"GraphiQL: {base}/graphql" if settings.graphiql else f"GraphQL endpoint: {base}/graphql")
     _say(f"Health: {base}/health")
     uvicorn.run(ASGI_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers,
-                reload=args.reload, log_level=args.log_level)
+                reload=args.reload, log_level=args.log_level,
+                access_log=not settings.log_json)  # with JSON logs, the request lines replace uvicorn's
     return 0
 
 
