@@ -74,10 +74,10 @@ async def open_session(
     open_handle = f"{handle_type}:{handle_ref}" if handle_type is not None else None
     async with hub.transaction() as uow:
         channel = await get_channel(uow.db, channel_code)
-        existing = await _find_existing(uow.db, channel_code, session_key, open_handle)
-        if existing is not None:
-            return existing, False
         if not channel.is_active:
+            existing = await _find_existing(uow.db, channel_code, session_key, open_handle)
+            if existing is not None:
+                return existing, False
             raise OmnimanError(ErrorCode.CHANNEL_INACTIVE, f"Channel {channel_code!r} is not active.",
                                field=("channel_code",))
         now = utcnow()
@@ -86,18 +86,20 @@ async def open_session(
                       pricing_policy=channel.pricing_policy, edit_policy=channel.edit_policy, rev=0,
                       items=[], data=doc, pricing={"total_q": 0, "items_count": 0}, pricing_trace=[],
                       opened_at=now, updated_at=now)
-        # A unique constraint, not luck, decides concurrent get-or-opens: the loser inserts nothing, reads the winner.
+        # Insert first: a unique constraint (key, or open handle), not luck, decides get-or-open, so the common case
+        # (a new session) costs one statement; only a conflict reads the session that is already there.
         values = {c: getattr(row, c) for c in Session.model_fields if c != "id"}
-        inserted = (await uow.db.execute(
-            insert_ignoring_conflicts(uow.db, Session).values(**values).returning(Session.id))).scalar_one_or_none()
+        table = Session.__table__
+        inserted = (await (await uow.db.connection()).execute(
+            insert_ignoring_conflicts(uow.db, table).values(**values).returning(table.c.id))).scalar_one_or_none()
         if inserted is None:
             winner = await _find_existing(uow.db, channel_code, session_key, open_handle)
             if winner is None:
                 raise OmnimanError(ErrorCode.INVALID_INPUT, "That session key is taken.", field=("session_key",))
             return winner, False
-        created = (await uow.db.execute(select(Session).where(Session.id == inserted))).scalar_one()
-        announce_session(uow, created)
-    return created, True
+        row.id = inserted  # every other column is what was just written: no need to read it back
+        announce_session(uow, row)
+    return row, True
 
 
 async def _find_existing(
