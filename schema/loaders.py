@@ -1,7 +1,6 @@
 """Dataloaders, built per request (and per event for subscriptions): one query per batch, no N+1."""
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -26,27 +25,47 @@ def _loader(hub: Hub, fetch: Fetch, default: Any) -> DataLoader[Any, Any]:
     return DataLoader(load_fn=load)
 
 
-@dataclass(frozen=True, slots=True)
+# name -> (batch read, default for a missing key); lists come as plain rows with the models' column names
+# (reads.Row): much cheaper than ORM objects
+LOADERS: dict[str, tuple[Fetch, Any]] = {
+    "channel_by_code": (reads.channels_by_codes, None),
+    "order_by_ref": (reads.orders_by_refs, None),
+    "order_by_session": (reads.orders_by_sessions, None),
+    "session_by_key": (reads.sessions_by_keys, None),
+    "items_by_order_id": (reads.items_for_orders, list),
+    "events_by_order_id": (reads.events_for_orders, list),
+    "fulfillments_by_order_id": (reads.fulfillments_for_orders, list),
+    "directives_by_order_ref": (reads.directives_for_orders, list),
+}
+
+
 class Loaders:
+    """The dataloaders of one request (or one event), each made on first use: most operations use one or two, and a
+    websocket connection keeps its context (and so this) for as long as it is open."""
+
+    __slots__ = ("_hub", *LOADERS)
+
     channel_by_code: DataLoader[str, models.Channel | None]
     order_by_ref: DataLoader[str, models.Order | None]
     order_by_session: DataLoader[tuple[str, str], models.Order | None]
     session_by_key: DataLoader[tuple[str, str], models.Session | None]
-    # lists come as plain rows with the models' column names (reads.Row): much cheaper than ORM objects
     items_by_order_id: DataLoader[int, list[reads.Row]]
     events_by_order_id: DataLoader[int, list[reads.Row]]
     fulfillments_by_order_id: DataLoader[int, list[tuple[reads.Row, list[reads.Row]]]]
     directives_by_order_ref: DataLoader[str, list[reads.Row]]
 
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def __getattr__(self, name: str) -> DataLoader[Any, Any]:
+        # Only called for a slot not set yet (or an unknown name).
+        spec = LOADERS.get(name)
+        if spec is None:
+            raise AttributeError(name)
+        loader = _loader(self._hub, *spec)
+        object.__setattr__(self, name, loader)
+        return loader
+
 
 def create_loaders(hub: Hub) -> Loaders:
-    return Loaders(
-        channel_by_code=_loader(hub, reads.channels_by_codes, None),
-        order_by_ref=_loader(hub, reads.orders_by_refs, None),
-        order_by_session=_loader(hub, reads.orders_by_sessions, None),
-        session_by_key=_loader(hub, reads.sessions_by_keys, None),
-        items_by_order_id=_loader(hub, reads.items_for_orders, list),
-        events_by_order_id=_loader(hub, reads.events_for_orders, list),
-        fulfillments_by_order_id=_loader(hub, reads.fulfillments_for_orders, list),
-        directives_by_order_ref=_loader(hub, reads.directives_for_orders, list),
-    )
+    return Loaders(hub)
