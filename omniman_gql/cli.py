@@ -87,6 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _say(f"Omniman GQL {__version__} on {base}")
     _say(f"GraphiQL: {base}/graphql" if settings.graphiql else f"GraphQL endpoint: {base}/graphql")
     _say(f"Health: {base}/health")
+    announce_first_admin_token(settings, base)
     uvicorn.run(ASGI_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers,
                 reload=args.reload, log_level=args.log_level,
                 access_log=not settings.log_json)  # with JSON logs, the request lines replace uvicorn's
@@ -195,6 +196,10 @@ from .cli_ops import OPS_COMMANDS  # noqa: E402 - demo, channel apply, directive
 
 COMMANDS: list[Callable[[Commands], None]] = [add_serve, add_migrate, add_schema, add_worker, add_sweeper,
                                               *OPS_COMMANDS]
+
+from .cli_tokens import TOKEN_COMMANDS, announce_first_admin_token  # noqa: E402 - token create|list|revoke
+
+COMMANDS += TOKEN_COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
                                              description="How long a websocket may take to send `connection_init`.")
     max_subscriptions_per_connection: int = Field(20, ge=1, le=1000,
                                                   description="Operations one websocket may run at the same time.")
+    token_recheck_s: float = Field(5.0, gt=0, le=300, description="Open websockets close at once when their token "
+                                   "is revoked (pub/sub); at the latest after this many seconds (a revocation the "
+                                   "pub/sub did not carry, e.g. `omniman token revoke` without Redis).")
     subscription_buffer: int = Field(1000, ge=10, le=100_000, description="Events a subscriber may fall behind "
                                      "before it is closed (it resumes with its last cursor).")
     subscription_poll_s: float = Field(5.0, gt=0, le=300, description="How often live feeds re-read the database, "

@@ -10,7 +10,7 @@ from strawberry.utils.logging import StrawberryLogger
 
 from omniman_gql.settings import Settings, get_settings
 
-from .extensions import is_unexpected, schema_extensions
+from .extensions import hide_suggestions, is_unexpected, schema_extensions
 from .mutations import Mutation
 from .queries import Query
 from .scalars import SCALAR_MAP
@@ -23,6 +23,8 @@ class OmnimanSchema(strawberry.Schema):
     """Logs unexpected errors with their traceback (before they are masked); a client's mistakes only at debug."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        if self.config.disable_field_suggestions:  # with introspection off, "Did you mean …" would leak the schema
+            hide_suggestions(errors)
         for error in errors:
             if is_unexpected(error):
                 StrawberryLogger.error(error, execution_context)
@@ -38,7 +40,7 @@ def build_schema(settings: Settings | None = None, *, subscription: type | None 
         query=Query,
         mutation=Mutation,
         subscription=subscription,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=not settings.introspection),
         extensions=schema_extensions(settings),
     )
 

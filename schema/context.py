@@ -6,25 +6,30 @@ from typing import Any
 import strawberry
 
 from omniman_gql.runtime import Hub
-from omniman_gql.services.auth import Principal, Role
+from omniman_gql.services.auth import Principal
 from omniman_gql.settings import Settings
 
 from .loaders import Loaders, create_loaders
 
-# Until tokens are checked on every request, callers act as this admin; its name is the actor recorded on events.
-ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, channels=None)
+NO_TOKEN = "No API token: send the header `Authorization: Bearer <token>` (`omniman token create` makes one)."
+BAD_TOKEN = "The API token is unknown or revoked."
 
 
 @dataclass(slots=True, kw_only=True)
 class Context:
     """What resolvers get. Each dataloader batch opens its own short transaction, so a context can outlive requests
-    (websocket connections) without pinning a connection; subscriptions build fresh `loaders` per event."""
+    (websocket connections) without pinning a connection; subscriptions build fresh `loaders` per event.
+
+    `principal` is None until a valid token is shown (then every operation but introspection is refused with
+    UNAUTHENTICATED and `auth_problem` says why); on websockets it is set by `connection_init`."""
 
     hub: Hub
     loaders: Loaders
-    principal: Principal = ANONYMOUS
+    principal: Principal | None = None
+    auth_problem: str = NO_TOKEN
     request: Any = None
     response: Any = None
+    connection_params: dict[str, Any] | None = None  # the websocket `connection_init` payload
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -33,14 +38,18 @@ class Context:
 
     @property
     def actor(self) -> str:
-        """The name recorded as `actor` on the events a mutation causes."""
+        """The name recorded as `actor` on the events a mutation causes (resolvers authorize first)."""
+        if self.principal is None:
+            raise RuntimeError("no principal: authorize before acting")
         return self.principal.name
 
     @classmethod
     def create(
-        cls, hub: Hub, *, principal: Principal = ANONYMOUS, request: Any = None, response: Any = None
+        cls, hub: Hub, *, principal: Principal | None = None, auth_problem: str = NO_TOKEN, request: Any = None,
+        response: Any = None
     ) -> "Context":
-        return cls(hub=hub, loaders=create_loaders(hub), principal=principal, request=request, response=response)
+        return cls(hub=hub, loaders=create_loaders(hub), principal=principal, auth_problem=auth_problem,
+                   request=request, response=response)
 
 
 Info = strawberry.Info[Context, None]

@@ -1,6 +1,7 @@
 """Schema extensions: masking of unexpected errors, document limits, and the parse/validation caches."""
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from omniman_gql.settings import Settings
 log = logging.getLogger("omniman.graphql")
 INTERNAL = "INTERNAL_SERVER_ERROR"
 CACHE_SIZE = 512
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -29,6 +31,13 @@ def is_unexpected(error: GraphQLError) -> bool:
     coercion) are GraphQLErrors themselves. Anything else escaped a resolver by accident."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
+
+
+def hide_suggestions(errors: list[GraphQLError]) -> None:
+    """Drop graphql-core's "Did you mean …?" hints (fields, arguments, types, enum values, input fields)."""
+    for error in errors:
+        if "Did you mean" in error.message:
+            error.message = _SUGGESTION.sub("", error.message)
 
 
 class MaskInternalErrors(MaskErrors):

@@ -5,7 +5,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, get_operation_ast
+from graphql import DocumentNode, FieldNode, GraphQLError, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from omniman_gql import observability
@@ -24,11 +24,13 @@ class ObserveOperations(SchemaExtension):
         super().__init__()
         self.settings = settings
         self.subscription: str | None = None
+        self.operation: tuple[str, str] | None = None  # (type, root field), once the document has validated
 
     def on_execute(self) -> Iterator[None]:
         # Reached only by documents that parsed and validated, so the root field is one of the schema's.
-        if self._type() == "subscription":
-            self.subscription = self._root_field() or INVALID
+        self.operation = operation_of(self.execution_context.graphql_document, self.execution_context.operation_name)
+        if self.operation[0] == "subscription":
+            self.subscription = self.operation[1]
             observability.subscription_started(self.subscription)
         yield
 
@@ -43,16 +45,15 @@ class ObserveOperations(SchemaExtension):
 
     def _report(self, duration_s: float) -> None:
         ec = self.execution_context
-        valid = not ec.pre_execution_errors and ec.graphql_document is not None
+        operation_type, root = self.operation or (_type_only(ec.graphql_document, ec.operation_name), INVALID)
         outcome, codes = classify(ec.result)
         context = ec.context
         request = getattr(context, "request", None)
-        principal = getattr(context, "principal", None)
         observability.operation_finished(self.settings, observability.OperationReport(
-            operation=(self._root_field() if valid else None) or INVALID,
-            operation_type=self._type(),
+            operation=root,
+            operation_type=operation_type,
             operation_name=ec.operation_name,
-            actor=getattr(principal, "name", None),
+            actor=getattr(getattr(context, "principal", None), "name", None),
             outcome=outcome,
             error_codes=codes,
             duration_s=duration_s,
@@ -60,26 +61,21 @@ class ObserveOperations(SchemaExtension):
             else "http",
         ))
 
-    def _operation(self) -> OperationDefinitionNode | None:
-        document = self.execution_context.graphql_document
-        if document is None:
-            return None
-        return get_operation_ast(document, self.execution_context.operation_name)
 
-    def _type(self) -> str:
-        operation = self._operation()
-        if operation is None:
-            return "unknown"
-        return str(operation.operation.value)  # query | mutation | subscription
+def operation_of(document: DocumentNode | None, name: str | None) -> tuple[str, str]:
+    """(query | mutation | subscription, first root field) of the operation that runs."""
+    operation = get_operation_ast(document, name) if document is not None else None
+    if operation is None:
+        return "unknown", INVALID
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode) and selection.name.value != "__typename":
+            return operation.operation.value, selection.name.value
+    return operation.operation.value, "__typename"
 
-    def _root_field(self) -> str | None:
-        operation = self._operation()
-        if operation is None:
-            return None
-        for selection in operation.selection_set.selections:
-            if isinstance(selection, FieldNode) and selection.name.value != "__typename":
-                return selection.name.value
-        return "__typename"
+
+def _type_only(document: DocumentNode | None, name: str | None) -> str:
+    # A document that did not validate: its type is fine to report, its field names are not (unbounded labels).
+    return operation_of(document, name)[0]
 
 
 def _code(error: GraphQLError) -> str:

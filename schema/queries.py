@@ -5,7 +5,7 @@ from typing import Annotated
 
 import strawberry
 
-from omniman_gql.services import catalog, channels, reads
+from omniman_gql.services import auth, catalog, channels, reads
 
 from .context import Info
 from .errors import ClientError
@@ -16,6 +16,7 @@ from .types.directive import Directive, DirectiveStatus
 from .types.order import Order
 from .types.pagination import Connection, check_first, decode_cursor
 from .types.session import Session, SessionState
+from .types.token import ApiToken
 
 MAX_SKUS = catalog.MAX_BATCH
 First = Annotated[int | None, strawberry.argument(description="Page size: 1 to the server's maximum (100 unless "
@@ -102,6 +103,13 @@ class Query:
             info.context.hub, first=check_first(first, info.context.settings.max_page_size),
             after=decode_cursor(after), topic=topic, status=status.value if status else None)
         return Connection.of(page, Directive.from_model, lambda row: (None, row.id))
+
+    @strawberry.field(description="API tokens, oldest first (admin). Their secrets are never shown again.")
+    async def tokens(self, info: Info, include_revoked: Annotated[bool, strawberry.argument(
+            description="Also list revoked tokens.")] = False) -> list[ApiToken]:
+        authorize(info, Action.ADMIN)
+        return [ApiToken.from_model(row) for row in await auth.list_tokens(info.context.hub,
+                                                                           include_revoked=include_revoked)]
 
     @strawberry.field(description="Unit prices of the price table, by SKU.")
     async def prices(self, info: Info, skus: Skus = None) -> list[Price]:

@@ -1,8 +1,11 @@
 """The quick start as GraphQL operations: GraphiQL opens with it, and a test runs it as written."""
 
-QUICK_START = '''# Omniman GQL: the quick start. Run the operations top to bottom with the ▶ button
-# (it asks which one). A channel, a session with two lines, then a commit: run the commit
-# twice and you get the same order back with `replayed: true`.
+QUICK_START = '''# Omniman GQL: the quick start.
+# First paste your API token into the "API token" box at the top right and press "Use"
+# (`omniman serve` printed an admin token the first time it ran; `omniman token create`
+# makes more). This browser remembers it. Then run the operations top to bottom with
+# the ▶ button (it asks which one). A channel, a session with two lines, then a commit:
+# run the commit twice and you get the same order back with `replayed: true`.
 
 mutation CreateChannel {
   upsertChannel(input: {code: "pos", name: "Point of sale"}) {

@@ -24,11 +24,12 @@ from omniman_gql.errors import OmnimanError
 from omniman_gql.feeds import LiveFeeds, OrderEventItem, order_event_feed, session_feed
 from omniman_gql.pubsub import SubscriptionClosed
 from omniman_gql.services.auth import Action
+from omniman_gql.services.common import session_not_found
 
 from .context import Info
 from .errors import ClientError, field_path
 from .loaders import Loaders, create_loaders
-from .permissions import authorize
+from .permissions import authorize, caller, sees
 from .types.order import Order, OrderEvent
 from .types.session import Session
 
@@ -124,7 +125,7 @@ class Subscription:
     ) -> AsyncGenerator[OrderEventMessage, None]:
         authorize(info, Action.READ)
         live = _live(info)
-        channels = info.context.principal.visible(channel_codes)
+        channels = caller(info).visible(channel_codes)
         if channels is not None and not channels:
             raise ClientError("None of these channels exist.", code="NOT_FOUND")
         views = _shared(live)
@@ -152,8 +153,8 @@ class Subscription:
     ) -> AsyncGenerator[Session, None]:
         authorize(info, Action.READ)
         live = _live(info)
-        if not info.context.principal.sees(channel_code):
-            raise ClientError(f"No session {session_key!r} in channel {channel_code!r}.", code="NOT_FOUND")
+        if not sees(info, channel_code):  # answered exactly as a session that does not exist
+            raise _edge_error(session_not_found(channel_code, session_key), {"session_key": "sessionKey"})
         feed = session_feed(live, channel_code=channel_code, session_key=session_key)
         try:
             async for row in feed:

@@ -1,36 +1,40 @@
-"""The GraphQL endpoint: Strawberry's ASGI view with our context, GraphiQL example and subscription protocols."""
+"""The GraphQL endpoint: Strawberry's ASGI view with our context, token auth, GraphiQL and subscription protocols."""
 
 import json
 import re
 from datetime import timedelta
+from functools import cached_property
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from cross_web import HTTPException
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from omniman_gql.runtime import Hub
-from omniman_gql.services.auth import Principal
+from omniman_gql.services.auth import Action, Principal, authenticate, bearer_secret
 from omniman_gql.settings import Settings
 
-from .context import ANONYMOUS, Context
-from .quickstart import QUICK_START
-from .subscriptions import LegacyGraphQLWSHandler
+from .context import BAD_TOKEN, NO_TOKEN, Context
+from .fanout import MessageEncoder
+from .graphiql import graphiql_page
+from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, TokenRejected, TokenWatch, \
+    connection_token
 
-_EXAMPLE = re.compile(r"const EXAMPLE_QUERY = `.*?`;", re.DOTALL)
-
-
-def graphiql_with_example(html: str, example: str = QUICK_START) -> str:
-    """Strawberry's GraphiQL page, opening on our example instead of its welcome text."""
-    return _EXAMPLE.sub(lambda _: f"const EXAMPLE_QUERY = {json.dumps(example)};", html, count=1)
+MESSAGE_TOO_BIG = 1009  # RFC 6455: a websocket message larger than the server accepts
+NO_BATCHING = "Batched requests (a JSON array of operations) are not accepted: send one operation per request."
 
 
 class OmnimanGraphQL(GraphQL[Context, None]):
     """POST and GET (queries only) on /graphql, GraphiQL in browsers, and websockets for subscriptions."""
 
-    graphql_ws_handler_class = LegacyGraphQLWSHandler
+    graphql_transport_ws_handler_class = AuthGraphQLTransportWSHandler
+    graphql_ws_handler_class = AuthLegacyGraphQLWSHandler
 
     def __init__(self, schema: BaseSchema, *, settings: Settings) -> None:
         super().__init__(
@@ -44,15 +48,67 @@ class OmnimanGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.settings = settings
+        self.token_watch = TokenWatch(settings.token_recheck_s)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # HTTP bodies are bounded by the app's middleware; websocket messages here
+            receive = _bounded_messages(receive, send, self.settings.max_body_bytes)
+        await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         hub: Hub = request.state.hub
-        return Context.create(hub, principal=await self.principal_for(request, hub), request=request,
-                              response=response)
+        if isinstance(request, WebSocket):  # the token comes with `connection_init` (see `on_ws_connect`)
+            return Context.create(hub, request=request, response=response)
+        problem = BAD_TOKEN if "authorization" in request.headers else NO_TOKEN
+        return Context.create(hub, principal=await self.principal_for(request, hub), auth_problem=problem,
+                              request=request, response=response)
 
-    async def principal_for(self, request: Request | WebSocket, hub: Hub) -> Principal:
-        """Who is calling. Until tokens are enforced everyone is ANONYMOUS (an admin named "anonymous")."""
-        return ANONYMOUS
+    async def principal_for(self, request: Request | WebSocket, hub: Hub) -> Principal | None:
+        """Who is calling over HTTP: the live token of `Authorization: Bearer …`, else None (UNAUTHENTICATED)."""
+        secret = bearer_secret(request.headers.get("authorization"))
+        return await authenticate(hub, secret) if secret else None
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """`connection_init`: its payload's `Authorization` (key in any case) must hold a live token (else 4401);
+        a role that may not read at all is refused with 4403."""
+        header = connection_token(context.connection_params)
+        if header is None:
+            raise TokenRejected("No API token: send {\"Authorization\": \"Bearer <token>\"} in connection_init.")
+        secret = bearer_secret(header)
+        principal = await authenticate(context.hub, secret) if secret else None
+        if principal is None:
+            raise TokenRejected(BAD_TOKEN)
+        if not principal.can(Action.READ):
+            raise ConnectionRejectionError()
+        context.principal = principal
+        return await super().on_ws_connect(context)
+
+    def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
+        raise HTTPException(400, NO_BATCHING)
+
+    def encode_json(self, data: object) -> str:
+        """Websocket messages; a `next` payload shared by many subscribers is encoded once (schema.fanout)."""
+        return self._encoder.encode(data)
+
+    @cached_property
+    def _encoder(self) -> MessageEncoder:
+        return MessageEncoder()
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(graphiql_with_example(self.graphql_ide_html))
+        return HTMLResponse(graphiql_page(self.graphql_ide_html))
+
+
+def _bounded_messages(receive: Receive, send: Send, max_bytes: int) -> Receive:
+    """`receive` for a websocket whose messages may be at most `max_bytes`: a larger one closes the socket (1009)."""
+
+    async def bounded() -> Message:
+        message = await receive()
+        if message["type"] == "websocket.receive":
+            size = len((message.get("text") or "").encode()) + len(message.get("bytes") or b"")
+            if size > max_bytes:
+                await send({"type": "websocket.close", "code": MESSAGE_TOO_BIG,
+                            "reason": f"Messages are limited to {max_bytes} bytes."})
+                return {"type": "websocket.disconnect", "code": MESSAGE_TOO_BIG}
+        return message
+
+    return bounded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,7 +35,10 @@ def test_omniman_serve_runs_the_quick_start_and_stops_cleanly(tmp_path: Path) ->
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_for_health(base_url, deadline_s=30)
-        with httpx.Client(base_url=base_url, timeout=10) as client:
+        # A fresh database has no tokens: serve made an admin token and printed it, once, before serving.
+        token = re.search(r"^\s+(omn_\S+)$", out.read_text(), re.MULTILINE)
+        assert token is not None, out.read_text()
+        with httpx.Client(base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {token[1]}"}) as client:
             results = {}
             for name in (*OPERATIONS, "Commit"):
                 response = client.post("/graphql", json={"query": QUICK_START, "operationName": name})
@@ -56,6 +60,7 @@ def test_omniman_serve_runs_the_quick_start_and_stops_cleanly(tmp_path: Path) ->
     assert code in (0, -signal.SIGTERM), logged
     assert "Application shutdown complete" in logged, logged
     assert f"GraphiQL: http://127.0.0.1:{port}/graphql" in printed
+    assert printed.count("omn_") == 2 and "API token" in printed  # the token, and how to use it
     assert (tmp_path / "omniman.db").exists(), "the embedded default database is ./omniman.db"
 
 

@@ -16,6 +16,7 @@ from ..models import ApiToken, utcnow
 from ..runtime import Hub
 
 TOKEN_PREFIX = "omn_"
+MAX_TOKEN_CHANNELS = 100  # a scope is a short list of channels, never a data dump
 
 
 class Role(StrEnum):
@@ -85,6 +86,9 @@ async def create_token(
     except ValueError:
         raise OmnimanError(ErrorCode.INVALID_INPUT, f"Unknown role {role!r}; use one of {', '.join(Role)}.",
                            field=("role",), context={"roles": list(Role)}) from None
+    if len(channels) > MAX_TOKEN_CHANNELS:
+        raise OmnimanError(ErrorCode.INVALID_INPUT, f"A token lists at most {MAX_TOKEN_CHANNELS} channels.",
+                           field=("channels",), context={"max_channels": MAX_TOKEN_CHANNELS})
     scope = sorted({check_string(c, limits, field=("channels", i), code=ErrorCode.INVALID_INPUT, what="A channel")
                     for i, c in enumerate(channels)})
     if role_ in SCOPED_ROLES and not scope:
@@ -148,6 +152,18 @@ async def is_live(hub: Hub, token_id: int) -> bool:
         revoked = (await uow.db.execute(
             select(ApiToken.revoked_at).where(ApiToken.id == token_id))).one_or_none()
     return revoked is not None and revoked[0] is None
+
+
+async def revoked_among(hub: Hub, token_ids: Iterable[int]) -> set[int]:
+    """Which of `token_ids` are revoked or gone (one query, however many open websockets ask)."""
+    wanted = set(token_ids)
+    if not wanted:
+        return set()
+    async with hub.transaction(readonly=True) as uow:
+        live = set((await uow.db.execute(select(ApiToken.id).where(
+            ApiToken.id.in_(wanted), ApiToken.revoked_at.is_(None)  # type: ignore[union-attr]
+        ))).scalars())
+    return wanted - live
 
 
 def bearer_secret(header: str | None) -> str | None:

@@ -36,12 +36,31 @@ def rules_of(channel: Channel, session: Session | None = None) -> ChannelRules:
                         currency=channel.currency, config=channel.config or {})
 
 
+# The "does not exist" errors, also raised by the API for what a caller may not see: the answers must be identical.
+def channel_not_found(code: str) -> OmnimanError:
+    return OmnimanError(ErrorCode.NOT_FOUND, f"No channel {code!r}.", field=("channel_code",),
+                        context={"channel_code": code})
+
+
+def session_not_found(channel_code: str, session_key: str, code: ErrorCode = ErrorCode.NOT_FOUND) -> OmnimanError:
+    return OmnimanError(code, f"No session {session_key!r} in channel {channel_code!r}.", field=("session_key",),
+                        context={"channel_code": channel_code, "session_key": session_key})
+
+
+def order_not_found(ref: str) -> OmnimanError:
+    return OmnimanError(ErrorCode.NOT_FOUND, f"No order {ref!r}.", field=("ref",), context={"ref": ref})
+
+
+def fulfillment_not_found(ref: str) -> OmnimanError:
+    return OmnimanError(ErrorCode.NOT_FOUND, f"No fulfillment {ref!r}.", field=("fulfillment_ref",),
+                        context={"fulfillment_ref": ref})
+
+
 async def get_channel(db: AsyncSession, code: str) -> Channel:
     """The channel, or `not_found`."""
     channel = (await db.execute(select(Channel).where(Channel.code == code))).scalar_one_or_none()
     if channel is None:
-        raise OmnimanError(ErrorCode.NOT_FOUND, f"No channel {code!r}.", field=("channel_code",),
-                           context={"channel_code": code})
+        raise channel_not_found(code)
     return channel
 
 
@@ -56,8 +75,7 @@ async def lock_session(
         .with_for_update(of=Session)
     )).one_or_none()
     if row is None:
-        raise OmnimanError(code, f"No session {session_key!r} in channel {channel_code!r}.",
-                           field=("session_key",), context={"channel_code": channel_code, "session_key": session_key})
+        raise session_not_found(channel_code, session_key, code)
     return row[0], row[1]
 
 
@@ -68,7 +86,7 @@ async def lock_order(db: AsyncSession, ref: str) -> tuple[Order, Channel]:
         .where(Order.ref == ref).with_for_update(of=Order)
     )).one_or_none()
     if row is None:
-        raise OmnimanError(ErrorCode.NOT_FOUND, f"No order {ref!r}.", field=("ref",), context={"ref": ref})
+        raise order_not_found(ref)
     return row[0], row[1]
 
 

@@ -14,7 +14,7 @@ from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Fulfillment, FulfillmentItem, Order, OrderItem, utcnow
 from ..money import parse_qty, qty_str
 from ..runtime import Hub
-from .common import lock_order
+from .common import fulfillment_not_found, lock_order
 from .events import record_event
 
 FULFILLMENT_FLOW = {
@@ -117,8 +117,7 @@ async def update_fulfillment(
         fulfillment = (await uow.db.execute(
             select(Fulfillment).where(Fulfillment.ref == fulfillment_ref))).scalar_one_or_none()
         if fulfillment is None:
-            raise OmnimanError(ErrorCode.NOT_FOUND, f"No fulfillment {fulfillment_ref!r}.",
-                               field=("fulfillment_ref",), context={"fulfillment_ref": fulfillment_ref})
+            raise fulfillment_not_found(fulfillment_ref)
         order_ref = (await uow.db.execute(select(Order.ref).where(Order.id == fulfillment.order_id))).scalar_one()
         order, _ = await lock_order(uow.db, order_ref)
         await uow.db.refresh(fulfillment)

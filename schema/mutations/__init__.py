@@ -8,11 +8,12 @@ from .commit import CommitMutations
 from .directives import DirectiveMutations
 from .orders import OrderMutations
 from .sessions import SessionMutations
+from .tokens import TokenMutations
 
 
 @strawberry.type(description="Changes. Every payload carries `errors`, empty on success.")
 class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, DirectiveMutations,
-               CatalogMutations):
+               CatalogMutations, TokenMutations):
     pass
 
 

@@ -83,7 +83,7 @@ class OrderMutations:
     async def create_fulfillment(self, info: Info, input: CreateFulfillmentArg) -> FulfillmentPayload:
         authorize(info, Action.MANAGE_ORDER)
         try:
-            await ensure_order_visible(info, input.order_ref, field=("order_ref",))
+            await ensure_order_visible(info, input.order_ref)
             order, row = await fulfillments.create_fulfillment(info.context.hub, actor=info.context.actor,
                                                                **input.to_kwargs())
         except OmnimanError as exc:

@@ -4,14 +4,14 @@ from typing import Annotated
 
 import strawberry
 
-from omniman_gql.errors import OmnimanError
+from omniman_gql.errors import ErrorCode, OmnimanError
 from omniman_gql.services import issues, sessions
 
 from ..context import Info
 from ..errors import user_errors
 from ..inputs.session import ModifySessionInput, OpenSessionInput, ResolveIssueInput, SessionRefInput
 from ..payloads import SessionPayload
-from ..permissions import Action, authorize, ensure_channel_visible
+from ..permissions import Action, authorize, ensure_channel_visible, ensure_session_visible
 from ..types.session import Session
 
 
@@ -44,7 +44,7 @@ class SessionMutations:
     async def modify_session(self, info: Info, input: ModifySessionArg) -> SessionPayload:
         authorize(info, Action.WRITE_SESSION)
         try:
-            ensure_channel_visible(info, input.channel_code)
+            ensure_session_visible(info, input.channel_code, input.session_key)
             row = await sessions.modify_session(info.context.hub, actor=info.context.actor, **input.to_kwargs())
         except OmnimanError as exc:
             return SessionPayload(errors=user_errors(exc))
@@ -56,7 +56,7 @@ class SessionMutations:
     async def resolve_issue(self, info: Info, input: ResolveIssueArg) -> SessionPayload:
         authorize(info, Action.WRITE_SESSION)
         try:
-            ensure_channel_visible(info, input.channel_code)
+            ensure_session_visible(info, input.channel_code, input.session_key, ErrorCode.SESSION_NOT_FOUND)
             row = await issues.resolve_issue(info.context.hub, actor=info.context.actor, **input.to_kwargs())
         except OmnimanError as exc:
             return SessionPayload(errors=user_errors(exc))
@@ -67,7 +67,7 @@ class SessionMutations:
     async def abandon_session(self, info: Info, input: SessionRefArg) -> SessionPayload:
         authorize(info, Action.WRITE_SESSION)
         try:
-            ensure_channel_visible(info, input.channel_code)
+            ensure_session_visible(info, input.channel_code, input.session_key)
             row = await sessions.abandon_session(info.context.hub, actor=info.context.actor, **input.to_kwargs())
         except OmnimanError as exc:
             return SessionPayload(errors=user_errors(exc))

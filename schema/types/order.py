@@ -10,6 +10,7 @@ from omniman_gql import models
 from omniman_gql.domain.flow import OrderFlow
 
 from ..context import Info
+from ..permissions import Action, authorize
 from ..scalars import JSON
 from .channel import Channel
 from .directive import Directive
@@ -106,7 +107,9 @@ class Order:
         rows = await info.context.loaders.fulfillments_by_order_id.load(self.order_id)
         return [Fulfillment.from_model(row, lines) for row, lines in rows]
 
-    @strawberry.field(description="The side effects it caused (stock, payment, notifications), oldest first.")
+    @strawberry.field(description="The side effects it caused (stock, payment, notifications), oldest first. "
+                                  "Admin only, as every directive is.")
     async def directives(self, info: Info) -> list[Directive]:
+        authorize(info, Action.ADMIN)
         rows = await info.context.loaders.directives_by_order_ref.load(self.ref)
         return [Directive.from_model(row) for row in rows]

@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from omniman_gql.runtime import Hub
+from tests.graphql import bearer, new_token
+
 from .operations import COMMIT_SESSION, MODIFY_SESSION, OPEN_SESSION, ORDERS, UPSERT_CHANNEL
 
 pytestmark = pytest.mark.anyio
@@ -22,10 +25,12 @@ async def gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) 
     return body["data"]  # type: ignore[no-any-return]
 
 
-async def test_50_concurrent_commits_with_one_key_make_one_order(live_server: str) -> None:
+async def test_50_concurrent_commits_with_one_key_make_one_order(live_server: str, hub: Hub) -> None:
     limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=CONCURRENT)
-    async with httpx.AsyncClient(base_url=live_server, timeout=60, limits=limits) as client:
-        await gql(client, UPSERT_CHANNEL, {"input": {"code": "pos"}})
+    async with httpx.AsyncClient(base_url=live_server, timeout=10, headers=bearer(await new_token(hub))) as admin:
+        await gql(admin, UPSERT_CHANNEL, {"input": {"code": "pos"}})
+    till = bearer(await new_token(hub, "client", ["pos"], name="till-1"))
+    async with httpx.AsyncClient(base_url=live_server, timeout=60, limits=limits, headers=till) as client:
         await gql(client, OPEN_SESSION, {"input": {"channelCode": "pos", "sessionKey": "RUSH"}})
         await gql(client, MODIFY_SESSION, {"input": {"channelCode": "pos", "sessionKey": "RUSH", "ops": [
             {"addLine": {"sku": "COFFEE", "qty": "2", "unitPriceQ": 550}}]}})

@@ -49,7 +49,7 @@ def test_order_lives_from_new_to_completed_with_timestamps_and_events(api: Api) 
     assert order["cancelledAt"] is None and order["allowedTransitions"] == []
     changes = [e["payload"] for e in order["events"] if e["type"] == "status_changed"]
     assert changes == [{"old_status": old, "new_status": new} for old, new in zip(["new", *LIFE], LIFE, strict=False)]
-    assert {e["actor"] for e in order["events"]} == {"anonymous"}
+    assert {e["actor"] for e in order["events"]} == {"test-admin"}  # the token's name
 
 
 def test_import_twice_gives_one_order(api: Api) -> None:
@@ -69,7 +69,7 @@ def test_custom_events_are_appended_with_the_actor(api: Api) -> None:
     ref = import_order(api, make_channel(api))["ref"]
     body = ok(api, ADD_ORDER_EVENT, "addOrderEvent",
               {"input": {"ref": ref, "type": "custom.table_moved", "payload": {"from": 5, "to": 7}}})
-    assert body["order"]["events"][-1] == {"type": "custom.table_moved", "actor": "anonymous",
+    assert body["order"]["events"][-1] == {"type": "custom.table_moved", "actor": "test-admin",
                                            "payload": {"from": 5, "to": 7}}
 
 

@@ -1,64 +1,44 @@
-"""The permission plumbing, with principals injected where token auth will plug in (`principal_for`): roles give
-FORBIDDEN at the top level (never masked); channel scopes hide what lies outside them."""
+"""Permissions with real tokens, in brief: roles give FORBIDDEN at the top level (never masked), channel scopes hide
+what lies outside them, and events record the token's name. The full matrix is in tests/security."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from omniman_gql.services.auth import Principal, Role
-from omniman_gql.settings import Settings
-from schema.asgi import create_app
-from schema.view import OmnimanGraphQL
 from tests.fixtures.app import Api
+from tests.graphql import create_token, gql
 
-from .operations import ORDER, ORDERS, TRANSITION_ORDER, UPSERT_CHANNEL, import_order, make_channel
+from .operations import TRANSITION_ORDER, UPSERT_CHANNEL, import_order, make_channel
 
-CALLER: dict[str, Principal] = {}
-
-
-@pytest.fixture
-def as_caller(settings: Settings, api: Api) -> Iterator[Api]:
-    """A second client on the same database whose requests come from CALLER["principal"]."""
-    app = create_app(settings)
-    view = next(r.endpoint for r in app.routes if isinstance(r, Route) and isinstance(r.endpoint, OmnimanGraphQL))
-
-    async def principal_for(request: object, hub: object) -> Principal:
-        return CALLER["principal"]
-
-    view.principal_for = principal_for  # type: ignore[method-assign]
-    with TestClient(app) as client:
-        yield Api(client)
+ORDER = """query($ref: String!) { order(ref: $ref) { ref status events { actor } } }"""
+ORDERS = """query($channelCode: String) { orders(first: 10, channelCode: $channelCode) { edges { node { ref } } } }"""
 
 
-def test_a_role_without_the_right_gets_forbidden(api: Api, as_caller: Api) -> None:
+def test_a_role_without_the_right_gets_forbidden(api: Api, client: TestClient) -> None:
     ref = import_order(api, make_channel(api, code="pos"))["ref"]
-    CALLER["principal"] = Principal(name="kitchen", role=Role.DISPLAY, channels=frozenset({"pos"}))
+    kitchen = create_token(client, "display", ["pos"], name="kitchen")
     for query, variables in ((UPSERT_CHANNEL, {"input": {"code": "x"}}),
                              (TRANSITION_ORDER, {"input": {"ref": ref, "status": "confirmed"}})):
-        result = as_caller(query, variables)
+        result = gql(client, query, variables, token=kitchen)
         assert result["data"] is None
         assert result["errors"][0]["extensions"] == {"code": "FORBIDDEN"}, result
-    assert as_caller.data(ORDER, {"ref": ref})["order"]["ref"] == ref
+    assert gql(client, ORDER, {"ref": ref}, token=kitchen)["data"]["order"]["ref"] == ref
 
 
-def test_a_channel_scope_hides_other_channels(api: Api, as_caller: Api) -> None:
+def test_a_channel_scope_hides_other_channels(api: Api, client: TestClient) -> None:
     mine = import_order(api, make_channel(api, code="pos"))["ref"]
     theirs = import_order(api, make_channel(api, code="web"))["ref"]
-    CALLER["principal"] = Principal(name="till-1", role=Role.CLIENT, channels=frozenset({"pos"}))
-    edges = as_caller.data(ORDERS, {"first": 10})["orders"]["edges"]
-    assert [e["node"]["ref"] for e in edges] == [mine]
-    assert as_caller.data(ORDERS, {"first": 10, "channelCode": "web"})["orders"]["edges"] == []
-    assert as_caller.data(ORDER, {"ref": theirs})["order"] is None
-    opened = as_caller("mutation { openSession(input: {channelCode: \"web\"}) { session { rev } errors { code } } }")
+    till = create_token(client, "client", ["pos"], name="till-1")
+    assert gql(client, ORDERS, {}, token=till)["data"]["orders"]["edges"] == [{"node": {"ref": mine}}]
+    assert gql(client, ORDERS, {"channelCode": "web"}, token=till)["data"]["orders"]["edges"] == []
+    assert gql(client, ORDER, {"ref": theirs}, token=till) == {"data": {"order": None}}
+    opened = gql(client, 'mutation { openSession(input: {channelCode: "web"}) { session { rev } errors { code } } }',
+                 token=till)
     assert opened["data"]["openSession"] == {"session": None, "errors": [{"code": "not_found"}]}
 
 
-def test_events_record_the_callers_name(api: Api, as_caller: Api) -> None:
+def test_events_record_the_callers_name(api: Api, client: TestClient) -> None:
     ref = import_order(api, make_channel(api, code="pos"))["ref"]
-    CALLER["principal"] = Principal(name="maria", role=Role.STAFF, channels=None)
-    order = as_caller.data(TRANSITION_ORDER, {"input": {"ref": ref, "status": "confirmed"}})["transitionOrder"]
-    assert order["order"]["events"][-1]["actor"] == "maria"
+    maria = create_token(client, "staff", name="maria")
+    result = gql(client, TRANSITION_ORDER, {"input": {"ref": ref, "status": "confirmed"}}, token=maria)
+    assert result["data"]["transitionOrder"]["order"]["events"][-1]["actor"] == "maria"

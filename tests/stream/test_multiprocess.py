@@ -19,13 +19,18 @@ import redis
 from websockets.asyncio.client import ClientConnection, connect
 
 from omniman_gql.eventlog import Position
+from omniman_gql.settings import Settings
 from tests.api.operations import COMMIT_SESSION, MODIFY_SESSION, OPEN_SESSION, TRANSITION_ORDER, UPSERT_CHANNEL
 from tests.fixtures.app import free_port, wait_for_health
 from tests.fixtures.db import truncate_all
+from tests.graphql import bearer, create_token_in, init_payload
 from tests.stream.wsclient import ORDER_EVENTS
 from tests.test_cli_serve import omniman_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.postgresql, pytest.mark.redis]
+
+
+TOKEN: dict[str, str] = {}  # the admin token of the running `servers`
 
 
 @pytest.fixture
@@ -36,6 +41,7 @@ def servers(request: pytest.FixtureRequest, redis_url: str, namespace: str, tmp_
         pytest.skip("needs PostgreSQL (--db)")
     database_url = request.getfixturevalue("postgresql_url")
     truncate_all(database_url)
+    TOKEN["admin"] = create_token_in(Settings(database_url=database_url, redis_url=None))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIMAN_")}
     env.update(OMNIMAN_DATABASE_URL=database_url, OMNIMAN_REDIS_URL=redis_url, OMNIMAN_BROKER_NAMESPACE=namespace,
                OMNIMAN_SUBSCRIPTION_POLL_S="60", OMNIMAN_GRAPHIQL="false")
@@ -67,7 +73,8 @@ def servers(request: pytest.FixtureRequest, redis_url: str, namespace: str, tmp_
 
 
 def gql(base_url: str, query: str, variables: dict[str, Any], name: str) -> dict[str, Any]:
-    response = httpx.post(f"{base_url}/graphql", json={"query": query, "variables": variables}, timeout=10)
+    response = httpx.post(f"{base_url}/graphql", json={"query": query, "variables": variables}, timeout=10,
+                          headers=bearer(TOKEN["admin"]))
     body = response.json()
     assert response.status_code == 200 and "errors" not in body, body
     assert body["data"][name].get("errors", []) == [], body
@@ -100,7 +107,7 @@ async def test_subscriber_on_process_a_receives_what_process_b_commits(
     ws_url = a.replace("http://", "ws://") + "/graphql"
     protocols = ["graphql-transport-ws"]
     async with connect(ws_url, subprotocols=protocols, compression=None) as ws:  # type: ignore[arg-type]
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await ws.send(json.dumps({"type": "connection_init", "payload": init_payload(TOKEN["admin"])}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         # From the start of this fresh channel: whatever the timing, the first order cannot be missed.
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {

@@ -14,6 +14,7 @@ from schema.asgi import create_app
 from tests.api.operations import ADD_ORDER_EVENT, MODIFY_SESSION, TRANSITION_ORDER, commit, make_channel, ok, \
     open_with_lines
 from tests.fixtures.app import Api
+from tests.graphql import authorize
 from tests.fixtures.stream import redis_subscriptions, wait_until
 from tests.stream.wsclient import ORDER_EVENTS, SESSION_CHANGED, GraphQLWs, wait_for_no_feeds, wait_for_watchers
 
@@ -23,6 +24,7 @@ PROTOCOL = ["graphql-transport-ws"]
 @pytest.fixture
 def stream_client(stream_settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(stream_settings)) as client:
+        authorize(client)
         yield client
 
 
@@ -50,7 +52,7 @@ def test_ws_order_events_arrive_live_and_filters_hold(
         ws.subscribe("all", ORDER_EVENTS, {"channels": [channel]})
         ws.subscribe("confirmed", ORDER_EVENTS, {"channels": [channel], "statuses": ["confirmed"]})
         wait_for_watchers(stream_client, channel, 2)
-        assert redis_subscriptions(redis_client, namespace)[0] == 1  # one Redis subscription for both
+        assert redis_client.pubsub_numsub(f"{namespace}:order-events:{channel}")[0][1] == 1  # one for both
         new_order(api, other)  # another channel: never sent
         ref = new_order(api, channel)
         created = ws.next("all")["orderEvents"]
@@ -143,6 +145,7 @@ def test_ws_limits_connection_init_time_and_subscriptions_per_connection(stream_
     settings = stream_settings.model_copy(update={"connection_init_timeout_s": 0.2,
                                                   "max_subscriptions_per_connection": 1})
     with TestClient(create_app(settings)) as client:
+        authorize(client)
         with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as raw:
             with pytest.raises(WebSocketDisconnect) as closed:
                 raw.receive_json()  # no connection_init: closed after the timeout
@@ -164,10 +167,11 @@ def test_ws_legacy_graphql_ws_only_behind_its_setting(stream_settings: Settings)
                 raw.receive_json()
     legacy = stream_settings.model_copy(update={"legacy_graphql_ws": True, "connection_init_timeout_s": 0.5})
     with TestClient(create_app(legacy)) as client:
+        authorize(client)
         api = Api(client)
         channel = make_channel(api)
         with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as raw:
-            raw.send_json({"type": "connection_init", "payload": {}})
+            raw.send_json({"type": "connection_init", "payload": {"authorization": client.headers["Authorization"]}})
             assert raw.receive_json()["type"] == "connection_ack"
             raw.send_json({"id": "1", "type": "start", "payload": {"query": ORDER_EVENTS,
                                                                   "variables": {"channels": [channel]}}})

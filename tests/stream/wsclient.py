@@ -7,6 +7,7 @@ from typing import Any
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from omniman_gql.feeds import LiveFeeds
+from schema.ws_auth import TOKENS_TOPIC
 from tests.fixtures.stream import wait_until
 
 ORDER_EVENTS = """subscription($channels: [String!], $statuses: [String!], $after: String) {
@@ -24,7 +25,11 @@ class GraphQLWs:
         self.pending: list[dict[str, Any]] = []
 
     def init(self, payload: dict[str, Any] | None = None) -> None:
-        self.ws.send_json({"type": "connection_init", "payload": payload or {}})
+        """`connection_init`; without a payload, with the token the test client sends on HTTP (`authorize`)."""
+        if payload is None:
+            headers = dict(self.ws.scope["headers"])
+            payload = {"Authorization": headers[b"authorization"].decode()} if b"authorization" in headers else {}
+        self.ws.send_json({"type": "connection_init", "payload": payload})
         assert self.ws.receive_json()["type"] == "connection_ack"
 
     def subscribe(self, op_id: str, query: str, variables: dict[str, Any] | None = None) -> None:
@@ -65,6 +70,14 @@ def wait_for_watchers(client: TestClient, key: str | None, count: int = 1) -> No
     wait_until(lambda: key in tails and len(tails[key].watchers) >= count, what=f"{count} watcher(s) on {key}")
 
 
+def feed_subscribers(live: LiveFeeds) -> int:
+    """Local pub/sub subscriptions of feeds (not counting the app's watch for revoked tokens, while sockets are
+    open)."""
+    fanout = live.pubsub.fanout  # type: ignore[attr-defined]
+    subs = {sub for subs in (*fanout.exact.values(), *fanout.patterns.values()) for sub in subs}
+    return len([sub for sub in subs if sub.topics != (TOKENS_TOPIC,)])
+
+
 def wait_for_no_feeds(client: TestClient) -> None:
     live = live_of(client)
-    wait_until(lambda: not live.tails.tails and live.pubsub.local_subscriber_count() == 0, what="feeds released")
+    wait_until(lambda: not live.tails.tails and feed_subscribers(live) == 0, what="feeds released")

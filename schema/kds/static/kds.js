@@ -107,11 +107,13 @@
     });
     let body = null;
     try { body = await response.json(); } catch (_) { /* not JSON: reported below */ }
-    if (body && isAuthError(body.errors)) {
-      askToken(response.status === 403 || body.errors[0].extensions.code === "FORBIDDEN"
-        ? "This token may not read these channels. Paste another one."
-        : "The token was refused (missing, unknown or revoked). Paste a valid one.");
+    const code = body && body.errors && body.errors[0].extensions && body.errors[0].extensions.code;
+    if (code === "UNAUTHENTICATED") {
+      askToken("The token was refused (missing, unknown or revoked). Paste a valid one.");
       throw new Error("not signed in");
+    }
+    if (code === "FORBIDDEN") {  // e.g. a `display` token pressing a button: say so, keep showing the tickets
+      throw new Error("this token may not do that (moving orders needs a staff token)");
     }
     if (!body || body.errors) {
       throw new Error((body && body.errors && body.errors[0].message) || "HTTP " + response.status);

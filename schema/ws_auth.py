@@ -1,0 +1,191 @@
+"""Websocket auth: the token of `connection_init` (4401 when missing or bad), and closing the sockets of a token
+the moment it is revoked."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
+from typing import Any
+
+import anyio
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyInitMessage
+
+from omniman_gql.pubsub import PubSub, Subscription
+from omniman_gql.runtime import Hub
+from omniman_gql.services import auth
+
+from .context import Context
+from .subscriptions import LegacyGraphQLWSHandler
+
+log = logging.getLogger("omniman.auth")
+TOKENS_TOPIC = "tokens"  # `revoke_token` publishes {"revoked": id} here after commit
+UNAUTHORIZED = 4401
+Closer = Callable[[], Awaitable[None]]
+
+
+class TokenRejected(Exception):
+    """`connection_init` carried no valid token: the socket is closed with 4401."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def connection_token(params: Mapping[str, Any] | None) -> str | None:
+    """The `Authorization` value of a `connection_init` payload (the key in any case)."""
+    for key, value in (params or {}).items():
+        if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
+            return value
+    return None
+
+
+class TokenWatch:
+    """Per app: closes every open websocket of a token once it is revoked.
+
+    At once when the revocation is published on the `tokens` topic (any process, through Redis), and at the latest
+    `recheck_s` later (a lost message, or a revocation by a process without the pub/sub, such as `omniman token
+    revoke` on the embedded default): one query for every watched token, however many sockets are open. The
+    watcher runs only while sockets are open; it is asked to stop, never cancelled, since cancelling it in the
+    middle of a (un)subscribe would upset the shared pub/sub connection.
+    """
+
+    def __init__(self, recheck_s: float) -> None:
+        self.recheck_s = recheck_s
+        self.closers: dict[int, set[Closer]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+
+    def watch(self, token_id: int, closer: Closer, hub: Hub, pubsub: PubSub | None) -> Callable[[], None]:
+        """Call `closer` when `token_id` is revoked; returns the function that stops watching."""
+        self.closers.setdefault(token_id, set()).add(closer)
+        if self._task is None or self._task.done():
+            self._start(hub, pubsub)
+
+        def unwatch() -> None:
+            closers = self.closers.get(token_id)
+            if closers is not None:
+                closers.discard(closer)
+                if not closers:
+                    del self.closers[token_id]
+            if not self.closers and self._wake is not None:
+                self._wake.set()  # nothing left to watch: the watcher ends by itself
+
+        return unwatch
+
+    async def _run(self, hub: Hub, pubsub: PubSub | None) -> None:
+        subscribe: AbstractAsyncContextManager[Subscription | None] = (
+            pubsub.subscribe([TOKENS_TOPIC], maxsize=64, overflow="drop") if pubsub is not None else nullcontext())
+        closed = False
+        try:
+            async with subscribe as sub:
+                checked = time.monotonic()
+                while self.closers and not closed:
+                    await self._signal(sub, max(0.0, checked + self.recheck_s - time.monotonic()))
+                    revoked, lagged = _revoked_ids(sub)
+                    closed = sub is not None and sub.closed_reason is not None  # the pub/sub is shutting down
+                    if lagged or time.monotonic() >= checked + self.recheck_s:
+                        revoked |= await auth.revoked_among(hub, list(self.closers))
+                        checked = time.monotonic()
+                    await self._close(revoked)
+        except Exception:  # a broken watcher must not take the sockets down; the next socket starts another
+            log.exception("watching for revoked tokens failed")
+            closed = True
+        if self.closers and not closed:  # a socket arrived while this watcher was ending
+            self._start(hub, pubsub)
+
+    def _start(self, hub: Hub, pubsub: PubSub | None) -> None:
+        self._wake = asyncio.Event()  # made on the running loop (an app may be served by several loops in turn)
+        self._task = asyncio.get_running_loop().create_task(self._run(hub, pubsub))
+
+    async def _signal(self, sub: Subscription | None, timeout: float) -> None:
+        """Until a message arrives, the last socket leaves, or `timeout` seconds pass."""
+        assert self._wake is not None
+        self._wake.clear()
+        if not self.closers:
+            return
+        waits = [asyncio.ensure_future(self._wake.wait())]
+        if sub is not None:
+            waits.append(asyncio.ensure_future(sub.wait()))
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _close(self, revoked: set[int]) -> None:
+        for token_id in revoked & self.closers.keys():
+            for closer in list(self.closers.get(token_id, ())):
+                with suppress(Exception):  # the socket may be gone already
+                    await closer()
+
+
+def _revoked_ids(sub: Subscription | None) -> tuple[set[int], bool]:
+    """The token ids announced as revoked, and whether some announcements were dropped (then ask the database)."""
+    if sub is None:
+        return set(), False
+    ids = {value for message in sub.drain() if isinstance(value := message.data.get("revoked"), int)}
+    lagged, sub.lagged = sub.lagged, False
+    return ids, lagged
+
+
+class _Guard:
+    """What both protocol handlers share: run `connection_init` through the view's token check, close with 4401
+    when it fails, and close the socket when its token is revoked."""
+
+    context: Context
+    websocket: Any
+    view: Any
+    _unwatch: Callable[[], None] | None = None
+
+    async def _closed_unless_authenticated(self, init: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await init()
+        except TokenRejected as exc:
+            await self.websocket.close(code=UNAUTHORIZED, reason=exc.reason)
+            return
+        principal = self.context.principal
+        if principal is not None and principal.token_id is not None and self._unwatch is None:
+            request = self.context.request
+            live = getattr(request.state, "live", None) if request is not None else None
+            self._unwatch = self.view.token_watch.watch(
+                principal.token_id, self._revoked, self.context.hub, live.pubsub if live is not None else None)
+
+    async def _revoked(self) -> None:
+        await self.websocket.close(code=UNAUTHORIZED, reason="The API token was revoked.")
+
+    def _stop_watching(self) -> None:
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+
+
+class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with token auth. A `subscribe` before `connection_init` is closed with 4401 by the
+    protocol itself."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await self._closed_unless_authenticated(lambda: super(AuthGraphQLTransportWSHandler, self)
+                                                .handle_connection_init(message))
+
+    async def shutdown(self) -> None:
+        self._stop_watching()
+        await super().shutdown()
+
+
+class AuthLegacyGraphQLWSHandler(_Guard, LegacyGraphQLWSHandler):
+    """The legacy graphql-ws protocol (behind its setting) with the same token auth."""
+
+    async def handle_connection_init(self, message: LegacyInitMessage) -> None:
+        await self._closed_unless_authenticated(lambda: super(AuthLegacyGraphQLWSHandler, self)
+                                                .handle_connection_init(message))
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            self._stop_watching()
