@@ -11,6 +11,7 @@ from strawberry.utils.logging import StrawberryLogger
 from omniman_gql.settings import Settings, get_settings
 
 from .extensions import hide_suggestions, is_unexpected, schema_extensions
+from .fanout import SharingExecutor
 from .mutations import Mutation
 from .queries import Query
 from .scalars import SCALAR_MAP
@@ -42,6 +43,7 @@ def build_schema(settings: Settings | None = None, *, subscription: type | None 
         subscription=subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=not settings.introspection),
         extensions=schema_extensions(settings),
+        execution_context_class=SharingExecutor,  # one execution per event and distinct selection (schema.fanout)
     )
 
 

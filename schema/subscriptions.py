@@ -45,6 +45,8 @@ class OrderEventMessage:
     type: str = strawberry.field(description="Equals `event.type`: `created`, `status_changed`, `payment.captured`…")
     order: Order = strawberry.field(description="The order, as read when the event was delivered.")
     event: OrderEvent = strawberry.field(description="The event itself.")
+    # The executions of this event's selections, shared by every subscriber of the process (see schema.fanout).
+    shared_results: strawberry.Private[dict[Any, Any] | None] = None
 
 
 class ScopedLoaders:
@@ -61,13 +63,14 @@ class ScopedLoaders:
 
 
 class SharedEventViews:
-    """Per process: for each event id, the mapped types and loaders every subscriber shares, for a moment."""
+    """Per process: for each event id, the mapped types, loaders and executed selections every subscriber shares,
+    for a moment."""
 
     def __init__(self, live: LiveFeeds) -> None:
         self.live = live
-        self._entries: OrderedDict[int, tuple[float, Loaders, Order, OrderEvent]] = OrderedDict()
+        self._entries: OrderedDict[int, tuple[float, Loaders, Order, OrderEvent, dict[Any, Any]]] = OrderedDict()
 
-    def get(self, item: OrderEventItem) -> tuple[Loaders, Order, OrderEvent]:
+    def get(self, item: OrderEventItem) -> tuple[Loaders, Order, OrderEvent, dict[Any, Any]]:
         now = time.monotonic()
         while self._entries:
             oldest = next(iter(self._entries.values()))
@@ -78,9 +81,9 @@ class SharedEventViews:
         entry = self._entries.get(event_id)
         if entry is None:
             entry = (now + SHARED_TTL_S, create_loaders(self.live.hub), Order.from_model(item.order),
-                     OrderEvent.from_model(item.event))
+                     OrderEvent.from_model(item.event), {})
             self._entries[event_id] = entry
-        return entry[1], entry[2], entry[3]
+        return entry[1], entry[2], entry[3], entry[4]
 
 
 def _live(info: Info) -> LiveFeeds:
@@ -132,9 +135,10 @@ class Subscription:
         feed = order_event_feed(live, channel_codes=channels, statuses=statuses, after=after)
         try:
             async for item in feed:
-                loaders, order, event = views.get(item)
+                loaders, order, event, shared = views.get(item)
                 _event_loaders.set(loaders)
-                yield OrderEventMessage(cursor=item.cursor, type=item.event.type, order=order, event=event)
+                yield OrderEventMessage(cursor=item.cursor, type=item.event.type, order=order, event=event,
+                                        shared_results=shared)
         except OmnimanError as exc:
             raise _edge_error(exc, {"channel_codes": "channelCodes"}) from None
         except SubscriptionClosed as exc:
