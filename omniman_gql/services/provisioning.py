@@ -148,6 +148,9 @@ async def apply_channels(hub: Hub, entries: list[Any]) -> list[AppliedChannel]:
             Channel.code.in_([code for code, _ in checked])))).scalars()  # type: ignore[attr-defined]
         before = {row.code: _values(row) for row in rows}
         for code, fields in checked:
+            if code in before and all(before[code][k] == v for k, v in fields.items()):
+                results.append(AppliedChannel(code, "unchanged"))  # not even `updated_at` moves
+                continue
             channel, created = await save_channel(uow, hub, code=code, fields=fields)
             outcome = "created" if created else "unchanged" if _values(channel) == before.get(code) else "updated"
             results.append(AppliedChannel(code, outcome))

@@ -58,7 +58,9 @@ async def test_apply_channels_twice_leaves_the_same_channels(hub: Hub) -> None:
     entries = parse_channel_document(GOOD_YAML, source="channels.yaml")
     first = await apply_channels(hub, entries)
     after_first = channel_rows(await channels.list_channels(hub))
+    stamps = {c.code: c.updated_at for c in await channels.list_channels(hub)}
     second = await apply_channels(hub, parse_channel_document(GOOD_YAML, source="channels.yaml"))
+    assert {c.code: c.updated_at for c in await channels.list_channels(hub)} == stamps  # nothing was written
 
     assert [(c.code, c.outcome) for c in first] == [("whatsapp", "created"), ("rappi", "created")]
     assert [(c.code, c.outcome) for c in second] == [("whatsapp", "unchanged"), ("rappi", "unchanged")]
