@@ -12,7 +12,7 @@ from omniman_gql.settings import Settings
 from .loaders import Loaders, create_loaders
 
 NO_TOKEN = "No API token: send the header `Authorization: Bearer <token>` (`omniman token create` makes one)."
-BAD_TOKEN = "The API token is unknown or revoked."
+BAD_TOKEN = "The API token is unknown or revoked (send the header `Authorization: Bearer <token>`)."
 
 
 @dataclass(slots=True, kw_only=True)
