@@ -16,8 +16,10 @@ ROUTING_KEYS = ("backend", "recipient", "event", "message")
 async def _channel_settings(hub: Hub, channel_code: str | None) -> dict[str, Any]:
     if not channel_code:
         return {}
+    table = Channel.__table__
     async with hub.transaction(readonly=True) as uow:
-        config = (await uow.db.execute(select(Channel.config).where(Channel.code == channel_code))).scalar_one_or_none()
+        config = (await (await uow.db.connection()).execute(
+            select(table.c.config).where(table.c.code == channel_code))).scalar_one_or_none()
     notifications = (config or {}).get("notifications")
     return notifications if isinstance(notifications, dict) else {}
 

@@ -49,30 +49,33 @@ async def claim(hub: Hub, directive_id: int) -> Directive | None:
     """Take a due, queued directive for this caller (→ running, attempts + 1). A conditional UPDATE decides, so of
     any number of concurrent callers exactly one gets the row; the others get None."""
     now = utcnow()
+    table = Directive.__table__
     async with hub.transaction() as uow:
-        result = await uow.db.execute(
-            update(Directive)
-            .where(Directive.id == directive_id, Directive.status == "queued", Directive.available_at <= now)
-            .values(status="running", attempts=Directive.attempts + 1, started_at=now, updated_at=now)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return (await uow.db.execute(select(Directive).where(Directive.id == directive_id))).scalar_one()
+        # One Core statement on the connection (UPDATE … RETURNING): a worker runs this for every directive.
+        row = (await (await uow.db.connection()).execute(
+            update(table)
+            .where(table.c.id == directive_id, table.c.status == "queued", table.c.available_at <= now)
+            .values(status="running", attempts=table.c.attempts + 1, started_at=now, updated_at=now)
+            .returning(*table.c)
+        )).mappings().one_or_none()
+    return Directive(**row) if row is not None else None
 
 
 def _still_ours(directive: Directive) -> ColumnElement[bool]:
     # The attempt number fences a run: after a reclaim another worker holds a higher attempt, and a slow first run
     # must not overwrite what the newer one recorded.
-    return and_(Directive.id == directive.id, Directive.status == "running", Directive.attempts == directive.attempts)
+    table = Directive.__table__
+    return and_(table.c.id == directive.id, table.c.status == "running", table.c.attempts == directive.attempts)
 
 
 async def complete(hub: Hub, directive: Directive) -> bool:
     """Mark a claimed directive `done`. Returns False if the claim was lost (reclaimed meanwhile)."""
     async with hub.transaction() as uow:
-        result = await uow.db.execute(
-            update(Directive).where(_still_ours(directive)).values(status="done", last_error="", updated_at=utcnow())
+        result = await (await uow.db.connection()).execute(
+            update(Directive.__table__).where(_still_ours(directive))
+            .values(status="done", last_error="", updated_at=utcnow())
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)
 
 
 async def fail_or_backoff(hub: Hub, directive: Directive, error: str, *, permanent: bool = False) -> RunOutcome:
