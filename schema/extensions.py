@@ -77,8 +77,8 @@ def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callab
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    extensions.append(MaskInternalErrors)
-    return extensions
     from .logging_extension import ObserveOperations  # it uses is_unexpected from here
 
     extensions.append(lambda: ObserveOperations(settings=settings))  # before the mask: it reports what clients saw
+    extensions.append(MaskInternalErrors)
+    return extensions
