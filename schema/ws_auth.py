@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyInitMessage
 
 from omniman_gql.pubsub import PubSub, Subscription
@@ -171,6 +171,18 @@ class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Contex
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await self._closed_unless_authenticated(lambda: super(AuthGraphQLTransportWSHandler, self)
                                                 .handle_connection_init(message))
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.max_subscriptions_per_connection
+        if self.connection_acknowledged and limit is not None and len(self.operations) >= limit \
+                and message["id"] not in self.operations:  # Strawberry's own refusal says less
+            error = {"message": f"Subscription limit reached: at most {limit} operations run at the same time on "
+                                "one connection; complete one first (or open another connection).",
+                     "extensions": {"code": "LIMIT_EXCEEDED"}}
+            refusal: Any = {"id": message["id"], "type": "error", "payload": [error]}
+            await self.send_message(refusal)
+            return
+        await super().handle_subscribe(message)
 
     async def shutdown(self) -> None:
         self._stop_watching()

@@ -136,7 +136,8 @@ QUERIES = [
 ]
 
 MUTATIONS = [
-    Op("upsertChannel", f"mutation($input: ChannelInput!) {{ upsertChannel(input: $input) {{ channel {{ code }} {ERR} }} }}",
+    Op("upsertChannel", f"""mutation($input: ChannelInput!) {{ upsertChannel(input: $input) {{ channel {{ code }}
+        {ERR} }} }}""",
        Action.ADMIN, False, lambda api, c: {"input": {"code": f"new-{uuid.uuid4().hex[:6]}"}}, payload_ok),
     Op("openSession", f"""mutation($input: OpenSessionInput!) {{ openSession(input: $input) {{ session {{ rev }}
         {ERR} }} }}""", Action.WRITE_SESSION, True,
