@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import event, insert
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from .settings import Settings
 
@@ -153,3 +153,27 @@ async def open_transaction(
     finally:
         if lock is not None:
             lock.release()
+
+
+@asynccontextmanager
+async def open_connection(
+    factory: async_sessionmaker[AsyncSession], *, readonly: bool = False
+) -> AsyncIterator[AsyncConnection]:
+    """A Core transaction without an ORM session, for hot paths that only send statements (a directive's claim and
+    completion): the same BEGIN rules and SQLite writer queue as `open_transaction`, less per-transaction work."""
+    writer = None if readonly else _writer_lock(factory)
+    if writer is not None:
+        try:
+            async with asyncio.timeout(writer[1]):
+                await writer[0].acquire()
+        except TimeoutError:
+            raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)")) from None
+    try:
+        async with factory.kw["bind"].connect() as connection:
+            if readonly:
+                connection = await connection.execution_options(**{READONLY: True})
+            async with connection.begin():
+                yield connection
+    finally:
+        if writer is not None:
+            writer[0].release()

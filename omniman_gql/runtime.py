@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from .db import UnitOfWork, create_engine, create_session_factory, open_transaction
+from .db import UnitOfWork, create_engine, create_session_factory, open_connection, open_transaction
 from .protocols import DirectiveDispatcher, EventPublisher
 from .registry import Registry, build_registry
 from .settings import Settings
@@ -51,6 +51,11 @@ class Hub:
         async with open_transaction(self.session_factory, readonly=readonly) as uow:
             yield uow
         await self._after_commit(uow)
+
+    def connection(self, *, readonly: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A Core transaction with no ORM session and no after-commit work (nothing to dispatch or publish): for
+        hot paths made of a statement or two."""
+        return open_connection(self.session_factory, readonly=readonly)
 
     async def _after_commit(self, uow: UnitOfWork) -> None:
         # Failures here are logged, never raised: the change is committed, and the sweeper and cursor replay

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..models import Channel, Directive
 from ..runtime import Hub
 from ..services.directives import DirectiveFailed
 
 ROUTING_KEYS = ("backend", "recipient", "event", "message")
+_CHANNEL_CONFIG = select(Channel.__table__.c.config).where(Channel.__table__.c.code == bindparam("code"))
 
 
 async def _channel_settings(hub: Hub, channel_code: str | None) -> dict[str, Any]:
     if not channel_code:
         return {}
-    table = Channel.__table__
-    async with hub.transaction(readonly=True) as uow:
-        config = (await (await uow.db.connection()).execute(
-            select(table.c.config).where(table.c.code == channel_code))).scalar_one_or_none()
+    async with hub.connection(readonly=True) as connection:
+        config = (await connection.execute(_CHANNEL_CONFIG, {"code": channel_code})).scalar_one_or_none()
     notifications = (config or {}).get("notifications")
     return notifications if isinstance(notifications, dict) else {}
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from ..errors import ErrorCode, OmnimanError
 from ..models import Directive, utcnow
@@ -45,19 +45,26 @@ def _error_text(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
+# A worker runs claim and complete for every directive: built once (statement construction and its cache key cost
+# more than the execution), sent as Core on the connection with bound values.
+_TABLE = Directive.__table__
+_CLAIM = (update(_TABLE)
+          .where(_TABLE.c.id == bindparam("claim_id"), _TABLE.c.status == "queued",
+                 _TABLE.c.available_at <= bindparam("claim_now"))
+          .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
+                  updated_at=bindparam("claim_now"))
+          .returning(*_TABLE.c))
+_COMPLETE = (update(_TABLE)
+             .where(_TABLE.c.id == bindparam("run_id"), _TABLE.c.status == "running",
+                    _TABLE.c.attempts == bindparam("run_attempts"))
+             .values(status="done", last_error="", updated_at=bindparam("done_at")))
+
+
 async def claim(hub: Hub, directive_id: int) -> Directive | None:
     """Take a due, queued directive for this caller (→ running, attempts + 1). A conditional UPDATE decides, so of
     any number of concurrent callers exactly one gets the row; the others get None."""
-    now = utcnow()
-    table = Directive.__table__
-    async with hub.transaction() as uow:
-        # One Core statement on the connection (UPDATE … RETURNING): a worker runs this for every directive.
-        row = (await (await uow.db.connection()).execute(
-            update(table)
-            .where(table.c.id == directive_id, table.c.status == "queued", table.c.available_at <= now)
-            .values(status="running", attempts=table.c.attempts + 1, started_at=now, updated_at=now)
-            .returning(*table.c)
-        )).mappings().one_or_none()
+    async with hub.connection() as connection:
+        row = (await connection.execute(_CLAIM, {"claim_id": directive_id, "claim_now": utcnow()})).mappings().one_or_none()
     return Directive(**row) if row is not None else None
 
 
@@ -70,11 +77,9 @@ def _still_ours(directive: Directive) -> ColumnElement[bool]:
 
 async def complete(hub: Hub, directive: Directive) -> bool:
     """Mark a claimed directive `done`. Returns False if the claim was lost (reclaimed meanwhile)."""
-    async with hub.transaction() as uow:
-        result = await (await uow.db.connection()).execute(
-            update(Directive.__table__).where(_still_ours(directive))
-            .values(status="done", last_error="", updated_at=utcnow())
-        )
+    async with hub.connection() as connection:
+        result = await connection.execute(
+            _COMPLETE, {"run_id": directive.id, "run_attempts": directive.attempts, "done_at": utcnow()})
         return bool(result.rowcount)
 
 
