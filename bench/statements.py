@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import pstats
 import sys
 import time
 import uuid
@@ -29,6 +31,15 @@ from omniman_gql.services import catalog, channels, commit, sessions  # noqa: E4
 from omniman_gql.settings import Settings  # noqa: E402
 
 SKUS = {"BENCH-COFFEE": 550, "BENCH-CAKE": 1290}
+
+
+async def _python_calls(step: object) -> int:
+    """Python function calls made by one more run of `step`: a load-independent measure of interpreter work."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    await step()  # type: ignore[operator]
+    profiler.disable()
+    return int(pstats.Stats(profiler).total_calls)  # type: ignore[attr-defined]
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
@@ -48,6 +59,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     await channels.upsert_channel(hub, code=code, config=args.config and json.loads(args.config) or {})
     await catalog.set_prices(hub, prices=[{"sku": s, "unit_price_q": p} for s, p in SKUS.items()])
     counts: dict[str, Counter[str]] = {}
+    cpu: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
 
     async def checkout(record: bool) -> None:
         key = f"S-{uuid.uuid4().hex[:10]}"
@@ -61,11 +74,17 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         ]
         for name, step in steps:
             seen.clear()
-            await step()
             if record:
+                calls[name] = await _python_calls(step)
                 counts[name] = Counter(seen)
+                continue
+            before = time.process_time()
+            await step()
+            cpu[name] += time.process_time() - before
 
+    await checkout(record=False)  # warm caches (compiled statements, parsed SQL) before counting
     await checkout(record=True)
+    cpu.clear()
     started_cpu, started = time.process_time(), time.perf_counter()
     for _ in range(args.repeat):
         await checkout(record=False)
@@ -75,7 +94,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     return {"bench": "statements", "database": settings.async_database_url.split(":", 1)[0],
             "statements": {name: {"total": sum(c.values()), **dict(sorted(c.items()))} for name, c in counts.items()},
             "per_checkout": sum(sum(c.values()) for c in counts.values()),
-            "cpu_ms_per_checkout": round(cpu_ms, 2), "wall_ms_per_checkout": round(wall_ms, 2),
+            "python_calls": {**calls, "checkout": sum(calls.values())},
+            "cpu_ms_per_checkout": round(cpu_ms, 2),
+            "cpu_ms": {name: round(value / args.repeat * 1000, 2) for name, value in cpu.items()}, "wall_ms_per_checkout": round(wall_ms, 2),
             "repeat": args.repeat}
 
 
