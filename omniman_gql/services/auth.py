@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..domain.limits import check_string
 from ..errors import ErrorCode, OmnimanError
@@ -131,14 +131,17 @@ async def count_tokens(hub: Hub) -> int:
         return int((await uow.db.execute(select(func.count()).select_from(ApiToken))).scalar_one())
 
 
+_TOKENS = ApiToken.__table__
+_LIVE_TOKEN = (select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.channels)
+               .where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None)))
+
+
 async def authenticate(hub: Hub, secret: str | None) -> Principal | None:
     """The principal of a live token, or None for a missing, unknown or revoked one."""
     if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    async with hub.transaction(readonly=True) as uow:
-        row = (await uow.db.execute(select(ApiToken).where(
-            ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None)  # type: ignore[union-attr]
-        ))).scalar_one_or_none()
+    async with hub.connection(readonly=True) as connection:  # every request: Core, no ORM session
+        row = (await connection.execute(_LIVE_TOKEN, {"token_hash": hash_token(secret)})).one_or_none()
     if row is None:
         return None
     role = Role(row.role)
