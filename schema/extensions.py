@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, StringValueNode, ValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -31,6 +31,34 @@ def is_unexpected(error: GraphQLError) -> bool:
     coercion) are GraphQLErrors themselves. Anything else escaped a resolver by accident."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
+
+
+NUL_MESSAGE = "Strings may not contain NUL (\\u0000) characters."
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a JSON value holds a string with a NUL character (PostgreSQL text cannot store one). Iterative:
+    a document nested a thousand levels deep must not exhaust the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+class NoNulCharacters(ValidationRule):
+    """String literals of a document may not hold NUL characters (variables are checked by the view)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        if "\x00" in node.value:
+            self.report_error(GraphQLError(NUL_MESSAGE, node))
 
 
 def hide_suggestions(errors: list[GraphQLError]) -> None:
@@ -68,7 +96,7 @@ def schema_extensions(settings: Settings) -> list[type[SchemaExtension] | Callab
     The depth and alias rules are built ONCE: the validation cache is keyed by the rule classes, and the stock
     limiter extensions make new classes per instance, which would turn every request into a cache miss."""
     rules = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-             *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
+             *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules, NoNulCharacters]
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),

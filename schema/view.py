@@ -11,9 +11,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
 from cross_web import HTTPException
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from omniman_gql.runtime import Hub
@@ -21,6 +25,7 @@ from omniman_gql.services.auth import Action, Principal, authenticate, bearer_se
 from omniman_gql.settings import Settings
 
 from .context import BAD_TOKEN, NO_TOKEN, Context
+from .extensions import NUL_MESSAGE, contains_nul
 from .fanout import MessageEncoder
 from .graphiql import graphiql_page
 from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, TokenRejected, TokenWatch, \
@@ -28,6 +33,8 @@ from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, 
 
 MESSAGE_TOO_BIG = 1009  # RFC 6455: a websocket message larger than the server accepts
 NO_BATCHING = "Batched requests (a JSON array of operations) are not accepted: send one operation per request."
+NOT_AN_OBJECT = 'Send a JSON object: {"query": "…", "variables": {…}, "operationName": "…"}.'
+HTTP_OPERATIONS = {"GET": {OperationType.QUERY}, "POST": {OperationType.QUERY, OperationType.MUTATION}}
 
 
 class OmnimanGraphQL(GraphQL[Context, None]):
@@ -85,6 +92,40 @@ class OmnimanGraphQL(GraphQL[Context, None]):
 
     def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
         raise HTTPException(400, NO_BATCHING)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON of a body or a websocket message; absurd nesting or bad UTF-8 is a parse error, like bad syntax."""
+        try:
+            return super().decode_json(data)
+        except (RecursionError, UnicodeDecodeError):
+            raise json.JSONDecodeError("not UTF-8 JSON, or nested too deeply", "", 0) from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        value = super().parse_json(data)
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, NOT_AN_OBJECT)
+        return value
+
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: Context,
+                             root_value: Any, request_data: GraphQLRequestData) -> ExecutionResult:
+        """One operation over HTTP: queries (GET or POST) and mutations (POST); subscriptions need a websocket."""
+        allowed = HTTP_OPERATIONS.get(request_adapter.method, set())
+        if contains_nul(request_data.variables):
+            raise HTTPException(400, NUL_MESSAGE)
+        try:
+            return await self.schema.execute(
+                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                context_value=context, operation_name=request_data.operation_name, allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions)
+        except InvalidOperationTypeError as exc:
+            reason = exc.as_http_error_reason(request_adapter.method)
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                reason = "Subscriptions are served over websockets only (the graphql-transport-ws protocol)."
+            raise HTTPException(400, reason) from exc
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request.") from exc
 
     def encode_json(self, data: object) -> str:
         """Websocket messages; a `next` payload shared by many subscribers is encoded once (schema.fanout)."""

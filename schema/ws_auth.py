@@ -20,6 +20,7 @@ from omniman_gql.runtime import Hub
 from omniman_gql.services import auth
 
 from .context import Context
+from .extensions import NUL_MESSAGE, contains_nul
 from .subscriptions import LegacyGraphQLWSHandler
 
 log = logging.getLogger("omniman.auth")
@@ -164,9 +165,38 @@ class _Guard:
             self._unwatch = None
 
 
+def malformed(message: Any, *, with_id: tuple[str, ...], with_query: str) -> str | None:
+    """Why a websocket message cannot be handled (None when it can): the protocols index into messages freely,
+    so a hostile shape would otherwise raise inside the connection's task."""
+    if not isinstance(message, dict):
+        return "A message must be a JSON object."
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "A message needs a string `type`."
+    if kind in with_id and not isinstance(message.get("id"), str):
+        return f"A `{kind}` message needs a string `id`."
+    if kind == with_query:
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return f"A `{kind}` message needs `payload.query`, a string."
+        if not isinstance(payload.get("variables") or {}, dict) or \
+                not isinstance(payload.get("operationName") or "", str):
+            return "`payload.variables` must be an object and `payload.operationName` a string."
+        if contains_nul(payload.get("variables")):
+            return NUL_MESSAGE
+    return None
+
+
 class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with token auth. A `subscribe` before `connection_init` is closed with 4401 by the
-    protocol itself."""
+    protocol itself; a malformed message closes the socket with 4400."""
+
+    async def handle_message(self, message: Any) -> None:
+        problem = malformed(message, with_id=("subscribe", "complete"), with_query="subscribe")
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await self._closed_unless_authenticated(lambda: super(AuthGraphQLTransportWSHandler, self)
@@ -191,6 +221,13 @@ class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Contex
 
 class AuthLegacyGraphQLWSHandler(_Guard, LegacyGraphQLWSHandler):
     """The legacy graphql-ws protocol (behind its setting) with the same token auth."""
+
+    async def handle_message(self, message: Any) -> None:
+        problem = malformed(message, with_id=("start", "stop"), with_query="start")
+        if problem is not None:
+            await self.websocket.close(code=4400, reason=problem)
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: LegacyInitMessage) -> None:
         await self._closed_unless_authenticated(lambda: super(AuthLegacyGraphQLWSHandler, self)

@@ -44,17 +44,28 @@ def check_optional_string(value: Any, limits: Limits, *, field: tuple[str | int,
     return value
 
 
-def json_depth(value: Any) -> int:
-    """Nesting depth of a JSON value: scalars are 0, `{}`/`[]` are 1."""
-    if isinstance(value, dict):
-        return 1 + max((json_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((json_depth(v) for v in value), default=0)
-    return 0
+def json_depth(value: Any, stop_above: int | None = None) -> int:
+    """Nesting depth of a JSON value: scalars are 0, `{}`/`[]` are 1. Iterative, so hostile nesting cannot exhaust
+    the stack; with `stop_above` it returns as soon as the depth is known to exceed it."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if stop_above is not None and deepest > stop_above:
+                return deepest
+            pending.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def check_json(value: Any, limits: Limits, *, field: tuple[str | int, ...], what: str) -> Any:
-    """A JSON document within the size and depth bounds."""
+    """A JSON document within the size and depth bounds (depth first: encoding a hostile nesting would recurse)."""
+    if json_depth(value, stop_above=limits.max_json_depth) > limits.max_json_depth:
+        raise OmnimanError(
+            ErrorCode.INVALID_INPUT, f"{what} is nested deeper than {limits.max_json_depth} levels.", field=field,
+            context={"max_depth": limits.max_json_depth},
+        )
     try:
         encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError):
@@ -63,11 +74,6 @@ def check_json(value: Any, limits: Limits, *, field: tuple[str | int, ...], what
         raise OmnimanError(
             ErrorCode.INVALID_INPUT, f"{what} is larger than {limits.max_json_bytes} bytes.", field=field,
             context={"max_bytes": limits.max_json_bytes},
-        )
-    if json_depth(value) > limits.max_json_depth:
-        raise OmnimanError(
-            ErrorCode.INVALID_INPUT, f"{what} is nested deeper than {limits.max_json_depth} levels.", field=field,
-            context={"max_depth": limits.max_json_depth},
         )
     return value
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..db import UnitOfWork, insert_ignoring_conflicts
 from ..domain.channel_config import POLICIES, validate_channel_config
+from ..domain.limits import check_json
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Channel, utcnow
 from ..runtime import Hub
@@ -42,6 +43,7 @@ def _check_fields(hub: Hub, fields: dict[str, Any]) -> dict[str, Any]:
                                    field=("is_active",)))
     if fields.get("config") is not None:
         try:
+            check_json(fields["config"], hub.registry.limits, field=("config",), what="`config`")
             validate_channel_config(fields["config"])
         except OmnimanError as exc:
             errors.extend(exc.errors())
