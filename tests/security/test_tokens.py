@@ -119,3 +119,11 @@ def test_serve_makes_a_first_admin_token_only_on_a_database_without_tokens(
     announce_first_admin_token(settings, "http://127.0.0.1:8000")
     assert capsys.readouterr().out == ""
     assert secret
+
+
+def test_graphiql_has_a_token_box_that_sends_the_token(client: TestClient) -> None:
+    page = client.get("/graphql", headers={"Accept": "text/html"}).text
+    assert 'id="omniman-token"' in page and '"omniman.apiToken"' in page  # the box, kept in localStorage
+    assert 'defaultHeaders["Authorization"] = "Bearer " + apiToken' in page  # on every HTTP request
+    assert "wsConnectionParams: apiToken ? { Authorization: " in page  # and in the websocket connection_init
+    assert 'paste your API token into the "API token" box' in page  # the quick start says where
