@@ -126,4 +126,4 @@ def test_graphiql_has_a_token_box_that_sends_the_token(client: TestClient) -> No
     assert 'id="omniman-token"' in page and '"omniman.apiToken"' in page  # the box, kept in localStorage
     assert 'defaultHeaders["Authorization"] = "Bearer " + apiToken' in page  # on every HTTP request
     assert "wsConnectionParams: apiToken ? { Authorization: " in page  # and in the websocket connection_init
-    assert 'paste your API token into the "API token" box' in page  # the quick start says where
+    assert "paste your API token into the" in page  # the quick start says where
