@@ -4,7 +4,7 @@ never show internals, and production switches (introspection, field suggestions,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,6 +16,7 @@ from schema.asgi import create_app
 from tests.api.operations import import_order, make_channel
 from tests.fixtures.app import Api
 from tests.graphql import authorize, create_token, gql, init_payload
+from tests.stream.wsclient import GraphQLWs
 
 LEAKS = re.compile(r"Traceback|File \"|site-packages|/work/|\.py\b|sqlalchemy|psycopg|aiosqlite|SELECT |INSERT |"
                    r"UPDATE |CREATE TABLE|IntegrityError|OperationalError", re.IGNORECASE)
@@ -170,3 +171,21 @@ def test_field_suggestions_only_while_introspection_is_on(production: TestClient
     assert "Did you mean" in str(gql(client, document)["errors"])
     hidden = str(gql(production, document)["errors"])
     assert "Did you mean" not in hidden and "errors" in gql(production, document)
+
+
+def test_an_unexpected_failure_in_a_subscription_is_masked(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import schema.subscriptions
+
+    async def broken(*args: object, **kwargs: object) -> AsyncIterator[object]:
+        raise RuntimeError("SELECT * FROM sessions at /work/main/omniman_gql/feeds.py line 9")
+        yield  # an async generator, as the real feed
+
+    monkeypatch.setattr(schema.subscriptions, "session_feed", broken)
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as raw:
+        ws = GraphQLWs(raw)
+        ws.init()
+        ws.subscribe("1", 'subscription { sessionChanged(channelCode: "pos", sessionKey: "K") { rev } }')
+        message = ws.message("1")
+    assert message["payload"]["errors"] == [{"message": "Internal server error",
+                                             "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
+    assert not LEAKS.search(str(message))
