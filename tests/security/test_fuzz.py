@@ -61,7 +61,8 @@ schemathesis.graphql.scalar("JSON", JSON_VALUES.map(json_node))
 SDL = Path(__file__).resolve().parents[2] / "schema" / "schema.graphql"
 SCHEMA = schemathesis.graphql.from_path(SDL)
 EXAMPLES = int(os.environ.get("OMNIMAN_FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize="OMNIMAN_FUZZ_RANDOM" not in os.environ,
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                derandomize="OMNIMAN_FUZZ_RANDOM" not in os.environ,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
 
