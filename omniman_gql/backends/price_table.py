@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.draft import PriceQuote
 from ..models import Price
+
+
+_TABLE = Price.__table__
+# Every priced modify runs it: built once, sent as Core on the session's connection.
+_PRICES = (select(_TABLE.c.sku, _TABLE.c.unit_price_q, _TABLE.c.name)
+           .where(_TABLE.c.sku.in_(bindparam("skus", expanding=True))))
 
 
 class PriceTable:
@@ -16,7 +22,7 @@ class PriceTable:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
-        rows = await db.execute(select(Price.sku, Price.unit_price_q, Price.name).where(Price.sku.in_(wanted)))
+        rows = await (await db.connection()).execute(_PRICES, {"skus": wanted})
         return {sku: PriceQuote(unit_price_q=price, name=name) for sku, price, name in rows}
 
     async def get_price(self, db: AsyncSession, sku: str, channel_code: str) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.draft import ChannelRules, PriceQuote
@@ -58,7 +58,7 @@ def fulfillment_not_found(ref: str) -> OmnimanError:
 
 async def get_channel(db: AsyncSession, code: str) -> Channel:
     """The channel, or `not_found`."""
-    channel = (await db.execute(select(Channel).where(Channel.code == code))).scalar_one_or_none()
+    channel = (await db.execute(_CHANNEL, {"code": code})).scalar_one_or_none()
     if channel is None:
         raise channel_not_found(code)
     return channel
@@ -68,15 +68,19 @@ async def lock_session(
     db: AsyncSession, channel_code: str, session_key: str, *, code: ErrorCode = ErrorCode.NOT_FOUND
 ) -> tuple[Session, Channel]:
     """The session row locked for update (a write lock on SQLite already), with its channel; or `code`."""
-    row = (await db.execute(
-        select(Session, Channel)
-        .join(Channel, Channel.code == Session.channel_code)
-        .where(Session.channel_code == channel_code, Session.session_key == session_key)
-        .with_for_update(of=Session)
-    )).one_or_none()
+    row = (await db.execute(_LOCK_SESSION, {"channel_code": channel_code, "session_key": session_key})).one_or_none()
     if row is None:
         raise session_not_found(channel_code, session_key, code)
     return row[0], row[1]
+
+
+_CHANNEL = select(Channel).where(Channel.code == bindparam("code"))  # type: ignore[arg-type]
+# Every modify and commit runs it: built once (building the statement and its cache key cost more than sending it).
+_LOCK_SESSION = (select(Session, Channel)
+                 .join(Channel, Channel.code == Session.channel_code)  # type: ignore[arg-type]
+                 .where(Session.channel_code == bindparam("channel_code"),  # type: ignore[arg-type]
+                        Session.session_key == bindparam("session_key"))  # type: ignore[arg-type]
+                 .with_for_update(of=Session))
 
 
 async def lock_order(db: AsyncSession, ref: str) -> tuple[Order, Channel]:
