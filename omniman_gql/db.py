@@ -75,6 +75,17 @@ def insert_ignoring_conflicts(db: AsyncSession, table: Any) -> Any:
 _INSERTS: dict[Any, Any] = {}
 
 
+async def insert_new_id(db: AsyncSession, table: Any, values: dict[str, Any]) -> int | None:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id` of one row, as Core on the session's connection: the new id, or
+    None when a unique constraint already holds an equal row. The statement is built once per table and dialect
+    (rows are bound values), as get-or-open and the commit's key claim run it on every call."""
+    key = (db.get_bind().dialect.name, table)
+    statement = _INSERTS.get(key)
+    if statement is None:
+        statement = _INSERTS[key] = insert_ignoring_conflicts(db, table).returning(table.c.id)
+    return (await (await db.connection()).execute(statement, values)).scalar_one_or_none()  # type: ignore[no-any-return]
+
+
 async def insert_returning_ids(db: AsyncSession, rows: Sequence[Any]) -> list[int]:
     """INSERT model instances of one table with Core (no unit-of-work flush) and set their new ids, in order.
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from .. import ids
-from ..db import UnitOfWork, insert_ignoring_conflicts
+from ..db import UnitOfWork, insert_new_id
 from ..domain.draft import Draft
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Channel, IdempotencyKey, Order, Session, utcnow
@@ -21,6 +21,8 @@ from .ordering import create_order
 
 KEY_WAIT_MS = 10_000  # longest wait for a concurrent commit holding the same key (PostgreSQL)
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available
+_WAIT_FOR_KEY = text(f"SET LOCAL lock_timeout = {int(KEY_WAIT_MS)}")
+_STOP_WAITING = text("SET LOCAL lock_timeout = DEFAULT")
 
 
 @dataclass(frozen=True)
@@ -75,20 +77,18 @@ async def _claim_key(uow: UnitOfWork, scope: str, key: str, session_key: str) ->
     instead of leaving the client hanging. SQLite serialises writers, so there the holder has always finished."""
     postgres = uow.db.get_bind().dialect.name == "postgresql"
     if postgres:
-        await uow.db.execute(text(f"SET LOCAL lock_timeout = {int(KEY_WAIT_MS)}"))
+        await (await uow.db.connection()).execute(_WAIT_FOR_KEY)
     try:
-        inserted = (await (await uow.db.connection()).execute(
-            insert_ignoring_conflicts(uow.db, IdempotencyKey.__table__).values(
-                scope=scope, key=key, status="in_progress", session_key=session_key, result={},
-                created_at=utcnow(), updated_at=utcnow(),
-            ).returning(IdempotencyKey.__table__.c.id)
-        )).scalar_one_or_none()
+        now = utcnow()
+        inserted = await insert_new_id(uow.db, IdempotencyKey.__table__, {
+            "scope": scope, "key": key, "status": "in_progress", "session_key": session_key, "result": {},
+            "created_at": now, "updated_at": now})
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         raise _in_progress(key) from None
     if postgres:
-        await uow.db.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+        await (await uow.db.connection()).execute(_STOP_WAITING)
     if inserted is not None:
         return None
     record = (await uow.db.execute(select(IdempotencyKey).where(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import ids
-from ..db import insert_ignoring_conflicts
+from ..db import insert_new_id
 from ..domain.channel_config import check_topic_for
 from ..domain.draft import Draft
 from ..domain.limits import check_json, check_object, check_optional_string, check_string
@@ -89,9 +89,7 @@ async def open_session(
         # Insert first: a unique constraint (key, or open handle), not luck, decides get-or-open, so the common case
         # (a new session) costs one statement; only a conflict reads the session that is already there.
         values = {c: getattr(row, c) for c in Session.model_fields if c != "id"}
-        table = Session.__table__
-        inserted = (await (await uow.db.connection()).execute(
-            insert_ignoring_conflicts(uow.db, table).values(**values).returning(table.c.id))).scalar_one_or_none()
+        inserted = await insert_new_id(uow.db, Session.__table__, values)
         if inserted is None:
             winner = await _find_existing(uow.db, channel_code, session_key, open_handle)
             if winner is None:
