@@ -84,9 +84,11 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     start = time.perf_counter()
     deadline = start + args.warmup + args.duration
     cpu_probe = asyncio.create_task(server_cpu(args.server_pid, start + args.warmup, deadline))
+    client_cpu = time.process_time()
     await asyncio.gather(*(client_loop(i, args, channel, stats, start, deadline) for i in range(args.concurrency)))
     elapsed = time.perf_counter() - start - args.warmup
     server_cpu_s = await cpu_probe
+    client_cpu = time.process_time() - client_cpu
     return {
         "bench": "checkout", "url": args.url, "channel": channel, "concurrency": args.concurrency,
         "duration_s": round(elapsed, 2), "checkouts": stats.checkouts,
@@ -94,6 +96,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         "latency_ms": {name: percentiles(samples) for name, samples in stats.latency.items()},
         "server_cpu_ms_per_checkout": (round(server_cpu_s * 1000 / stats.checkouts, 2)
                                        if server_cpu_s is not None and stats.checkouts else None),
+        # this process shares the machine: its CPU (warm-up included) is CPU the server did not get
+        "client_cpu_ms_per_checkout": round(client_cpu * 1000 / stats.checkouts, 2) if stats.checkouts else None,
         "errors": error_counts(stats.errors), "error_total": sum(stats.errors.values()),
         "error_examples": stats.examples, "machine": machine(),
     }

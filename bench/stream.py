@@ -109,9 +109,12 @@ async def run_level(n: int, args: argparse.Namespace, client: httpx.AsyncClient)
     errors: Counter[str] = Counter()
     rss_before = rss_kib(args.server_pid) if args.server_pid else None
     subscribers: list[Subscriber] = []
-    for start in range(0, n, 100):  # in waves, so the server's accept queue never overflows
+    # In small waves: a storm of simultaneous connection_inits (each authenticates) would grow the server's database
+    # pool, and that one-off growth would be counted as memory per subscription.
+    wave = args.connect_concurrency
+    for start in range(0, n, wave):
         subscribers += await asyncio.gather(*(connect(i, ws_url, args, channel, latencies, errors)
-                                              for i in range(start, min(n, start + 100))))
+                                              for i in range(start, min(n, start + wave))))
     try:
         # Warm-up: orders until every subscriber has received one (its subscription is live on the server).
         deadline = time.monotonic() + 60
@@ -183,6 +186,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=40, help="orders committed per level (default 40)")
     parser.add_argument("--selection", choices=["kitchen", "minimal"], default="kitchen",
                         help="what each display selects (default kitchen: order, lines, channel)")
+    parser.add_argument("--connect-concurrency", type=int, default=10,
+                        help="websockets opened at a time (default 10)")
     parser.add_argument("--compression", choices=["deflate", "none"], default="deflate",
                         help="offer permessage-deflate as browsers do (default), or not")
     parser.add_argument("--server-pid", type=int, help="the server's pid (one process): RSS and CPU from /proc")
