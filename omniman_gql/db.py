@@ -143,27 +143,34 @@ def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> tuple[asyncio.Loc
 
 
 @asynccontextmanager
+async def _writer_turn(factory: async_sessionmaker[AsyncSession], *, readonly: bool) -> AsyncIterator[None]:
+    """Wait for this process's SQLite writer queue (a no-op for readers and for PostgreSQL)."""
+    writer = None if readonly else _writer_lock(factory)
+    if writer is None:
+        yield
+        return
+    lock, timeout_s = writer
+    try:
+        async with asyncio.timeout(timeout_s):
+            await lock.acquire()
+    except TimeoutError:
+        # The same failure SQLite gives when busy_timeout runs out (e.g. a write opened inside another).
+        raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)")) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@asynccontextmanager
 async def open_transaction(
     factory: async_sessionmaker[AsyncSession], *, readonly: bool = False
 ) -> AsyncIterator[UnitOfWork]:
     """Commit on success, roll back on any exception. Post-commit work is the caller's (see Hub.transaction)."""
-    writer = None if readonly else _writer_lock(factory)
-    lock = writer[0] if writer else None
-    if writer is not None:
-        try:
-            async with asyncio.timeout(writer[1]):
-                await writer[0].acquire()
-        except TimeoutError:
-            # The same failure SQLite gives when busy_timeout runs out (e.g. a write opened inside another).
-            raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)")) from None
-    try:
-        async with factory() as db, db.begin():
-            if readonly:
-                await db.connection(execution_options={READONLY: True})
-            yield UnitOfWork(db=db)
-    finally:
-        if lock is not None:
-            lock.release()
+    async with _writer_turn(factory, readonly=readonly), factory() as db, db.begin():
+        if readonly:
+            await db.connection(execution_options={READONLY: True})
+        yield UnitOfWork(db=db)
 
 
 @asynccontextmanager
@@ -172,19 +179,8 @@ async def open_connection(
 ) -> AsyncIterator[AsyncConnection]:
     """A Core transaction without an ORM session, for hot paths that only send statements (a directive's claim and
     completion): the same BEGIN rules and SQLite writer queue as `open_transaction`, less per-transaction work."""
-    writer = None if readonly else _writer_lock(factory)
-    if writer is not None:
-        try:
-            async with asyncio.timeout(writer[1]):
-                await writer[0].acquire()
-        except TimeoutError:
-            raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)")) from None
-    try:
-        async with factory.kw["bind"].connect() as connection:
-            if readonly:
-                connection = await connection.execution_options(**{READONLY: True})
-            async with connection.begin():
-                yield connection
-    finally:
-        if writer is not None:
-            writer[0].release()
+    async with _writer_turn(factory, readonly=readonly), factory.kw["bind"].connect() as connection:
+        if readonly:
+            connection = await connection.execution_options(**{READONLY: True})
+        async with connection.begin():
+            yield connection
