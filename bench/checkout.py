@@ -18,8 +18,9 @@ from collections import Counter
 
 import httpx
 
-from benchlib import (COMMIT_SESSION, DEFAULT_URL, MODIFY_SESSION, OPEN_SESSION, SKUS, GraphQLFailure, cpu_seconds,
-                      error_counts, gql, headers, machine, percentiles, setup_channel, unique)
+from benchlib import (COMMIT_SESSION, DEFAULT_URL, MODIFY_SESSION, OPEN_SESSION, SKUS, GraphQLFailure,
+                      KeepAliveConnection, cpu_seconds, error_counts, gql_lean, headers, machine, percentiles,
+                      setup_channel, unique)
 
 MUTATIONS = ("openSession", "modifySession", "commitSession")
 
@@ -34,9 +35,9 @@ class Stats:
 
 async def client_loop(index: int, args: argparse.Namespace, channel: str, stats: Stats, start: float,
                       deadline: float) -> None:
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     skus = list(SKUS)
-    async with httpx.AsyncClient(timeout=args.timeout, limits=limits, headers=headers(args.token)) as client:
+    connection = KeepAliveConnection(args.url, args.token, args.timeout)
+    try:
         n = 0
         while time.perf_counter() < deadline:
             n += 1
@@ -53,7 +54,7 @@ async def client_loop(index: int, args: argparse.Namespace, channel: str, stats:
             try:
                 for name, query, variables in steps:
                     t0 = time.perf_counter()
-                    await gql(client, args.url, query, variables, name)
+                    await gql_lean(connection, query, variables, name)
                     if measured:
                         stats.latency[name].append(time.perf_counter() - t0)
             except GraphQLFailure as exc:
@@ -64,6 +65,8 @@ async def client_loop(index: int, args: argparse.Namespace, channel: str, stats:
             if measured:
                 stats.checkouts += 1
                 stats.latency["checkout"].append(time.perf_counter() - began)
+    finally:
+        connection.close()
 
 
 async def server_cpu(pids: list[int] | None, begin: float, end: float) -> float | None:
