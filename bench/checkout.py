@@ -81,8 +81,9 @@ async def server_cpu(pids: list[int] | None, begin: float, end: float) -> float 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
     channel = args.channel or unique("bench")
-    async with httpx.AsyncClient(timeout=args.timeout, headers=headers(args.token)) as client:
-        await setup_channel(client, args.url, channel)
+    if not args.no_setup:
+        async with httpx.AsyncClient(timeout=args.timeout, headers=headers(args.token)) as client:
+            await setup_channel(client, args.url, channel)
     stats = Stats()
     start = time.perf_counter()
     deadline = start + args.warmup + args.duration
@@ -115,6 +116,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", "-d", type=float, default=10.0, help="measured seconds (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds run before measuring (default 2)")
     parser.add_argument("--channel", help="channel code to use (default: a new bench-… channel)")
+    parser.add_argument("--no-setup", action="store_true", help="use --channel as it is (no upsert, no prices)")
     parser.add_argument("--server-pid", type=int, action="append", help="pid of a server process (repeatable; "
                         "children included) to report its CPU time per checkout, a figure less noisy than rates")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
