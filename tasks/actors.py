@@ -1,8 +1,6 @@
-"""The one actor: run a directive by id (the database row is the truth; the message carries only the id)."""
+"""The actors: run directives by id (the database row is the truth; a message carries only ids)."""
 
 from __future__ import annotations
-
-import time
 
 import dramatiq
 
@@ -13,14 +11,25 @@ from .broker import QUEUE, broker
 from .middleware import current_hub
 
 
+async def _run(directive_ids: list[int]) -> None:
+    hub, dispatcher = current_hub()
+    for outcome in await directives.run_directives(hub, directive_ids):
+        if outcome.topic:  # this delivery ran it (not a duplicate or an early delayed message): count and log the run
+            observability.directive_finished(hub.settings, directive_id=outcome.directive_id, topic=outcome.topic,
+                                             status=outcome.status, attempts=outcome.attempts,
+                                             duration_s=outcome.duration_s, retry_in_ms=outcome.retry_in_ms)
+        if outcome.retry_in_ms is not None:  # backing off: the fast path back; the sweeper covers a lost message
+            await dispatcher.dispatch_later(outcome.directive_id, outcome.retry_in_ms)
+
+
+@dramatiq.actor(queue_name=QUEUE, broker=broker, max_retries=0)
+async def run_directives(directive_ids: list[int]) -> None:
+    """Several directives in one message (those one commit wrote, a sweeper's batch): one claim and one completion
+    for all, and one Redis fetch and ack, instead of one of each per directive."""
+    await _run([int(i) for i in directive_ids])
+
+
 @dramatiq.actor(queue_name=QUEUE, broker=broker, max_retries=0)
 async def run_directive(directive_id: int) -> None:
-    hub, dispatcher = current_hub()
-    started = time.perf_counter()
-    outcome = await directives.run_directive(hub, int(directive_id))
-    if outcome.topic:  # this delivery ran it (not a duplicate or an early delayed message): count and log the run
-        observability.directive_finished(hub.settings, directive_id=outcome.directive_id, topic=outcome.topic,
-                                         status=outcome.status, attempts=outcome.attempts,
-                                         duration_s=time.perf_counter() - started, retry_in_ms=outcome.retry_in_ms)
-    if outcome.retry_in_ms is not None:  # backing off: the fast path back; the sweeper covers a lost message
-        await dispatcher.dispatch_later(outcome.directive_id, outcome.retry_in_ms)
+    """One directive per message: what earlier versions sent (messages still queued or delayed in Redis)."""
+    await _run([int(directive_id)])

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, select
 
 from ..models import Channel, Directive
 from ..runtime import Hub
-from ..services.directives import DirectiveFailed
+from ..services.directives import DirectiveFailed, shared_read
 
 ROUTING_KEYS = ("backend", "recipient", "event", "message")
 _CHANNEL_CONFIG = select(Channel.__table__.c.config).where(Channel.__table__.c.code == bindparam("code"))
@@ -17,8 +17,13 @@ _CHANNEL_CONFIG = select(Channel.__table__.c.config).where(Channel.__table__.c.c
 async def _channel_settings(hub: Hub, channel_code: str | None) -> dict[str, Any]:
     if not channel_code:
         return {}
-    async with hub.connection(readonly=True) as connection:
-        config = (await connection.execute(_CHANNEL_CONFIG, {"code": channel_code})).scalar_one_or_none()
+
+    async def read() -> Any:
+        async with hub.connection(readonly=True) as connection:
+            return (await connection.execute(_CHANNEL_CONFIG, {"code": channel_code})).scalar_one_or_none()
+
+    # A commit's notifications are delivered together: one read of the channel for all of them.
+    config = await shared_read(("channel.config", channel_code), read)
     notifications = (config or {}).get("notifications")
     return notifications if isinstance(notifications, dict) else {}
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, update
 
 from ..errors import ErrorCode, OmnimanError
 from ..models import Directive, utcnow
@@ -16,6 +20,12 @@ from ..runtime import Hub
 log = logging.getLogger("omniman.directives")
 
 MAX_ERROR_CHARS = 2000
+# Handlers of one delivery of several ids run this many at a time: overlapping their waits (a webhook, a row lock)
+# without holding a pool connection per directive; a worker's threads each run a delivery, so the worker as a whole
+# uses up to threads × this many connections.
+BATCH_LANES = 4
+
+T = TypeVar("T")
 
 
 class DirectiveFailed(Exception):
@@ -32,6 +42,7 @@ class RunOutcome:
     # Set when this delivery claimed the directive (a run), for logs and metrics; not part of the outcome's value.
     topic: str = field(default="", compare=False)
     attempts: int = field(default=0, compare=False)
+    duration_s: float = field(default=0.0, compare=False)  # the handler's run, for metrics
 
 
 def backoff_ms(hub: Hub, attempts: int) -> int:
@@ -54,6 +65,20 @@ _CLAIM = (update(_TABLE)
           .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
                   updated_at=bindparam("claim_now"))
           .returning(*_TABLE.c))
+_CLAIM_MANY = (update(_TABLE)
+               .where(_TABLE.c.id.in_(bindparam("claim_ids", expanding=True)), _TABLE.c.status == "queued",
+                      _TABLE.c.available_at <= bindparam("claim_now"))
+               .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
+                       updated_at=bindparam("claim_now"))
+               .returning(*_TABLE.c))
+_STATES = select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.available_at).where(
+    _TABLE.c.id.in_(bindparam("state_ids", expanding=True)))
+# (id, attempts) fences each run as _still_ours does, for a whole batch in one statement.
+_COMPLETE_MANY = (update(_TABLE)
+                  .where(tuple_(_TABLE.c.id, _TABLE.c.attempts).in_(bindparam("runs", expanding=True)),
+                         _TABLE.c.status == "running")
+                  .values(status="done", last_error="", updated_at=bindparam("done_at"))
+                  .returning(_TABLE.c.id))
 _COMPLETE = (update(_TABLE)
              .where(_TABLE.c.id == bindparam("run_id"), _TABLE.c.status == "running",
                     _TABLE.c.attempts == bindparam("run_attempts"))
@@ -180,16 +205,132 @@ async def reclaim_stuck(hub: Hub, *, limit: int = 500) -> tuple[list[int], list[
     return sorted(requeued), sorted(failed)
 
 
-async def _not_yet(hub: Hub, directive_id: int) -> RunOutcome:
+def _not_yet(directive_id: int, state: Any | None, now: dt.datetime) -> RunOutcome:
     """The claim failed: tell apart "due later" (a delayed message that arrived early) from "not ours"."""
-    async with hub.transaction(readonly=True) as uow:
-        row = (await uow.db.execute(
-            select(Directive.status, Directive.available_at).where(Directive.id == directive_id))).one_or_none()
-    if row is not None and row[0] == "queued":
-        wait = int((row[1] - utcnow()).total_seconds() * 1000) + 1
+    if state is not None and state.status == "queued":
+        wait = int((state.available_at - now).total_seconds() * 1000) + 1
         if wait > 0:
             return RunOutcome(directive_id, "queued", wait)
     return RunOutcome(directive_id, "skipped")
+
+
+async def claim_many(hub: Hub, directive_ids: Sequence[int]) -> tuple[list[Directive], list[RunOutcome]]:
+    """`claim` for several ids in one transaction: one conditional UPDATE takes every due, queued one (each its own
+    attempt), and for the rest one SELECT tells "due later" from "not ours". Returns (claimed, outcomes of the rest)."""
+    now = utcnow()
+    async with hub.connection() as connection:
+        rows = (await connection.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})).mappings().all()
+        claimed = {row["id"]: Directive(**row) for row in rows}
+        missing = [i for i in directive_ids if i not in claimed]
+        states = {}
+        if missing:
+            states = {r.id: r for r in await connection.execute(_STATES, {"state_ids": missing})}
+    return ([claimed[i] for i in directive_ids if i in claimed],
+            [_not_yet(i, states.get(i), now) for i in missing])
+
+
+async def complete_many(hub: Hub, directives: Sequence[Directive]) -> set[int]:
+    """Mark claimed directives `done` in one statement, each fenced by its attempt number. Returns the ids whose claim
+    still held (a reclaimed one is left to its newer run)."""
+    if not directives:
+        return set()
+    runs = [(d.id, d.attempts) for d in directives]
+    async with hub.connection() as connection:
+        return set((await connection.execute(_COMPLETE_MANY, {"runs": runs, "done_at": utcnow()})).scalars())
+
+
+# Reads a batch's handlers share (see `shared_read`): set for the duration of one `run_directives`.
+_batch_reads: ContextVar[dict[Hashable, asyncio.Future[Any]] | None] = ContextVar("omniman_batch_reads",
+                                                                                   default=None)
+
+
+async def shared_read(key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+    """For handlers: within one delivery of several directives, `read()` runs once per `key` and its result is
+    shared (e.g. a channel's settings, read by each of 50 notifications of one commit); outside a batch it just
+    runs. The result is as fresh as the delivery: nothing is cached across deliveries."""
+    reads = _batch_reads.get()
+    if reads is None:
+        return await read()
+    future = reads.get(key)
+    if future is None:
+        future = reads[key] = asyncio.ensure_future(read())
+    # Shielded: one handler being cancelled must not cancel the read its siblings wait for.
+    return await asyncio.shield(future)  # type: ignore[no-any-return]
+
+
+async def _run_claimed(hub: Hub, directive: Directive, started: float) -> RunOutcome:
+    """Run a claimed directive's handler. Status "done": it succeeded and awaits completion (see run_directives);
+    else its failure, already recorded. `started`: when the delivery began (perf_counter), for the run's duration."""
+    handler = hub.registry.handlers.get(directive.topic)
+    directive_id = directive.id or 0
+    if handler is None:
+        known = ", ".join(sorted(hub.registry.handlers)) or "none"
+        outcome = await fail_or_backoff(hub, directive,
+                                        f"no handler for topic {directive.topic!r} (registered: {known})",
+                                        permanent=True)
+        return replace(outcome, duration_s=time.perf_counter() - started)
+    try:
+        await handler(hub, directive)
+    except DirectiveFailed as exc:
+        log.warning("directive %s (%s) failed for good: %s", directive_id, directive.topic, exc)
+        outcome = await fail_or_backoff(hub, directive, _error_text(exc), permanent=True)
+    except Exception as exc:  # noqa: BLE001 - any handler failure is recorded on the row and retried
+        log.warning("directive %s (%s) attempt %s failed: %s", directive_id, directive.topic, directive.attempts,
+                    _error_text(exc), exc_info=log.isEnabledFor(logging.DEBUG))
+        outcome = await fail_or_backoff(hub, directive, _error_text(exc))
+    else:
+        outcome = RunOutcome(directive_id, "done", topic=directive.topic, attempts=directive.attempts)
+    return replace(outcome, duration_s=time.perf_counter() - started)
+
+
+async def run_directives(hub: Hub, directive_ids: Sequence[int]) -> list[RunOutcome]:
+    """One delivery of several directive ids (e.g. all those one commit wrote): one claim for all, each claimed
+    one's handler (up to BATCH_LANES at a time), one completion for those that succeeded. Returns an outcome per
+    distinct id, in order.
+
+    Each directive keeps its own fate, as if delivered alone: a handler that raises records its own retry or failure
+    and its siblings still complete; only the caller that wins a directive's claim runs its handler.
+    """
+    started = time.perf_counter()
+    ids = list(dict.fromkeys(int(i) for i in directive_ids))
+    if not ids:
+        return []
+    claimed, outcomes = await claim_many(hub, ids)
+    if claimed:
+        token = _batch_reads.set({}) if len(claimed) > 1 else None
+        try:
+            results = await _run_all(hub, claimed, started)
+        finally:
+            if token is not None:
+                _batch_reads.reset(token)
+        completed = await complete_many(hub, [d for d, r in zip(claimed, results, strict=True) if r.status == "done"])
+        duration = time.perf_counter() - started
+        outcomes.extend(r if r.status != "done" else
+                        replace(r, status="done" if r.directive_id in completed else "skipped", duration_s=duration)
+                        for r in results)
+    order = {directive_id: n for n, directive_id in enumerate(ids)}
+    return sorted(outcomes, key=lambda outcome: order[outcome.directive_id])
+
+
+async def _run_all(hub: Hub, claimed: list[Directive], started: float) -> list[RunOutcome]:
+    by_index: dict[int, RunOutcome] = {}
+    queue = iter(enumerate(claimed))
+
+    async def lane() -> None:
+        for index, directive in queue:  # lanes share the iterator: each directive runs once
+            try:
+                by_index[index] = await _run_claimed(hub, directive, started)
+            except Exception:  # recording a failure failed (database down): left `running` for the sweeper
+                log.exception("directive %s (%s): its outcome could not be recorded", directive.id, directive.topic)
+                by_index[index] = RunOutcome(directive.id or 0, "skipped", topic=directive.topic,
+                                             attempts=directive.attempts)
+
+    lanes = min(BATCH_LANES, len(claimed))
+    if lanes == 1:
+        await lane()
+    else:
+        await asyncio.gather(*(lane() for _ in range(lanes)))
+    return [by_index[index] for index in range(len(claimed))]
 
 
 async def run_directive(hub: Hub, directive_id: int) -> RunOutcome:
@@ -198,26 +339,7 @@ async def run_directive(hub: Hub, directive_id: int) -> RunOutcome:
     Duplicated deliveries are harmless: only the caller that wins the claim runs the handler. An unknown topic fails
     the directive at once, with a `last_error` that names it.
     """
-    directive = await claim(hub, directive_id)
-    if directive is None:
-        return await _not_yet(hub, directive_id)
-    handler = hub.registry.handlers.get(directive.topic)
-    if handler is None:
-        known = ", ".join(sorted(hub.registry.handlers)) or "none"
-        return await fail_or_backoff(hub, directive, f"no handler for topic {directive.topic!r} (registered: {known})",
-                                     permanent=True)
-    try:
-        await handler(hub, directive)
-    except DirectiveFailed as exc:
-        log.warning("directive %s (%s) failed for good: %s", directive_id, directive.topic, exc)
-        return await fail_or_backoff(hub, directive, _error_text(exc), permanent=True)
-    except Exception as exc:  # noqa: BLE001 - any handler failure is recorded on the row and retried
-        log.warning("directive %s (%s) attempt %s failed: %s", directive_id, directive.topic, directive.attempts,
-                    _error_text(exc), exc_info=log.isEnabledFor(logging.DEBUG))
-        return await fail_or_backoff(hub, directive, _error_text(exc))
-    if not await complete(hub, directive):
-        return RunOutcome(directive_id, "skipped", topic=directive.topic, attempts=directive.attempts)
-    return RunOutcome(directive_id, "done", topic=directive.topic, attempts=directive.attempts)
+    return (await run_directives(hub, [directive_id]))[0]
 
 
 async def directives_of_order(hub: Hub, order_ref: str) -> Sequence[Directive]:

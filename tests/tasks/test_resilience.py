@@ -25,7 +25,7 @@ from omniman_gql.models import Directive, StockHold
 from omniman_gql.runtime import Hub
 from omniman_gql.services import directives as svc
 from omniman_gql.settings import Settings
-from tasks.actors import run_directive
+from tasks.actors import run_directive, run_directives
 from tasks.broker import build_broker
 from tasks.dispatch import DramatiqDispatcher
 from tasks.embedded import start_worker, stop_worker
@@ -207,6 +207,7 @@ async def test_broker_outage_loses_no_directive_and_doubles_none(
                                                 "directive_redispatch_after_s": 1.0})
     outage_broker = build_broker(settings)
     outage_broker.declare_actor(run_directive)
+    outage_broker.declare_actor(run_directives)
     hub = Hub.create(settings, dispatcher=DramatiqDispatcher(outage_broker))
     worker = start_worker(settings, threads=4, on=outage_broker)
     try:
