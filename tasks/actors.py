@@ -13,13 +13,18 @@ from .middleware import current_hub
 
 async def _run(directive_ids: list[int]) -> None:
     hub, dispatcher = current_hub()
+    later: dict[int, list[int]] = {}
     for outcome in await directives.run_directives(hub, directive_ids):
         if outcome.topic:  # this delivery ran it (not a duplicate or an early delayed message): count and log the run
             observability.directive_finished(hub.settings, directive_id=outcome.directive_id, topic=outcome.topic,
                                              status=outcome.status, attempts=outcome.attempts,
                                              duration_s=outcome.duration_s, retry_in_ms=outcome.retry_in_ms)
-        if outcome.retry_in_ms is not None:  # backing off: the fast path back; the sweeper covers a lost message
-            await dispatcher.dispatch_later(outcome.directive_id, outcome.retry_in_ms)
+        if outcome.retry_in_ms is not None:
+            later.setdefault(outcome.retry_in_ms, []).append(outcome.directive_id)
+    # Backing off (siblings failing alike share a delay, so a message): the fast path back; the sweeper covers a
+    # lost message.
+    for delay_ms, ids in later.items():
+        await dispatcher.dispatch_later(ids, delay_ms)
 
 
 @dramatiq.actor(queue_name=QUEUE, broker=broker, max_retries=0)

@@ -36,8 +36,9 @@ class DramatiqDispatcher:
             ids = list(directive_ids)
             await anyio.to_thread.run_sync(lambda: self.send(ids))
 
-    async def dispatch_later(self, directive_id: int, delay_ms: int) -> None:
-        await anyio.to_thread.run_sync(lambda: self.send([directive_id], delay_ms=max(1, delay_ms)))
+    async def dispatch_later(self, directive_ids: Sequence[int], delay_ms: int) -> None:
+        ids = list(directive_ids)
+        await anyio.to_thread.run_sync(lambda: self.send(ids, delay_ms=max(1, delay_ms)))
 
 
 _brokers: dict[tuple[str, str], dramatiq.Broker] = {}

@@ -14,10 +14,11 @@ from sqlalchemy import event, update
 from omniman_gql.models import Directive
 from omniman_gql.runtime import Hub
 from omniman_gql.services import directives as svc
+from omniman_gql.services import outbox
 from tasks.actors import run_directives
 from tasks.dispatch import BATCH, DramatiqDispatcher
 from tests.factories import make_channel
-from tests.tasks.support import directive, enqueue
+from tests.tasks.support import all_finished, directive, enqueue, eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -132,3 +133,17 @@ async def test_a_dispatch_sends_its_ids_in_messages_of_up_to_a_batch() -> None:
     assert [len(batch) for batch in sent] == [BATCH, BATCH, 3]
     assert [i for batch in sent for i in batch] == ids
     broker.close()
+
+
+async def test_the_worker_runs_a_commits_directives_as_one_message_and_retries_failing_ones(
+    dispatching_hub: Hub, worker: Any
+) -> None:
+    async with dispatching_hub.transaction() as uow:  # as a commit writes them: dispatched together after COMMIT
+        rows = await outbox.enqueue_many(uow, [("test.flaky", {"fail_times": 0})] * 3
+                                         + [("test.flaky", {"fail_times": 1})] * 2)
+    ids = [row.id for row in rows]
+
+    finished = await eventually(lambda: all_finished(dispatching_hub, Directive.id.in_(ids)),  # type: ignore[union-attr]
+                                what="the batch and its retries")
+
+    assert [(d.status, d.attempts, d.last_error) for d in finished] == [("done", 1, "")] * 3 + [("done", 2, "")] * 2
