@@ -143,7 +143,7 @@ async def test_the_worker_runs_a_commits_directives_as_one_message_and_retries_f
                                          + [("test.flaky", {"fail_times": 1})] * 2)
     ids = [row.id for row in rows]
 
-    finished = await eventually(lambda: all_finished(dispatching_hub, Directive.id.in_(ids)),  # type: ignore[union-attr]
-                                what="the batch and its retries")
+    batch = Directive.id.in_(ids)  # type: ignore[union-attr]
+    finished = await eventually(lambda: all_finished(dispatching_hub, batch), what="the batch and its retries")
 
     assert [(d.status, d.attempts, d.last_error) for d in finished] == [("done", 1, "")] * 3 + [("done", 2, "")] * 2
