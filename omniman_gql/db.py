@@ -19,6 +19,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 READONLY = "omniman_readonly"
+AUTOCOMMIT = "omniman_autocommit"  # SQLite: no BEGIN at all, each statement is its own transaction
 
 
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
@@ -57,13 +58,16 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     def _on_begin(conn: Any) -> None:
         # A writer takes the write lock up front: a deferred transaction that upgrades from read to write can fail
         # with "database is locked" without waiting for busy_timeout; BEGIN IMMEDIATE waits its turn instead.
-        readonly = conn.get_execution_options().get(READONLY, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get(AUTOCOMMIT, False):
+            return  # the driver is in autocommit already (isolation_level None): each statement commits itself
+        conn.exec_driver_sql("BEGIN" if options.get(READONLY, False) else "BEGIN IMMEDIATE")
 
 
-def insert_ignoring_conflicts(db: AsyncSession, table: Any) -> Any:
+def insert_ignoring_conflicts(db: AsyncSession | AsyncConnection, table: Any) -> Any:
     """`INSERT … ON CONFLICT DO NOTHING` for the session's dialect: a unique constraint decides who wins a race."""
-    if db.get_bind().dialect.name == "postgresql":
+    dialect = db.dialect.name if isinstance(db, AsyncConnection) else db.get_bind().dialect.name
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table).on_conflict_do_nothing()
@@ -75,18 +79,24 @@ def insert_ignoring_conflicts(db: AsyncSession, table: Any) -> Any:
 _INSERTS: dict[Any, Any] = {}
 
 
-async def insert_new_id(db: AsyncSession, table: Any, values: dict[str, Any]) -> int | None:
+async def connection_of(db: AsyncSession | AsyncConnection) -> AsyncConnection:
+    """The Core connection under a unit of work's `db`: the ORM session's, or `db` itself on the Core paths."""
+    return db if isinstance(db, AsyncConnection) else await db.connection()
+
+
+async def insert_new_id(db: AsyncSession | AsyncConnection, table: Any, values: dict[str, Any]) -> int | None:
     """`INSERT … ON CONFLICT DO NOTHING RETURNING id` of one row, as Core on the session's connection: the new id, or
     None when a unique constraint already holds an equal row. The statement is built once per table and dialect
     (rows are bound values), as get-or-open and the commit's key claim run it on every call."""
-    key = (db.get_bind().dialect.name, table)
+    connection = await connection_of(db)
+    key = (connection.dialect.name, table)
     statement = _INSERTS.get(key)
     if statement is None:
-        statement = _INSERTS[key] = insert_ignoring_conflicts(db, table).returning(table.c.id)
-    return (await (await db.connection()).execute(statement, values)).scalar_one_or_none()  # type: ignore[no-any-return]
+        statement = _INSERTS[key] = insert_ignoring_conflicts(connection, table).returning(table.c.id)
+    return (await connection.execute(statement, values)).scalar_one_or_none()  # type: ignore[no-any-return]
 
 
-async def insert_returning_ids(db: AsyncSession, rows: Sequence[Any]) -> list[int]:
+async def insert_returning_ids(db: AsyncSession | AsyncConnection, rows: Sequence[Any]) -> list[int]:
     """INSERT model instances of one table with Core (no unit-of-work flush) and set their new ids, in order.
 
     Much cheaper than `add_all` + `flush` for rows written once and never changed in the same transaction: one
@@ -101,7 +111,7 @@ async def insert_returning_ids(db: AsyncSession, rows: Sequence[Any]) -> list[in
     statement = _INSERTS.get(table)
     if statement is None:
         statement = _INSERTS[table] = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    connection = await db.connection()  # Core straight on the connection: no ORM execution layer for a plain INSERT
+    connection = await connection_of(db)  # Core straight on the connection: no ORM execution layer for a plain INSERT
     ids = list((await connection.execute(statement, values)).scalars())
     for row, new_id in zip(rows, ids, strict=True):
         row.id = new_id
@@ -116,7 +126,7 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 class UnitOfWork:
     """An open transaction plus what must happen once it has committed."""
 
-    db: AsyncSession
+    db: Any  # an AsyncSession (Hub.transaction), or an AsyncConnection (Hub.core_transaction: Core statements only)
     directive_ids: list[int] = field(default_factory=list)
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     after_commit: list[Callable[[], Any]] = field(default_factory=list)
@@ -184,3 +194,28 @@ async def open_connection(
             connection = await connection.execution_options(**{READONLY: True})
         async with connection.begin():
             yield connection
+
+
+@asynccontextmanager
+async def open_core_transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+    """A write transaction as `open_transaction`, whose `db` is a Core connection instead of an ORM session: for the
+    checkout path, which sends prebuilt statements and keeps rows as plain values (no unit of work to flush)."""
+    async with open_connection(factory) as connection:
+        yield UnitOfWork(db=connection)
+
+
+@asynccontextmanager
+async def open_autocommit(
+    factory: async_sessionmaker[AsyncSession], *, write: bool
+) -> AsyncIterator[AsyncConnection]:
+    """A connection with no transaction around its statements: each one commits by itself. For a use case made of
+    one write, or of reads that need no common snapshot: no BEGIN and COMMIT round trips, and on SQLite the writer
+    lock is held for that one statement only. Writers still queue for this process's SQLite writer turn."""
+    engine = factory.kw["bind"]
+    async with _writer_turn(factory, readonly=not write), engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection = await connection.execution_options(**{AUTOCOMMIT: True})
+        else:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+        await connection.commit()

@@ -10,7 +10,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from .db import UnitOfWork, create_engine, create_session_factory, open_connection, open_transaction
+from .db import (
+    UnitOfWork,
+    create_engine,
+    create_session_factory,
+    open_autocommit,
+    open_connection,
+    open_core_transaction,
+    open_transaction,
+)
 from .protocols import DirectiveDispatcher, EventPublisher
 from .registry import Registry, build_registry
 from .settings import Settings
@@ -51,6 +59,17 @@ class Hub:
         async with open_transaction(self.session_factory, readonly=readonly) as uow:
             yield uow
         await self._after_commit(uow)
+
+    @asynccontextmanager
+    async def core_transaction(self) -> AsyncIterator[UnitOfWork]:
+        """As `transaction`, with a Core connection as `uow.db` (no ORM session): for the checkout's hot paths."""
+        async with open_core_transaction(self.session_factory) as uow:
+            yield uow
+        await self._after_commit(uow)
+
+    def autocommit(self, *, write: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection whose statements each commit by themselves (see `db.open_autocommit`)."""
+        return open_autocommit(self.session_factory, write=write)
 
     def connection(self, *, readonly: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
         """A Core transaction with no ORM session and no after-commit work (nothing to dispatch or publish): for

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..domain.draft import PriceQuote
 from ..models import Price
@@ -18,11 +18,14 @@ _PRICES = (select(_TABLE.c.sku, _TABLE.c.unit_price_q, _TABLE.c.name)
 
 
 class PriceTable:
-    async def get_prices(self, db: AsyncSession, skus: Iterable[str], channel_code: str) -> dict[str, PriceQuote]:
+    takes_connection = True  # the checkout's Core paths may hand it their connection instead of an ORM session
+
+    async def get_prices(self, db: AsyncSession | AsyncConnection, skus: Iterable[str], channel_code: str) -> dict[str, PriceQuote]:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
-        rows = await (await db.connection()).execute(_PRICES, {"skus": wanted})
+        connection = db if isinstance(db, AsyncConnection) else await db.connection()
+        rows = await connection.execute(_PRICES, {"skus": wanted})
         return {sku: PriceQuote(unit_price_q=price, name=name) for sku, price, name in rows}
 
     async def get_price(self, db: AsyncSession, sku: str, channel_code: str) -> int | None:

@@ -6,16 +6,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import ids
 from ..db import UnitOfWork, insert_new_id
 from ..domain.draft import Draft
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..models import Channel, IdempotencyKey, Order, Session, utcnow
+from ..models import IdempotencyKey, Order, Session, utcnow
 from ..runtime import Hub
-from .common import get_channel, lock_session, rules_of
+from .common import SessionRow, read_channel, read_session, rules_of, session_not_found
 from .events import announce_session
 from .ordering import create_order
 
@@ -24,15 +25,34 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available
 _WAIT_FOR_KEY = text(f"SET LOCAL lock_timeout = {int(KEY_WAIT_MS)}")
 _STOP_WAITING = text("SET LOCAL lock_timeout = DEFAULT")
 
+_KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]
+_ORDERS = Order.__table__  # type: ignore[attr-defined]
+_SESSIONS = Session.__table__  # type: ignore[attr-defined]
+# Statements every commit sends, built once (building one and its cache key costs more than sending it).
+_SEAL_SESSION = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("b_id"))
+                 .values(state="committed", open_handle=None, committed_at=bindparam("b_now"),
+                         updated_at=bindparam("b_now"), commit_token=bindparam("b_token")))
+_FINISH_KEY = (update(_KEYS).where(_KEYS.c.scope == bindparam("b_scope"), _KEYS.c.key == bindparam("b_key"))
+               .values(status="done", result=bindparam("b_result"), updated_at=bindparam("b_now")))
+_KEY_RECORD = (select(_KEYS.c.session_key, _KEYS.c.status, _KEYS.c.result)
+               .where(_KEYS.c.scope == bindparam("scope"), _KEYS.c.key == bindparam("key")).with_for_update())
+_ORDER_BY_REF = select(*_ORDERS.columns).where(_ORDERS.c.ref == bindparam("ref"))
+_ORDER_OF_SESSION = select(*_ORDERS.columns).where(_ORDERS.c.channel_code == bindparam("channel_code"),
+                                                     _ORDERS.c.session_key == bindparam("session_key"))
+
 
 @dataclass(frozen=True)
 class CommitOutcome:
     result: dict[str, Any]  # {order_ref, order_id, status: "committed" | "already_committed", total_q, items_count}
-    order: Order | None
+    order: Any  # the order (attributes as `models.Order`), or None
     replayed: bool
 
 
-def _result(order: Order, status: str) -> dict[str, Any]:
+class _TakeTheLongWay(Exception):
+    """The one-pass commit met something other than an open session and a new key: roll back, claim the key first."""
+
+
+def _result(order: Any, status: str) -> dict[str, Any]:
     return {"order_ref": order.ref, "order_id": order.id, "status": status, "total_q": order.total_q,
             "items_count": order.items_count}
 
@@ -51,36 +71,95 @@ async def commit_session(
         raise OmnimanError(ErrorCode.INVALID_INPUT, f"`idempotency_key` must be 1 to {limit} characters.",
                            field=("idempotency_key",))
     scope = f"commit:{channel_code}"
-    async with hub.transaction() as uow:
-        await get_channel(uow.db, channel_code)
-        replay = await _claim_key(uow, scope, idempotency_key, session_key)
+    try:
+        return await _commit_in_one_pass(hub, scope, channel_code, session_key, idempotency_key, actor)
+    except _TakeTheLongWay:
+        pass
+    return await _commit_claiming_first(hub, scope, channel_code, session_key, idempotency_key, actor)
+
+
+async def _commit_in_one_pass(
+    hub: Hub, scope: str, channel_code: str, session_key: str, key: str, actor: str
+) -> CommitOutcome:
+    """The common case, an open session committed with a new key: lock the session, seal it, and record the key as
+    done at the end (one INSERT instead of a claim and a later UPDATE). Anything else (no such session, a closed one,
+    an error, a key that exists) rolls back and takes the long way, whose answer and error precedence are the
+    reference."""
+    async with hub.core_transaction() as uow:
+        found = await read_session(uow.db, channel_code, session_key, lock=True)
+        if found is None or found[0].state != "open":
+            raise _TakeTheLongWay
+        session, channel = found
+        try:
+            outcome = await _seal(hub, uow, session, channel, actor)
+        except OmnimanError:
+            raise _TakeTheLongWay from None
+        if not await _record_done_key(uow.db, scope, key, session_key, outcome.result):
+            raise _TakeTheLongWay
+    return outcome
+
+
+async def _commit_claiming_first(
+    hub: Hub, scope: str, channel_code: str, session_key: str, key: str, actor: str
+) -> CommitOutcome:
+    """Every case: the session locked, then the key claimed (replays, reuse and keys in progress answered), then the
+    session sealed, or its earlier order returned. Locks are taken in the same order as the one-pass commit's."""
+    async with hub.core_transaction() as uow:
+        connection = uow.db
+        found = await read_session(connection, channel_code, session_key, lock=True)
+        if found is None:
+            await read_channel(connection, channel_code)  # `not_found` for the channel comes first
+        replay = await _claim_key(connection, scope, key, session_key)
         if replay is not None:
             return replay
-        session, channel = await lock_session(uow.db, channel_code, session_key)
+        if found is None:
+            raise session_not_found(channel_code, session_key)
+        session, channel = found
         if session.state == "committed":
-            order = (await uow.db.execute(select(Order).where(
-                Order.channel_code == channel_code, Order.session_key == session_key))).scalar_one()
+            order = (await connection.execute(_ORDER_OF_SESSION, {"channel_code": channel_code,
+                                                                  "session_key": session_key})).one()
             outcome = CommitOutcome(_result(order, "already_committed"), order, replayed=False)
         elif session.state == "abandoned":
             raise OmnimanError(ErrorCode.ABANDONED, "This session was abandoned and cannot be committed.",
                                field=("session_key",))
         else:
             outcome = await _seal(hub, uow, session, channel, actor)
-        await _finish_key(uow, scope, idempotency_key, outcome.result)
+        await connection.execute(_FINISH_KEY, {"b_scope": scope, "b_key": key, "b_result": outcome.result,
+                                               "b_now": utcnow()})
     return outcome
 
 
-async def _claim_key(uow: UnitOfWork, scope: str, key: str, session_key: str) -> CommitOutcome | None:
+async def _record_done_key(
+    connection: AsyncConnection, scope: str, key: str, session_key: str, result: dict[str, Any]
+) -> bool:
+    """Insert the key record as done; False if the key exists already. A concurrent holder of the key makes the
+    INSERT wait on the unique index until it commits; on PostgreSQL that wait is bounded (KEY_WAIT_MS) and a holder
+    that takes longer is reported as `in_progress`. Nothing but COMMIT follows, so the bound stays set."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(_WAIT_FOR_KEY)
+    now = utcnow()
+    try:
+        inserted = await insert_new_id(connection, _KEYS, {
+            "scope": scope, "key": key, "status": "done", "session_key": session_key, "result": result,
+            "created_at": now, "updated_at": now})
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise _in_progress(key) from None
+    return inserted is not None
+
+
+async def _claim_key(connection: AsyncConnection, scope: str, key: str, session_key: str) -> CommitOutcome | None:
     """Insert the key record; if it exists already, return the replay (or raise). A concurrent holder of the key
     makes our INSERT wait on the unique index until it commits, so a finished first commit is seen as a replay.
     On PostgreSQL that wait is bounded (KEY_WAIT_MS): a holder that takes longer is reported as `in_progress`
     instead of leaving the client hanging. SQLite serialises writers, so there the holder has always finished."""
-    postgres = uow.db.get_bind().dialect.name == "postgresql"
+    postgres = connection.dialect.name == "postgresql"
     if postgres:
-        await (await uow.db.connection()).execute(_WAIT_FOR_KEY)
+        await connection.execute(_WAIT_FOR_KEY)
     try:
         now = utcnow()
-        inserted = await insert_new_id(uow.db, IdempotencyKey.__table__, {
+        inserted = await insert_new_id(connection, _KEYS, {
             "scope": scope, "key": key, "status": "in_progress", "session_key": session_key, "result": {},
             "created_at": now, "updated_at": now})
     except OperationalError as exc:
@@ -88,22 +167,20 @@ async def _claim_key(uow: UnitOfWork, scope: str, key: str, session_key: str) ->
             raise
         raise _in_progress(key) from None
     if postgres:
-        await (await uow.db.connection()).execute(_STOP_WAITING)
+        await connection.execute(_STOP_WAITING)
     if inserted is not None:
         return None
-    record = (await uow.db.execute(select(IdempotencyKey).where(
-        IdempotencyKey.scope == scope, IdempotencyKey.key == key).with_for_update())).scalar_one()
+    record = (await connection.execute(_KEY_RECORD, {"scope": scope, "key": key})).one()
     if record.session_key != session_key:
         raise OmnimanError(ErrorCode.IDEMPOTENCY_KEY_REUSED,
                            "This idempotency key was used to commit another session.", field=("idempotency_key",),
                            context={"idempotency_key": key, "session_key": session_key})
     if record.status == "done":
-        order = (await uow.db.execute(select(Order).where(Order.ref == record.result["order_ref"]))).scalar_one()
+        order = (await connection.execute(_ORDER_BY_REF, {"ref": record.result["order_ref"]})).one()
         return CommitOutcome(dict(record.result), order, replayed=True)
     if record.status == "in_progress":
         raise _in_progress(key)
-    record.status = "in_progress"  # failed before: a retry is allowed
-    return None
+    return None  # failed before: a retry is allowed (the record is finished as done at the end)
 
 
 def _in_progress(key: str) -> OmnimanError:
@@ -111,14 +188,7 @@ def _in_progress(key: str) -> OmnimanError:
                         field=("idempotency_key",), context={"idempotency_key": key})
 
 
-async def _finish_key(uow: UnitOfWork, scope: str, key: str, result: dict[str, Any]) -> None:
-    await uow.db.flush()  # a record revived by _claim_key ("failed" → "in_progress") is written before this UPDATE
-    table = IdempotencyKey.__table__
-    await (await uow.db.connection()).execute(update(table).where(table.c.scope == scope, table.c.key == key)
-                                              .values(status="done", result=result, updated_at=utcnow()))
-
-
-def check_freshness(session: Session, config: dict[str, Any], now: dt.datetime) -> None:
+def check_freshness(session: Any, config: dict[str, Any], now: dt.datetime) -> None:
     """Every required check present, computed at the current rev, and with no expired hold (I14)."""
     checks = session.data.get("checks") or {}
     for code in config.get("required_checks_on_commit") or []:
@@ -151,7 +221,7 @@ def _expired(expiry: Any, now: dt.datetime) -> bool:
     return moment <= now
 
 
-async def _seal(hub: Hub, uow: UnitOfWork, session: Session, channel: Channel, actor: str) -> CommitOutcome:
+async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, actor: str) -> CommitOutcome:
     now = utcnow()
     check_freshness(session, channel.config, now)
     blocking = [issue for issue in session.data.get("issues") or [] if issue.get("blocking")]
@@ -171,11 +241,9 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: Session, channel: Channel, a
               "payment.capture": {"amount_q": session.pricing.get("total_q", 0),
                                   **({"intent_id": intent} if intent else {})}}
     order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras)
-    session.state = "committed"
-    session.open_handle = None
-    session.committed_at = now
-    session.updated_at = now
-    session.commit_token = ids.commit_token()
-    await uow.db.flush()
+    token = ids.commit_token()
+    await uow.db.execute(_SEAL_SESSION, {"b_id": session.id, "b_now": now, "b_token": token})
+    session.state, session.open_handle, session.committed_at, session.updated_at, session.commit_token = (
+        "committed", None, now, now, token)
     announce_session(uow, session)
     return CommitOutcome(_result(order, "committed"), order, replayed=False)

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..domain.draft import ChannelRules, PriceQuote
 from ..errors import ErrorCode, OmnimanError
 from ..models import Channel, Order, Session
 
 
-async def fetch_prices(hub: Any, db: AsyncSession, skus: Iterable[str], channel_code: str) -> dict[str, PriceQuote]:
+async def fetch_prices(hub: Any, db: AsyncSession | AsyncConnection, skus: Iterable[str], channel_code: str) -> dict[str, PriceQuote]:
     """The pricing backend's quotes for `skus`. A backend may answer plain ints (as the protocol documents) or
     PriceQuote objects (name included); modifiers always get PriceQuotes."""
     wanted = sorted(set(skus))
     if not wanted:
         return {}
-    answer = await hub.registry.pricing.get_prices(db, wanted, channel_code)
+    backend = hub.registry.pricing
+    if isinstance(db, AsyncConnection) and not getattr(backend, "takes_connection", False):
+        # The protocol promises an ORM session: a backend not known to take a plain connection gets one on it.
+        async with AsyncSession(bind=db) as session:
+            answer = await backend.get_prices(session, wanted, channel_code)
+    else:
+        answer = await backend.get_prices(db, wanted, channel_code)
     quotes: dict[str, PriceQuote] = {}
     for sku, value in (answer or {}).items():
         if isinstance(value, PriceQuote):
@@ -29,7 +37,75 @@ async def fetch_prices(hub: Any, db: AsyncSession, skus: Iterable[str], channel_
     return quotes
 
 
-def rules_of(channel: Channel, session: Session | None = None) -> ChannelRules:
+@dataclass(slots=True)
+class SessionRow:
+    """A sessions row as plain values, for the checkout's Core paths (no ORM instance to build, track or flush).
+    Same attribute names as `models.Session`, so whatever reads a session reads either."""
+
+    id: int
+    channel_code: str
+    session_key: str
+    handle_type: str | None
+    handle_ref: str | None
+    open_handle: str | None
+    state: str
+    pricing_policy: str
+    edit_policy: str
+    rev: int
+    items: list[dict[str, Any]]
+    data: dict[str, Any]
+    pricing: dict[str, Any]
+    pricing_trace: list[dict[str, Any]]
+    opened_at: Any
+    updated_at: Any
+    committed_at: Any
+    commit_token: str | None
+
+
+SESSION_COLUMNS = tuple(SessionRow.__dataclass_fields__)
+_SESSIONS = Session.__table__  # type: ignore[attr-defined]
+_CHANNELS = Channel.__table__  # type: ignore[attr-defined]
+# A channels row read with Core: attribute access like `models.Channel`, without an ORM instance.
+ChannelRow = namedtuple("ChannelRow", [column.name for column in _CHANNELS.columns])  # type: ignore[misc]
+
+
+def _session_and_channel(*, lock: bool) -> Any:
+    statement = (select(*(_SESSIONS.c[name] for name in SESSION_COLUMNS), *_CHANNELS.columns)
+                 .join_from(_SESSIONS, _CHANNELS, _CHANNELS.c.code == _SESSIONS.c.channel_code)
+                 .where(_SESSIONS.c.channel_code == bindparam("channel_code"),
+                        _SESSIONS.c.session_key == bindparam("session_key")))
+    return statement.with_for_update(of=_SESSIONS) if lock else statement
+
+
+# Built once: every modify and commit runs one of them (building a statement and its cache key costs more than
+# sending it).
+_SESSION_CHANNEL_LOCKED = _session_and_channel(lock=True)
+_SESSION_CHANNEL = _session_and_channel(lock=False)
+_CHANNEL_CORE = select(*_CHANNELS.columns).where(_CHANNELS.c.code == bindparam("code"))
+
+
+async def read_session(
+    connection: AsyncConnection, channel_code: str, session_key: str, *, lock: bool
+) -> tuple[SessionRow, Any] | None:
+    """The session (locked for update when `lock`: a write lock on SQLite already) and its channel, as plain rows;
+    None when there is no such session."""
+    statement = _SESSION_CHANNEL_LOCKED if lock else _SESSION_CHANNEL
+    row = (await connection.execute(statement, {"channel_code": channel_code, "session_key": session_key})).first()
+    if row is None:
+        return None
+    split = len(SESSION_COLUMNS)
+    return SessionRow(*row[:split]), ChannelRow(*row[split:])
+
+
+async def read_channel(connection: AsyncConnection, code: str) -> Any:
+    """The channel as a plain row, or `not_found`."""
+    row = (await connection.execute(_CHANNEL_CORE, {"code": code})).first()
+    if row is None:
+        raise channel_not_found(code)
+    return ChannelRow(*row)
+
+
+def rules_of(channel: Any, session: Any = None) -> ChannelRules:
     """The rules the pure code applies; a session keeps the policies it was opened with (§4), not today's channel's."""
     source = session if session is not None else channel
     return ChannelRules(code=channel.code, pricing_policy=source.pricing_policy, edit_policy=source.edit_policy,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from .. import ids
-from ..db import UnitOfWork, insert_returning_ids
+from ..db import UnitOfWork, connection_of, insert_returning_ids
 from ..domain.flow import OrderFlow
 from ..models import Channel, Order, OrderItem, Session, utcnow
 from .events import record_events
@@ -16,6 +16,9 @@ from .outbox import enqueue_many
 
 SNAPSHOT_VERSION = 1
 ITEM_KEYS = ("line_id", "sku", "name", "qty", "unit_price_q", "line_total_q", "meta")
+
+
+_INSERT_ITEMS = insert(OrderItem.__table__)  # type: ignore[attr-defined]
 
 
 def clean_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -26,8 +29,8 @@ def clean_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def create_order(
     uow: UnitOfWork,
     *,
-    channel: Channel,
-    session: Session,
+    channel: Channel | Any,
+    session: Session | Any,
     actor: str,
     external_ref: str | None = None,
     directive_extras: dict[str, dict[str, Any]] | None = None,
@@ -48,7 +51,7 @@ async def create_order(
     # Core INSERTs, not ORM flushes: these rows are written once and never touched again in this transaction.
     await insert_returning_ids(uow.db, [order])
     if items:
-        await (await uow.db.connection()).execute(insert(OrderItem.__table__), [
+        await (await connection_of(uow.db)).execute(_INSERT_ITEMS, [
             {"order_id": order.id, "line_id": line["line_id"], "sku": line["sku"], "name": line["name"] or line["sku"],
              "qty": Decimal(line["qty"]), "unit_price_q": line["unit_price_q"], "line_total_q": line["line_total_q"],
              "meta": line["meta"] or {}}
