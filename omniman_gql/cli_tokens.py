@@ -24,7 +24,7 @@ Commands = Any  # argparse's private _SubParsersAction
 
 def _run(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
     """Run `work` on a Hub of its own. With Redis, what it publishes (a revocation) reaches every running server at
-    once; without, servers notice a revocation within `token_recheck_s`."""
+    once; without, servers notice a revocation within `token_cache_s` (requests) and `token_recheck_s` (websockets)."""
 
     async def main() -> T:
         pubsub = create_pubsub(settings) if settings.redis_url else None
@@ -66,8 +66,9 @@ def add_token(commands: Commands) -> None:
     listing.add_argument("--all", action="store_true", help="include revoked tokens")
     listing.set_defaults(func=cmd_token_list)
     revoke = tools.add_parser("revoke", help="revoke a token at once",
-                              description="Revoke a token: requests with it fail at once and its open websockets are "
-                                          "closed (at once with Redis, within OMNIMAN_TOKEN_RECHECK_S without).")
+                              description="Revoke a token: requests with it fail and its open websockets are closed "
+                                          "(at once with Redis; without, within OMNIMAN_TOKEN_CACHE_S and "
+                                          "OMNIMAN_TOKEN_RECHECK_S).")
     revoke.add_argument("id", type=int, help="the token's id (see `omniman token list`)")
     revoke.set_defaults(func=cmd_token_revoke)
 

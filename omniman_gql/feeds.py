@@ -32,6 +32,7 @@ from .pubsub import PubSub, create_pubsub
 from .runtime import Hub
 from .services.events import session_topic
 from .tails import OrderEventTails, Tail
+from .token_cache import TokenCache
 
 MAX_CHANNELS = 50
 MAX_STATUSES = 50
@@ -81,13 +82,16 @@ class LiveFeeds:
 @asynccontextmanager
 async def live_stream(hub: Hub) -> AsyncIterator[dict[str, Any]]:
     """The live stream's part of an app lifespan: this process's pub/sub (Redis when `redis_url` is set) becomes
-    the Hub's publisher and the feeds' source. Yields the lifespan state `{"live": LiveFeeds}`."""
+    the Hub's publisher, the feeds' source and what keeps the token cache honest. Yields the lifespan state
+    `{"live": LiveFeeds, "tokens": TokenCache}`."""
     settings = hub.settings
     pubsub = create_pubsub(settings)
     previous, hub.publisher = hub.publisher, pubsub
     live = LiveFeeds(hub, pubsub, buffer=settings.subscription_buffer, poll_s=settings.subscription_poll_s)
+    tokens = TokenCache(hub, pubsub, ttl_s=settings.token_cache_s)  # it hears revocations on this pub/sub
     try:
-        yield {"live": live}
+        async with tokens.running():
+            yield {"live": live, "tokens": tokens}
     finally:
         await live.aclose()
         hub.publisher = previous

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     token_recheck_s: float = Field(5.0, gt=0, le=300, description="Open websockets close at once when their token "
                                    "is revoked (pub/sub); at the latest after this many seconds (a revocation the "
                                    "pub/sub did not carry, e.g. `omniman token revoke` without Redis).")
+    token_cache_s: float = Field(2.0, ge=0, le=60, description="How long a web process may answer from memory "
+                                 "that a token is live (revocations announced on the pub/sub take effect at once; "
+                                 "this bounds one the pub/sub lost or never carried). 0: look it up on every "
+                                 "request.")
     subscription_buffer: int = Field(1000, ge=10, le=100_000, description="Events a subscriber may fall behind "
                                      "before it is closed (it resumes with its last cursor).")
     subscription_poll_s: float = Field(5.0, gt=0, le=300, description="How often live feeds re-read the database, "

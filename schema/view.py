@@ -73,7 +73,10 @@ class OmnimanGraphQL(GraphQL[Context, None]):
     async def principal_for(self, request: Request | WebSocket, hub: Hub) -> Principal | None:
         """Who is calling over HTTP: the live token of `Authorization: Bearer …`, else None (UNAUTHENTICATED)."""
         secret = bearer_secret(request.headers.get("authorization"))
-        return await authenticate(hub, secret) if secret else None
+        if not secret:
+            return None
+        tokens = getattr(request.state, "tokens", None)  # the live stream's TokenCache, when the app has one
+        return await (tokens.authenticate(secret) if tokens is not None else authenticate(hub, secret))
 
     async def on_ws_connect(self, context: Context) -> Any:
         """`connection_init`: its payload's `Authorization` (key in any case) must hold a live token (else 4401);

@@ -136,12 +136,22 @@ _LIVE_TOKEN = (select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.ch
                .where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None)))
 
 
+def plausible(secret: str | None) -> bool:
+    """Whether `secret` looks like one of our tokens at all (anything else is refused without a lookup)."""
+    return bool(secret) and secret.startswith(TOKEN_PREFIX) and len(secret) <= 200  # type: ignore[union-attr]
+
+
 async def authenticate(hub: Hub, secret: str | None) -> Principal | None:
     """The principal of a live token, or None for a missing, unknown or revoked one."""
-    if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+    if not plausible(secret):
         return None
+    return await principal_by_hash(hub, hash_token(secret))  # type: ignore[arg-type]
+
+
+async def principal_by_hash(hub: Hub, token_hash: str) -> Principal | None:
+    """The principal of the live token with this hash, or None."""
     async with hub.connection(readonly=True) as connection:  # every request: Core, no ORM session
-        row = (await connection.execute(_LIVE_TOKEN, {"token_hash": hash_token(secret)})).one_or_none()
+        row = (await connection.execute(_LIVE_TOKEN, {"token_hash": token_hash})).one_or_none()
     if row is None:
         return None
     role = Role(row.role)

@@ -1,0 +1,124 @@
+"""The per-process token cache: a revoked token is refused on the next request, in the process that revoked it and
+in another one sharing Redis; without an announcement, after `token_cache_s`; unknown tokens never fill it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from omniman_gql.pubsub import InProcessPubSub
+from omniman_gql.runtime import Hub
+from omniman_gql.services import auth
+from omniman_gql.settings import Settings
+from omniman_gql.token_cache import TokenCache
+from schema.asgi import create_app
+from tests.fixtures.app import Api
+from tests.fixtures.stream import eventually, wait_until
+from tests.graphql import authorize, create_token, gql
+
+WHO = "query { channels { code } }"
+REVOKE = "mutation($id: ID!) { revokeToken(id: $id) { errors { code } } }"
+LONG = 60.0  # a cache lifetime no test outlasts: whatever refuses a revoked token sooner is the announcement
+
+
+def cache_of(client: TestClient) -> TokenCache:
+    return client.app_state["tokens"]  # type: ignore[no-any-return]
+
+
+def token_id(client: TestClient, name: str) -> str:
+    return next(t["id"] for t in Api(client).data("query { tokens { id name } }")["tokens"] if t["name"] == name)
+
+
+def refused(client: TestClient, secret: str) -> bool:
+    body = gql(client, WHO, token=secret)
+    return body["data"] is None and body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+
+
+@pytest.fixture(params=["inprocess", "redis"])
+def cache_settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    base = request.getfixturevalue("stream_settings") if request.param == "redis" else settings
+    return base.model_copy(update={"token_cache_s": LONG})
+
+
+@pytest.fixture
+def cached_client(cache_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(cache_settings, run_directives=False)) as client:
+        authorize(client)
+        wait_until(lambda: cache_of(client).active, what="the token cache listening")
+        yield client
+
+
+def test_a_token_revoked_in_this_process_is_refused_on_the_next_request(cached_client: TestClient) -> None:
+    client = cached_client
+    secret = create_token(client, "staff", name="doomed")
+    doomed = token_id(client, "doomed")  # the admin's token is remembered from here on
+    assert gql(client, WHO, token=secret) == {"data": {"channels": []}}
+    assert gql(client, WHO, token=secret) == {"data": {"channels": []}}  # from memory now
+    assert len(cache_of(client)) == 2
+    assert Api(client).data(REVOKE, {"id": doomed})["revokeToken"]["errors"] == []
+    assert refused(client, secret)
+    assert len(cache_of(client)) == 1
+    assert gql(client, WHO) == {"data": {"channels": []}}  # the admin's token is still remembered and works
+
+
+def test_a_token_revoked_by_another_process_is_refused_once_redis_carried_the_word(
+        settings: Settings, request: pytest.FixtureRequest) -> None:
+    shared = request.getfixturevalue("stream_settings").model_copy(update={"token_cache_s": LONG})
+    with TestClient(create_app(shared, run_directives=False)) as here, \
+            TestClient(create_app(shared, run_directives=False)) as there:
+        authorize(here)
+        authorize(there)
+        wait_until(lambda: cache_of(here).active and cache_of(there).active, what="both caches listening")
+        secret = create_token(here, "staff", name="doomed")
+        assert gql(there, WHO, token=secret) == {"data": {"channels": []}}
+        doomed = next(p.token_id for p, _ in cache_of(there)._entries.values() if p.name == "doomed")
+        assert Api(here).data(REVOKE, {"id": str(doomed)})["revokeToken"]["errors"] == []
+        # The other process forgets it when the announcement arrives, not when its (long) lifetime ends.
+        wait_until(lambda: all(p.token_id != doomed for p, _ in cache_of(there)._entries.values()),
+                   what="the other process forgetting the revoked token")
+        assert refused(there, secret)
+        assert refused(here, secret)
+
+
+def test_a_revocation_nobody_announced_takes_effect_after_the_cache_lifetime(settings: Settings) -> None:
+    with TestClient(create_app(settings.model_copy(update={"token_cache_s": 0.2}), run_directives=False)) as client:
+        authorize(client)
+        row, secret = Api(client).run(auth.create_token, Api(client).hub, name="doomed", role="staff")
+        assert gql(client, WHO, token=secret) == {"data": {"channels": []}}
+        Api(client).run(_revoke_silently, settings, row.id)
+        wait_until(lambda: refused(client, secret), what="the revoked token refused")
+
+
+async def _revoke_silently(settings: Settings, token_id: int) -> None:
+    """Revoke through a Hub of its own, without pub/sub: like `omniman token revoke` in another process, no Redis."""
+    hub = Hub.create(settings)
+    try:
+        await auth.revoke_token(hub, token_id=token_id)
+    finally:
+        await hub.dispose()
+
+
+def test_unknown_tokens_are_never_remembered(cached_client: TestClient) -> None:
+    client = cached_client
+    gql(client, WHO)
+    before = len(cache_of(client))
+    assert before >= 1
+    for i in range(50):
+        assert refused(client, f"omn_guess-{i}")
+    assert len(cache_of(client)) == before
+
+
+@pytest.mark.anyio
+async def test_the_cache_holds_at_most_max_entries_live_tokens(hub: Hub) -> None:
+    pubsub = InProcessPubSub()
+    cache = TokenCache(hub, pubsub, ttl_s=LONG, max_entries=2)
+    async with cache.running():
+        await eventually(lambda: cache.active, what="the cache listening")
+        secrets = [(await auth.create_token(hub, name=f"t{i}", role="staff"))[1] for i in range(3)]
+        for secret in secrets:
+            assert (await cache.authenticate(secret)) is not None
+        assert len(cache) == 2
+        assert [p.name for p, _ in cache._entries.values()] == ["t1", "t2"]  # the oldest went first
+        assert (await cache.authenticate(secrets[0])) is not None  # still served, from the database
