@@ -219,7 +219,11 @@ async def claim_many(hub: Hub, directive_ids: Sequence[int]) -> tuple[list[Direc
     attempt), and for the rest one SELECT tells "due later" from "not ours". Returns (claimed, outcomes of the rest)."""
     now = utcnow()
     async with hub.connection() as connection:
-        rows = (await connection.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})).mappings().all()
+        # One id (most messages at low traffic) without the expanding IN, whose rendering per execution costs ≈ 5% of
+        # a single delivery's CPU.
+        rows = (await connection.execute(_CLAIM, {"claim_id": directive_ids[0], "claim_now": now})
+                if len(directive_ids) == 1 else
+                await connection.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})).mappings().all()
         claimed = {row["id"]: Directive(**row) for row in rows}
         missing = [i for i in directive_ids if i not in claimed]
         states = {}
@@ -234,6 +238,8 @@ async def complete_many(hub: Hub, directives: Sequence[Directive]) -> set[int]:
     still held (a reclaimed one is left to its newer run)."""
     if not directives:
         return set()
+    if len(directives) == 1:
+        return {directives[0].id or 0} if await complete(hub, directives[0]) else set()
     runs = [(d.id, d.attempts) for d in directives]
     async with hub.connection() as connection:
         return set((await connection.execute(_COMPLETE_MANY, {"runs": runs, "done_at": utcnow()})).scalars())
