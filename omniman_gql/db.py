@@ -205,17 +205,16 @@ async def open_core_transaction(factory: async_sessionmaker[AsyncSession]) -> As
 
 
 @asynccontextmanager
-async def open_autocommit(
-    factory: async_sessionmaker[AsyncSession], *, write: bool
-) -> AsyncIterator[AsyncConnection]:
-    """A connection with no transaction around its statements: each one commits by itself. For a use case made of
-    one write, or of reads that need no common snapshot: no BEGIN and COMMIT round trips, and on SQLite the writer
-    lock is held for that one statement only. Writers still queue for this process's SQLite writer turn."""
+async def open_autocommit(factory: async_sessionmaker[AsyncSession], *, write: bool) -> AsyncIterator[UnitOfWork]:
+    """A unit of work with no transaction around its statements (`db` is a Core connection): each one commits by
+    itself. For a use case made of one write, or of reads that need no common snapshot: no BEGIN and COMMIT round
+    trips, and on SQLite the writer lock is held for that one statement only. Writers still queue for this
+    process's SQLite writer turn."""
     engine = factory.kw["bind"]
     async with _writer_turn(factory, readonly=not write), engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             connection = await connection.execution_options(**{AUTOCOMMIT: True})
         else:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+        yield UnitOfWork(db=connection)
         await connection.commit()

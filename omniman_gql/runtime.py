@@ -67,9 +67,13 @@ class Hub:
             yield uow
         await self._after_commit(uow)
 
-    def autocommit(self, *, write: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A connection whose statements each commit by themselves (see `db.open_autocommit`)."""
-        return open_autocommit(self.session_factory, write=write)
+    @asynccontextmanager
+    async def autocommit(self, *, write: bool = False) -> AsyncIterator[UnitOfWork]:
+        """As `core_transaction`, but each statement commits by itself (see `db.open_autocommit`); after-commit
+        work runs once the block is done."""
+        async with open_autocommit(self.session_factory, write=write) as uow:
+            yield uow
+        await self._after_commit(uow)
 
     def connection(self, *, readonly: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
         """A Core transaction with no ORM session and no after-commit work (nothing to dispatch or publish): for

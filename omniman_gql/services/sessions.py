@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from .. import ids
 from ..db import insert_new_id
@@ -18,7 +18,16 @@ from ..domain.ops import DATA_ROOTS, apply_ops, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Session, utcnow
 from ..runtime import Hub
-from .common import ensure_session_open, fetch_prices, get_channel, lock_session, rules_of
+from .common import (
+    SessionRow,
+    ensure_session_open,
+    fetch_prices,
+    get_channel,
+    lock_session,
+    read_session,
+    rules_of,
+    session_not_found,
+)
 from .events import announce_session
 from .outbox import enqueue_many
 
@@ -122,43 +131,91 @@ async def modify_session(
     ops: Sequence[Any],
     expected_rev: int | None = None,
     actor: str = "system",
-) -> Session:
+) -> SessionRow:
     """Apply `ops` atomically through modifiers and draft validators; `rev` moves by one and checks are cleared.
 
     Errors: not_found, already_committed, already_abandoned, locked, stale_rev, missing_sku, invalid_qty,
     missing_unit_price_q, invalid_price, unknown_line_id, invalid_path, invalid_merge, sku_mismatch, unsupported_op,
     invalid_input.
     """
-    registry = hub.registry
-    async with hub.transaction() as uow:
-        session, channel = await lock_session(uow.db, channel_code, session_key)
-        ensure_session_open(session)
-        if session.edit_policy == "locked":
-            raise OmnimanError(ErrorCode.LOCKED, f"Sessions of channel {channel_code!r} cannot be edited.",
-                               field=("ops",), context={"channel_code": channel_code})
-        if expected_rev is not None and expected_rev != session.rev:
-            raise OmnimanError(ErrorCode.STALE_REV, f"The session is at rev {session.rev}, not {expected_rev}.",
-                               field=("expected_rev",), context={"rev": session.rev, "expected_rev": expected_rev})
-        rules = rules_of(channel, session)
-        parsed = parse_ops(ops, external_pricing=session.pricing_policy == "external", limits=registry.limits)
-        draft = Draft.of(rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace,
-                         actor=actor)
-        apply_ops(draft, parsed, new_line_id=ids.line_id)
-        if session.pricing_policy == "internal" and draft.items:
-            draft.prices = await fetch_prices(hub, uow.db, (line["sku"] for line in draft.items), channel_code)
-        run_modifiers_and_validators(hub, draft, stage="draft")
-        draft.data.pop("checks", None)  # I12: whatever was checked is stale now
-        draft.data.pop("issues", None)
-        session.items = draft.items
-        session.data = draft.data
-        session.pricing = draft.pricing
-        session.pricing_trace = draft.pricing_trace
-        session.rev += 1  # I11
-        session.updated_at = utcnow()
-        await uow.db.flush()
-        await _enqueue_checks(uow, session, rules.config)
-        announce_session(uow, session)
-    return session
+    # First without holding anything: read the session, compute the draft (prices included), then write it only if
+    # the session is still open at the rev read. The write is one UPDATE (plus the checks' directives), so SQLite's
+    # writer lock is held for that alone. A change by someone else in between: done again under the row lock, which
+    # answers exactly as if this one had waited for it (rev moves twice, or stale_rev for an expected_rev).
+    async with hub.autocommit() as reading:
+        session, channel = await _editable_session(reading.db, channel_code, session_key, expected_rev, lock=False)
+        draft = await _draft(hub, reading.db, session, channel, ops, actor)
+    required = channel.config.get("required_checks_on_commit") or []
+    writing = hub.core_transaction() if required else hub.autocommit(write=True)
+    async with writing as uow:
+        edited = await _write_draft(uow, session, draft, channel.config)
+    if edited is not None:
+        return edited
+    async with hub.core_transaction() as uow:
+        session, channel = await _editable_session(uow.db, channel_code, session_key, expected_rev, lock=True)
+        draft = await _draft(hub, uow.db, session, channel, ops, actor)
+        edited = await _write_draft(uow, session, draft, channel.config)
+    assert edited is not None  # the row is locked: nobody moved it
+    return edited
+
+
+_SESSION_TABLE = Session.__table__  # type: ignore[attr-defined]
+# Every modify sends it: built once. The rev and state conditions make it a no-op when someone else got there first.
+_WRITE_DRAFT = (update(_SESSION_TABLE)
+                .where(_SESSION_TABLE.c.id == bindparam("b_id"), _SESSION_TABLE.c.rev == bindparam("b_rev"),
+                       _SESSION_TABLE.c.state == "open")
+                .values(items=bindparam("b_items"), data=bindparam("b_data"), pricing=bindparam("b_pricing"),
+                        pricing_trace=bindparam("b_pricing_trace"), rev=bindparam("b_new_rev"),
+                        updated_at=bindparam("b_now")))
+
+
+async def _editable_session(
+    connection: Any, channel_code: str, session_key: str, expected_rev: int | None, *, lock: bool
+) -> tuple[SessionRow, Any]:
+    found = await read_session(connection, channel_code, session_key, lock=lock)
+    if found is None:
+        raise session_not_found(channel_code, session_key)
+    session, channel = found
+    ensure_session_open(session)
+    if session.edit_policy == "locked":
+        raise OmnimanError(ErrorCode.LOCKED, f"Sessions of channel {channel_code!r} cannot be edited.",
+                           field=("ops",), context={"channel_code": channel_code})
+    if expected_rev is not None and expected_rev != session.rev:
+        raise OmnimanError(ErrorCode.STALE_REV, f"The session is at rev {session.rev}, not {expected_rev}.",
+                           field=("expected_rev",), context={"rev": session.rev, "expected_rev": expected_rev})
+    return session, channel
+
+
+async def _draft(hub: Hub, connection: Any, session: SessionRow, channel: Any, ops: Sequence[Any],
+                 actor: str) -> Draft:
+    """The session with `ops` applied, priced, modified and validated; checks and issues cleared (stale now)."""
+    rules = rules_of(channel, session)
+    parsed = parse_ops(ops, external_pricing=session.pricing_policy == "external", limits=hub.registry.limits)
+    draft = Draft.of(rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace, actor=actor)
+    apply_ops(draft, parsed, new_line_id=ids.line_id)
+    if session.pricing_policy == "internal" and draft.items:
+        draft.prices = await fetch_prices(hub, connection, (line["sku"] for line in draft.items),
+                                          session.channel_code)
+    run_modifiers_and_validators(hub, draft, stage="draft")
+    draft.data.pop("checks", None)  # I12: whatever was checked is stale now
+    draft.data.pop("issues", None)
+    return draft
+
+
+async def _write_draft(uow: Any, session: SessionRow, draft: Draft, config: Any) -> SessionRow | None:
+    """Store the draft if the session is still open at the rev it was made from (I11: rev + 1); None if not."""
+    now = utcnow()
+    written = await uow.db.execute(_WRITE_DRAFT, {
+        "b_id": session.id, "b_rev": session.rev, "b_items": draft.items, "b_data": draft.data,
+        "b_pricing": draft.pricing, "b_pricing_trace": draft.pricing_trace, "b_new_rev": session.rev + 1,
+        "b_now": now})
+    if written.rowcount != 1:
+        return None
+    edited = replace(session, items=draft.items, data=draft.data, pricing=draft.pricing,
+                     pricing_trace=draft.pricing_trace, rev=session.rev + 1, updated_at=now)
+    await _enqueue_checks(uow, edited, config)
+    announce_session(uow, edited)
+    return edited
 
 
 def run_modifiers_and_validators(hub: Hub, draft: Draft, *, stage: str) -> None:
@@ -172,7 +229,7 @@ def run_modifiers_and_validators(hub: Hub, draft: Draft, *, stage: str) -> None:
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
 
 
-async def _enqueue_checks(uow: Any, session: Session, config: Any) -> None:
+async def _enqueue_checks(uow: Any, session: Any, config: Any) -> None:
     # Enqueued even when the session is now empty: the check's handler must release the holds of the old lines.
     required = config.get("required_checks_on_commit") or []
     if not required:
