@@ -5,13 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..models import Channel, Directive
 from ..runtime import Hub
 from ..services.directives import DirectiveFailed, shared_read
 
 ROUTING_KEYS = ("backend", "recipient", "event", "message")
-_CHANNEL_CONFIG = select(Channel.__table__.c.config).where(Channel.__table__.c.code == bindparam("code"))
+_CHANNELS = Channel.__table__
+_CHANNEL_CONFIG = select(_CHANNELS.c.config).where(_CHANNELS.c.code == bindparam("code"))
+_CHANNEL_CONFIGS = select(_CHANNELS.c.code, _CHANNELS.c.config).where(
+    _CHANNELS.c.code.in_(bindparam("codes", expanding=True)))
+
+
+def _key(channel_code: str) -> tuple[str, str]:
+    return ("channel.config", channel_code)
+
+
+async def prefetch_channels(connection: AsyncConnection, directives: list[Directive]) -> dict[Any, Any]:
+    """The channels of a delivery's notifications, read in the claim's transaction (see services.directives)."""
+    codes = sorted({code for d in directives if isinstance(code := d.payload.get("channel_code"), str) and code})
+    if not codes:
+        return {}
+    if len(codes) == 1:
+        configs = {codes[0]: (await connection.execute(_CHANNEL_CONFIG, {"code": codes[0]})).scalar_one_or_none()}
+    else:
+        configs = {row.code: row.config for row in await connection.execute(_CHANNEL_CONFIGS, {"codes": codes})}
+    return {_key(code): configs.get(code) for code in codes}  # an unknown channel too: no settings, no second read
 
 
 async def _channel_settings(hub: Hub, channel_code: str | None) -> dict[str, Any]:
@@ -22,8 +42,8 @@ async def _channel_settings(hub: Hub, channel_code: str | None) -> dict[str, Any
         async with hub.connection(readonly=True) as connection:
             return (await connection.execute(_CHANNEL_CONFIG, {"code": channel_code})).scalar_one_or_none()
 
-    # A commit's notifications are delivered together: one read of the channel for all of them.
-    config = await shared_read(("channel.config", channel_code), read)
+    # Prefetched with the claim (prefetch_channels); else read once for all the notifications of the delivery.
+    config = await shared_read(_key(channel_code), read)
     notifications = (config or {}).get("notifications")
     return notifications if isinstance(notifications, dict) else {}
 
@@ -45,3 +65,6 @@ async def notification_send(hub: Hub, directive: Directive) -> None:
     event = payload.get("event") or (f"order.{payload['status']}" if payload.get("status") else "notification")
     recipient = str(payload.get("recipient") or channel.get("recipient") or "")
     await notifier.send(topic=str(event), recipient=recipient, message={**message, "delivery_id": directive.id})
+
+
+notification_send.prefetch = prefetch_channels  # type: ignore[attr-defined]

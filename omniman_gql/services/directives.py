@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import ErrorCode, OmnimanError
 from ..models import Directive, utcnow
@@ -26,6 +27,7 @@ MAX_ERROR_CHARS = 2000
 BATCH_LANES = 4
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 class DirectiveFailed(Exception):
@@ -214,9 +216,13 @@ def _not_yet(directive_id: int, state: Any | None, now: dt.datetime) -> RunOutco
     return RunOutcome(directive_id, "skipped")
 
 
-async def claim_many(hub: Hub, directive_ids: Sequence[int]) -> tuple[list[Directive], list[RunOutcome]]:
+async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hashable, Any] | None = None
+                     ) -> tuple[list[Directive], list[RunOutcome]]:
     """`claim` for several ids in one transaction: one conditional UPDATE takes every due, queued one (each its own
-    attempt), and for the rest one SELECT tells "due later" from "not ours". Returns (claimed, outcomes of the rest)."""
+    attempt), and for the rest one SELECT tells "due later" from "not ours". Returns (claimed, outcomes of the rest).
+
+    With `reads`, the `prefetch` of each claimed topic's handler (see run_directives) runs in the same transaction and
+    its entries are added to `reads`."""
     now = utcnow()
     async with hub.connection() as connection:
         # One id (most messages at low traffic) without the expanding IN, whose rendering per execution costs ≈ 5% of
@@ -229,8 +235,25 @@ async def claim_many(hub: Hub, directive_ids: Sequence[int]) -> tuple[list[Direc
         states = {}
         if missing:
             states = {r.id: r for r in await connection.execute(_STATES, {"state_ids": missing})}
+        if reads is not None and claimed:
+            await _prefetch(hub, connection, list(claimed.values()), reads)
     return ([claimed[i] for i in directive_ids if i in claimed],
             [_not_yet(i, states.get(i), now) for i in missing])
+
+
+async def _prefetch(hub: Hub, connection: AsyncConnection, claimed: list[Directive], reads: dict[Hashable, Any]
+                    ) -> None:
+    """Run the `prefetch` of each claimed topic's handler: `async (connection, directives of its topic) -> {key:
+    value}`, whose entries answer that delivery's `shared_read(key, …)`. A read the handler would do in a
+    transaction of its own (BEGIN, SELECT, COMMIT) becomes one statement in the claim's. It must only read: if it
+    raises, the claim is rolled back and the directives wait for the sweeper."""
+    by_topic: dict[str, list[Directive]] = {}
+    for directive in claimed:
+        by_topic.setdefault(directive.topic, []).append(directive)
+    for topic, group in by_topic.items():
+        prefetch = getattr(hub.registry.handlers.get(topic), "prefetch", None)
+        if prefetch is not None:
+            reads.update(await prefetch(connection, group))
 
 
 async def complete_many(hub: Hub, directives: Sequence[Directive]) -> set[int]:
@@ -246,8 +269,8 @@ async def complete_many(hub: Hub, directives: Sequence[Directive]) -> set[int]:
 
 
 # Reads a batch's handlers share (see `shared_read`): set for the duration of one `run_directives`.
-_batch_reads: ContextVar[dict[Hashable, asyncio.Future[Any]] | None] = ContextVar("omniman_batch_reads",
-                                                                                   default=None)
+# Values (prefetched) or futures (a first reader's read, awaited by the others).
+_batch_reads: ContextVar[dict[Hashable, Any] | None] = ContextVar("omniman_batch_reads", default=None)
 
 
 async def shared_read(key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
@@ -257,11 +280,13 @@ async def shared_read(key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
     reads = _batch_reads.get()
     if reads is None:
         return await read()
-    future = reads.get(key)
-    if future is None:
-        future = reads[key] = asyncio.ensure_future(read())
+    entry = reads.get(key, _MISSING)
+    if entry is _MISSING:
+        entry = reads[key] = asyncio.ensure_future(read())
+    elif not isinstance(entry, asyncio.Future):
+        return entry  # type: ignore[no-any-return]
     # Shielded: one handler being cancelled must not cancel the read its siblings wait for.
-    return await asyncio.shield(future)  # type: ignore[no-any-return]
+    return await asyncio.shield(entry)  # type: ignore[no-any-return]
 
 
 async def _run_claimed(hub: Hub, directive: Directive, started: float) -> RunOutcome:
@@ -301,14 +326,14 @@ async def run_directives(hub: Hub, directive_ids: Sequence[int]) -> list[RunOutc
     ids = list(dict.fromkeys(int(i) for i in directive_ids))
     if not ids:
         return []
-    claimed, outcomes = await claim_many(hub, ids)
+    reads: dict[Hashable, Any] = {}
+    claimed, outcomes = await claim_many(hub, ids, reads=reads)
     if claimed:
-        token = _batch_reads.set({}) if len(claimed) > 1 else None
+        token = _batch_reads.set(reads)
         try:
             results = await _run_all(hub, claimed, started)
         finally:
-            if token is not None:
-                _batch_reads.reset(token)
+            _batch_reads.reset(token)
         completed = await complete_many(hub, [d for d, r in zip(claimed, results, strict=True) if r.status == "done"])
         duration = time.perf_counter() - started
         outcomes.extend(r if r.status != "done" else

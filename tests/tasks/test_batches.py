@@ -121,6 +121,33 @@ async def test_notifications_of_one_batch_read_their_channel_once(
                if r.name == "omniman.notifications")
 
 
+async def test_notifications_of_several_channels_get_each_its_own_settings_from_one_read(
+    task_hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    bar = await make_channel(task_hub, config={"notifications": {"recipient": "bar"}})
+    kitchen = await make_channel(task_hub, config={"notifications": {"recipient": "kitchen"}})
+    plan = [(bar, "bar"), (kitchen, "kitchen"), ("no-such-channel", "-"), (bar, "bar")]
+    ids = [await enqueue(task_hub, "notification.send", {"channel_code": code, "status": "ready"})
+           for code, _ in plan]
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(task_hub.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        with caplog.at_level(logging.INFO, logger="omniman.notifications"):
+            outcomes = await svc.run_directives(task_hub, ids)
+    finally:
+        event.remove(task_hub.engine.sync_engine, "before_cursor_execute", seen)
+
+    assert [o.status for o in outcomes] == ["done"] * 4
+    assert sum("FROM channels" in s for s in statements) == 1  # the unknown channel is not read again either
+    sent = {json.loads(r.getMessage().split(": ", 1)[1])["delivery_id"]: r.getMessage().split(": ", 1)[0]
+            for r in caplog.records if r.name == "omniman.notifications"}
+    assert [sent[i] for i in ids] == [f"notification order.ready to {who}" for _, who in plan]
+
+
 async def test_a_dispatch_sends_its_ids_in_messages_of_up_to_a_batch() -> None:
     broker = StubBroker()
     broker.declare_actor(run_directives)
