@@ -17,7 +17,7 @@ after sending a committed or abandoned session, as those never change again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -143,14 +143,22 @@ async def order_event_feed(
             batch = await watcher.get()
             horizons[batch.key] = max(horizons[batch.key], batch.horizon)
             safe = min(horizons.values())
-            for logged in batch.events:
-                if position.handled(logged.id):
-                    continue
-                position.mark(logged.id)
-                position.advance(min(safe, logged.id))  # everything below it, in id order, is handled by now
-                if wanted is None or logged.status in wanted:
-                    yield OrderEventItem(cursor=position.encode(), logged=logged)
-            position.advance(safe)
+            for item in positioned(batch.events, position, safe, wanted):
+                yield item
+
+
+def positioned(events: Sequence[LoggedEvent], position: Position, safe: int,
+               wanted: tuple[str, ...] | None) -> Iterator[OrderEventItem]:
+    """A live batch's events not yet handled by `position`, those `wanted`, each with the cursor right after it;
+    moves `position` on (to `safe`, the batch's proven horizon, at the end)."""
+    for logged in events:
+        if position.handled(logged.id):
+            continue
+        position.mark(logged.id)
+        position.advance(min(safe, logged.id))  # everything below it, in id order, is handled by now
+        if wanted is None or logged.status in wanted:
+            yield OrderEventItem(cursor=position.encode(), logged=logged)
+    position.advance(safe)
 
 
 def _proven(tails: list[Tail]) -> int:

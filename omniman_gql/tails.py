@@ -39,6 +39,11 @@ class Batch:
     horizon: int
 
 
+def lagged_reason(maxsize: int) -> str:
+    return (f"The subscriber fell more than {maxsize} events behind and was closed; subscribe again with `after` "
+            "set to the last cursor it received to catch up.")
+
+
 class Watcher:
     """One feed's bounded inbox; a feed that falls more than `maxsize` events behind is closed with a reason."""
 
@@ -53,8 +58,7 @@ class Watcher:
         if self.closed_reason is not None:
             return
         if self._size + len(batch.events) > self.maxsize:
-            self.close(f"The subscriber fell more than {self.maxsize} events behind and was closed; subscribe "
-                       "again with `after` set to the last cursor it received to catch up.")
+            self.close(lagged_reason(self.maxsize))
             return
         self._batches.append(batch)
         self._size += len(batch.events)

@@ -13,6 +13,11 @@ execution, see `SharesResults`), and `SharingExecutor` keys it by what decides t
 The first subscriber with a key starts the execution (a task of its own, shielded, so one subscriber leaving cannot
 cancel it for the others); every other one awaits the same `ExecutionResult`. `MessageEncoder` then serialises each
 shared `next` payload once and reuses the string for every socket.
+
+Direct delivery goes one step further for `orderEvents` over graphql-transport-ws: the feed group's task writes each
+subscriber's `next` frame to its socket itself (`subscriptions.DirectDelivery`), so a subscriber's own task and
+Strawberry's per-result stream only run for what cannot be sent that way (results with errors, a full socket). The
+context variables below tell the subscription resolver which executor and which websocket operation it runs for.
 """
 
 from __future__ import annotations
@@ -20,12 +25,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from collections.abc import Awaitable, Coroutine, Generator
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from graphql import ExecutionResult
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+CHECKPOINTS = 4  # bare yields `start_now` steps over before it leaves a send to the subscriber's task
 ENCODED_MAX = 256  # recent `next` payloads kept encoded (a few events × a few distinct selections)
+
+# Set in a subscription operation's task: its executor (by `SharingExecutor`, before the resolver's generator runs)
+# and its websocket handler and operation (by the graphql-transport-ws handler).
+current_executor: ContextVar[SharingExecutor | None] = ContextVar("omniman_executor", default=None)
+current_operation: ContextVar[tuple[Any, Any] | None] = ContextVar("omniman_ws_operation", default=None)
 
 
 class SharesResults(Protocol):
@@ -65,6 +78,21 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
             self._share_prefix = (_document_key(self.operation), _variables_key(self.variable_values), visibility)
         return super().build_per_event_executor(payload)
 
+    def cancellable_iterable(self, iterable: Any) -> Any:
+        # Called once per subscription, before its source stream's first step: the resolver finds its executor here.
+        current_executor.set(self)
+        return super().cancellable_iterable(iterable)
+
+    def event_result(self, event: SharesResults) -> ExecutionResult | Awaitable[ExecutionResult]:
+        """This subscription's result for `event` (root value), from the event's shared results when it has one."""
+        prefix = self._share_prefix
+        shared = event.shared_results
+        if prefix is not None and shared is not None:
+            entry = shared.get((*prefix, event.cursor))
+            if entry is not None and not isinstance(entry[0], asyncio.Future):
+                return entry[0]  # type: ignore[no-any-return]
+        return self.build_per_event_executor(event).execute_operation(False)  # type: ignore[no-any-return]
+
     def execute_operation(self, serially: bool | None = None) -> Any:
         event = self.root_value
         shared = getattr(event, "shared_results", None)
@@ -93,6 +121,41 @@ def _keep_result(entry: list[Any], done: asyncio.Future[ExecutionResult]) -> Non
         entry[0] = done.result()
 
 
+def start_now(coro: Coroutine[Any, Any, Any]) -> bool | Awaitable[Any]:
+    """Run `coro` (a websocket send) up to its first wait: True when it finished without one (its bytes went to the
+    transport), else an awaitable that finishes it (the transport is paused: the reader is slow)."""
+    for _ in range(CHECKPOINTS):
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return True
+        if waiting_on is not None:
+            return _Finish(coro, waiting_on)
+        # A bare yield waits for nothing (a cooperative checkpoint, as anyio's streams make): go on at once.
+    return _Finish(coro, None)
+
+
+class _Finish:
+    """Awaiting it resumes a coroutine that `start_now` ran by hand until it waited on `waiting_on`, as `await` would
+    have: values and exceptions (cancellation included) go through to it."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self.coro = coro
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        step = self.waiting_on
+        while True:
+            try:
+                value, error = (yield step), None
+            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as `await` would
+                value, error = None, exc
+            try:
+                step = self.coro.throw(error) if error is not None else self.coro.send(value)
+            except StopIteration as stop:
+                return stop.value
+
+
 class MessageEncoder:
     """`json.dumps` for websocket messages, encoding the payload of a `next` message once for every subscriber it
     is shared with (recognised by the identity of its `data`, which a shared ExecutionResult hands to all)."""
@@ -107,12 +170,15 @@ class MessageEncoder:
         payload = message.get("payload")
         if not isinstance(payload, dict) or set(payload) != {"data"} or not isinstance(payload["data"], dict):
             return json.dumps(message, separators=(",", ":"))  # errors or extensions: built per subscriber
-        data = payload["data"]
+        return self.next_frame(message.get("id"), payload["data"])
+
+    def next_frame(self, operation_id: Any, data: dict[str, Any]) -> str:
+        """The `next` message of `data` (a result without errors or extensions) for operation `operation_id`."""
         entry = self._encoded.get(id(data))
         if entry is None or entry[0] is not data:
-            entry = (data, json.dumps(payload, separators=(",", ":")))
+            entry = (data, json.dumps({"data": data}, separators=(",", ":")))
             self._encoded[id(data)] = entry
             if len(self._encoded) > self.size:
                 self._encoded.popitem(last=False)
-        return f'{{"id":{json.dumps(message.get("id"))},"type":"next","payload":{entry[1]}}}'
+        return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{entry[1]}}}'
 

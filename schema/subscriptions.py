@@ -5,11 +5,16 @@ while a subscription's event is being resolved, `info.context.loaders` answers w
 (a context variable set in the operation's own task): for `orderEvents` they are shared by every subscriber of
 the process for a couple of seconds, so nested fields (items, channel, events…) are read once per event, not once
 per subscriber; the order and event rows themselves were read once per process by the feed's tail.
+
+`orderEvents` of one channel (or of every channel) over graphql-transport-ws is delivered directly: its feed group's
+task writes the shared `next` frame to the socket (`DirectDelivery`), and the subscription's own generator only
+yields what that declines (see `omniman_gql.shared_feeds`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
@@ -23,11 +28,13 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from omniman_gql.errors import OmnimanError
 from omniman_gql.feeds import LiveFeeds, OrderEventItem, order_event_feed, session_feed
 from omniman_gql.pubsub import SubscriptionClosed
+from omniman_gql.shared_feeds import shared_order_event_feed
 from omniman_gql.services.auth import Action
 from omniman_gql.services.common import session_not_found
 
 from .context import Info
 from .errors import ClientError, field_path
+from .fanout import MessageEncoder, SharingExecutor, current_executor, current_operation, start_now
 from .loaders import Loaders, create_loaders
 from .permissions import authorize, caller, sees
 from .types.order import Order, OrderEvent
@@ -86,6 +93,52 @@ class SharedEventViews:
         return entry[1], entry[2], entry[3], entry[4]
 
 
+class DirectDelivery:
+    """Sends one `orderEvents` subscriber's events from its feed group's task: the event's shared result, as a
+    `next` frame written to the socket at once. Declines (the subscription's own stream then sends it, exactly as
+    before) once the operation is over, for a result with errors (masked and logged by Strawberry), and when the
+    send raises; a send the socket cannot take at once is returned unfinished for the subscriber to complete."""
+
+    __slots__ = ("handler", "operation", "executor", "views", "encoder", "send_text")
+
+    def __init__(self, handler: Any, operation: Any, executor: SharingExecutor, views: SharedEventViews,
+                 encoder: MessageEncoder, send_text: Any) -> None:
+        self.handler = handler
+        self.operation = operation
+        self.executor = executor
+        self.views = views
+        self.encoder = encoder
+        self.send_text = send_text
+
+    def _current(self) -> bool:
+        return not self.operation.completed and self.handler.operations.get(self.operation.id) is self.operation
+
+    async def __call__(self, item: OrderEventItem) -> Any:
+        if not self._current():
+            return False
+        loaders, order, event, shared = self.views.get(item)
+        _event_loaders.set(loaders)  # the group's task resolves the selection (when this key's result is new)
+        result = self.executor.event_result(OrderEventMessage(
+            cursor=item.cursor, type=item.event.type, order=order, event=event, shared_results=shared))
+        if inspect.isawaitable(result):
+            result = await result
+        if result.errors or not isinstance(result.data, dict) or not self._current():
+            return False
+        return start_now(self.send_text(self.encoder.next_frame(self.operation.id, result.data)))
+
+
+def _direct_delivery(live: LiveFeeds, views: SharedEventViews) -> DirectDelivery | None:
+    """Direct delivery for the running subscription when it runs in our graphql-transport-ws handler."""
+    executor, running = current_executor.get(), current_operation.get()
+    send_text = getattr(getattr(running[0].websocket, "ws", None), "send_text", None) if running else None
+    if executor is None or running is None or send_text is None:
+        return None
+    encoder = live.attachments.get("direct_encoder")
+    if encoder is None:
+        encoder = live.attachments["direct_encoder"] = MessageEncoder()
+    return DirectDelivery(running[0], running[1], executor, views, encoder, send_text)
+
+
 def _live(info: Info) -> LiveFeeds:
     live = getattr(info.context.request.state, "live", None) if info.context.request is not None else None
     if live is None:
@@ -132,7 +185,11 @@ class Subscription:
         if channels is not None and not channels:
             raise ClientError("None of these channels exist.", code="NOT_FOUND")
         views = _shared(live)
-        feed = order_event_feed(live, channel_codes=channels, statuses=statuses, after=after)
+        if channels is None or len(set(channels)) == 1:  # one tail: its feed group can deliver directly
+            feed = shared_order_event_feed(live, channel_codes=channels, statuses=statuses, after=after,
+                                           deliver=_direct_delivery(live, views))
+        else:
+            feed = order_event_feed(live, channel_codes=channels, statuses=statuses, after=after)
         try:
             async for item in feed:
                 loaders, order, event, shared = views.get(item)

@@ -21,6 +21,7 @@ from omniman_gql.services import auth
 
 from .context import Context
 from .extensions import NUL_MESSAGE, contains_nul
+from .fanout import current_operation
 from .subscriptions import LegacyGraphQLWSHandler
 
 log = logging.getLogger("omniman.auth")
@@ -213,6 +214,10 @@ class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Contex
             await self.send_message(refusal)
             return
         await super().handle_subscribe(message)
+
+    async def run_operation(self, operation: Any) -> None:
+        current_operation.set((self, operation))  # the operation's own task: its resolver may deliver directly
+        await super().run_operation(operation)
 
     async def shutdown(self) -> None:
         self._stop_watching()

@@ -14,9 +14,11 @@ from schema.asgi import create_app
 from tests.api.operations import ADD_ORDER_EVENT, MODIFY_SESSION, TRANSITION_ORDER, commit, make_channel, ok, \
     open_with_lines
 from tests.fixtures.app import Api
-from tests.graphql import authorize
+from omniman_gql.shared_feeds import feed_groups
+from tests.graphql import authorize, create_token, init_payload
 from tests.fixtures.stream import redis_subscriptions, wait_until
-from tests.stream.wsclient import ORDER_EVENTS, SESSION_CHANGED, GraphQLWs, wait_for_no_feeds, wait_for_watchers
+from tests.stream.wsclient import ORDER_EVENTS, SESSION_CHANGED, GraphQLWs, live_of, wait_for_no_feeds, \
+    wait_for_watchers
 
 PROTOCOL = ["graphql-transport-ws"]
 
@@ -206,3 +208,42 @@ def test_ws_50_subscribers_receive_an_event_and_an_abrupt_close_leaves_nothing(
         raw.__exit__(None, None, None)
     wait_for_no_feeds(stream_client)
     wait_until(lambda: redis_subscriptions(redis_client, namespace)[0] == 0, what="Redis NUMSUB 0")
+
+
+REFS_ONLY = """subscription($channels: [String!]) { orderEvents(channelCodes: $channels) { cursor order { ref } } }"""
+
+
+def test_ws_direct_delivery_keeps_each_selection_scope_and_id(stream_client: TestClient) -> None:
+    api = Api(stream_client)
+    channel = make_channel(api)
+    display = create_token(stream_client, "display", [channel], name="kitchen")
+    with stream_client.websocket_connect("/graphql", subprotocols=PROTOCOL) as raw, \
+            stream_client.websocket_connect("/graphql", subprotocols=PROTOCOL) as raw_display:
+        ws, kitchen = GraphQLWs(raw), GraphQLWs(raw_display)
+        ws.init()
+        kitchen.init(init_payload(display))
+        # Two selections of one channel on one socket, every channel on it too, and a scoped token's display.
+        ws.subscribe("full", ORDER_EVENTS, {"channels": [channel]})
+        ws.subscribe("refs", REFS_ONLY, {"channels": [channel]})
+        ws.subscribe("every", REFS_ONLY, {"channels": None})
+        kitchen.subscribe("full", ORDER_EVENTS, {"channels": None})  # the token's one channel
+        wait_for_watchers(stream_client, channel, 3)
+        wait_for_watchers(stream_client, None, 1)
+        ref = new_order(api, channel)
+        full, refs, every = (ws.next(op_id)["orderEvents"] for op_id in ("full", "refs", "every"))
+        scoped = kitchen.next("full")["orderEvents"]
+        assert set(full) == {"cursor", "type", "event", "order"} and full["order"]["ref"] == ref
+        assert refs == {"cursor": full["cursor"], "order": {"ref": ref}}
+        assert every["order"] == {"ref": ref}  # another feed (every channel): a cursor of its own
+        assert scoped == full
+        groups = feed_groups(live_of(stream_client)).groups
+        assert groups[channel].delivered == 3 and groups[None].delivered == 1  # no subscriber's own task sent them
+        # Completing one leaves the others live, on the same socket.
+        ws.complete("full")
+        transition(api, ref, "confirmed")
+        assert ws.next("refs")["orderEvents"]["order"] == {"ref": ref}
+        assert kitchen.next("full")["orderEvents"]["order"]["status"] == "confirmed"
+        ws.complete("refs")
+        ws.complete("every")
+        kitchen.complete("full")
+        wait_for_no_feeds(stream_client)

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from omniman_gql.feeds import LiveFeeds
+from omniman_gql.shared_feeds import followers
 from schema.ws_auth import TOKENS_TOPIC
 from tests.fixtures.stream import wait_until
 
@@ -66,8 +67,8 @@ def live_of(client: TestClient) -> LiveFeeds:
 
 def wait_for_watchers(client: TestClient, key: str | None, count: int = 1) -> None:
     """Until `count` feeds follow `key` in the app: from then on, nothing committed is missed."""
-    tails = live_of(client).tails.tails
-    wait_until(lambda: key in tails and len(tails[key].watchers) >= count, what=f"{count} watcher(s) on {key}")
+    live = live_of(client)
+    wait_until(lambda: followers(live, key) >= count, what=f"{count} feed(s) on {key}")
 
 
 def feed_subscribers(live: LiveFeeds) -> int:
