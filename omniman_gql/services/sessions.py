@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, cast, select, true, update
 
 from .. import ids
-from ..db import insert_new_id
+from ..db import insert_ignoring_conflicts, insert_new_id
 from ..domain.channel_config import check_topic_for
 from ..domain.draft import Draft
 from ..domain.limits import check_json, check_object, check_optional_string, check_string
 from ..domain.ops import DATA_ROOTS, apply_ops, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..models import Session, utcnow
+from ..models import Channel, Session, utcnow
 from ..runtime import Hub
 from .common import (
     SessionRow,
@@ -74,13 +74,61 @@ async def open_session(
     handle_ref: str | None = None,
     data: dict[str, Any] | None = None,
     actor: str = "system",
-) -> tuple[Session, bool]:
+) -> tuple[SessionRow | Session, bool]:
     """Get-or-open: the open session of the handle (or with the key) if there is one, else a new one.
 
     Returns (session, created). Errors: not_found (channel), channel_inactive, invalid_input, invalid_path.
     """
     doc = _check_open_input(hub, session_key, handle_type, handle_ref, data)
     open_handle = f"{handle_type}:{handle_ref}" if handle_type is not None else None
+    # The common case, a new session on an active channel, is one statement on its own: INSERT … SELECT the
+    # channel's policies … ON CONFLICT DO NOTHING RETURNING. No row back (no such channel, an inactive one, or a
+    # session already holding the key or handle): the long way below answers, as it always did.
+    now = utcnow()
+    values = {"channel_code": channel_code, "session_key": session_key or ids.session_key(),
+              "handle_type": handle_type, "handle_ref": handle_ref, "open_handle": open_handle, "state": "open",
+              "rev": 0, "items": [], "data": doc, "pricing": {"total_q": 0, "items_count": 0}, "pricing_trace": [],
+              "opened_at": now, "updated_at": now}
+    async with hub.autocommit(write=True) as uow:
+        inserted = (await uow.db.execute(_open_statement(uow.db),
+                                         {f"b_{name}": value for name, value in values.items()})).first()
+        if inserted is not None:
+            opened = SessionRow(id=inserted.id, pricing_policy=inserted.pricing_policy,
+                                edit_policy=inserted.edit_policy, committed_at=None, commit_token=None, **values)
+            announce_session(uow, opened)
+    if inserted is not None:
+        return opened, True
+    return await _open_the_long_way(hub, channel_code, session_key, handle_type, handle_ref, open_handle, doc)
+
+
+_OPENED_COLUMNS = ("channel_code", "session_key", "handle_type", "handle_ref", "open_handle", "state", "rev", "items",
+                   "data", "pricing", "pricing_trace", "opened_at", "updated_at")
+_OPEN_STATEMENTS: dict[str, Any] = {}
+
+
+def _open_statement(connection: Any) -> Any:
+    """The one-statement open, built once per dialect (the row's values are bound parameters)."""
+    statement = _OPEN_STATEMENTS.get(connection.dialect.name)
+    if statement is None:
+        table, channels = Session.__table__, Channel.__table__  # type: ignore[attr-defined]
+        # PostgreSQL types the parameters of a SELECT list from their casts (a bare NULL or text would not go into
+        # a json or timestamptz column); SQLite must not cast (CAST(… AS JSON) would mean NUMERIC there).
+        postgres = connection.dialect.name == "postgresql"
+        params = [bindparam(f"b_{name}", type_=table.c[name].type) for name in _OPENED_COLUMNS]
+        params = [cast(param, param.type) for param in params] if postgres else params
+        source = (select(*params, channels.c.pricing_policy, channels.c.edit_policy)
+                  .where(channels.c.code == bindparam("b_channel_code"), channels.c.is_active.is_(true())))
+        statement = _OPEN_STATEMENTS[connection.dialect.name] = (
+            insert_ignoring_conflicts(connection, table)
+            .from_select([*_OPENED_COLUMNS, "pricing_policy", "edit_policy"], source)
+            .returning(table.c.id, table.c.pricing_policy, table.c.edit_policy))
+    return statement
+
+
+async def _open_the_long_way(
+    hub: Hub, channel_code: str, session_key: str | None, handle_type: str | None, handle_ref: str | None,
+    open_handle: str | None, doc: dict[str, Any]
+) -> tuple[Session, bool]:
     async with hub.transaction() as uow:
         channel = await get_channel(uow.db, channel_code)
         if not channel.is_active:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from omniman_gql.domain.draft import Draft
-from omniman_gql.models import Order, OrderEvent, OrderItem, StockHold, StockLevel
+from omniman_gql.models import Order, OrderEvent, OrderItem, Session, StockHold, StockLevel
 from omniman_gql.runtime import Hub
 from omniman_gql.services import catalog, commit, orders, sessions
 from omniman_gql.services.common import get_channel, rules_of
@@ -62,7 +62,7 @@ async def test_i3_locked_channel_rejects_every_op(hub: Hub) -> None:
                {"op": "set_data", "path": "notes", "value": "x"}):
         await raises("locked", sessions.modify_session(hub, channel_code=code, session_key=session.session_key,
                                                        ops=[op]))
-    (after,) = await rows(hub, type(session), type(session).session_key == session.session_key)
+    (after,) = await rows(hub, Session, Session.session_key == session.session_key)
     assert after.rev == 0 and after.items == [] and after.data == {}
 
 
