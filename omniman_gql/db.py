@@ -106,16 +106,24 @@ async def insert_returning_ids(db: AsyncSession | AsyncConnection, rows: Sequenc
         return []
     table = type(rows[0]).__table__
     columns = [column.name for column in table.columns if column.name != "id"]
-    values = [{name: getattr(row, name) for name in columns} for row in rows]
+    ids = await insert_values_returning_ids(db, table, [{name: getattr(row, name) for name in columns} for row in rows])
+    for row, new_id in zip(rows, ids, strict=True):
+        row.id = new_id
+    return ids
+
+
+async def insert_values_returning_ids(
+    db: AsyncSession | AsyncConnection, table: Any, values: list[dict[str, Any]]
+) -> list[int]:
+    """INSERT rows given as column values with Core; their new ids, in order (no model instances at all)."""
+    if not values:
+        return []
     # executemany form: the compiled statement is cached; "insertmanyvalues" sends one multi-row INSERT … RETURNING.
     statement = _INSERTS.get(table)
     if statement is None:
         statement = _INSERTS[table] = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     connection = await connection_of(db)  # Core straight on the connection: no ORM execution layer for a plain INSERT
-    ids = list((await connection.execute(statement, values)).scalars())
-    for row, new_id in zip(rows, ids, strict=True):
-        row.id = new_id
-    return ids
+    return list((await connection.execute(statement, values)).scalars())
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

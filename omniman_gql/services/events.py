@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..db import UnitOfWork, insert_returning_ids
-from ..models import Order, OrderEvent, Session, utcnow
+from ..db import UnitOfWork, insert_values_returning_ids
+from ..models import OrderEvent, utcnow
 
 
 def order_events_topic(channel_code: str) -> str:
@@ -18,32 +18,33 @@ def session_topic(channel_code: str, session_key: str) -> str:
 
 
 async def record_events(
-    uow: UnitOfWork, order: Order, events: list[tuple[str, Mapping[str, Any]]], *, actor: str
-) -> list[OrderEvent]:
-    """Append events to the order's log (one INSERT … RETURNING) and announce each one once the transaction
-    commits."""
+    uow: UnitOfWork, order: Any, events: list[tuple[str, Mapping[str, Any]]], *, actor: str
+) -> list[int]:
+    """Append events to the order's log (one INSERT … RETURNING of plain values, no model instances) and announce
+    each one once the transaction commits. Returns the new events' ids."""
     now = utcnow()
-    rows = [
-        OrderEvent(order_id=order.id, channel_code=order.channel_code, type=type_, actor=actor,
-                   payload=dict(payload), created_at=now)
+    event_ids = await insert_values_returning_ids(uow.db, _EVENTS, [
+        {"order_id": order.id, "channel_code": order.channel_code, "type": type_, "actor": actor,
+         "payload": dict(payload), "created_at": now}
         for type_, payload in events
-    ]
-    await insert_returning_ids(uow.db, rows)
-    for row in rows:
-        uow.publish(order_events_topic(order.channel_code), {
-            "event_id": row.id, "order_id": order.id, "order_ref": order.ref, "type": row.type,
+    ])
+    topic = order_events_topic(order.channel_code)
+    for event_id, (type_, _payload) in zip(event_ids, events, strict=True):
+        uow.publish(topic, {
+            "event_id": event_id, "order_id": order.id, "order_ref": order.ref, "type": type_,
             "channel_code": order.channel_code, "status": order.status,
         })
-    return rows
+    return event_ids
 
 
-async def record_event(
-    uow: UnitOfWork, order: Order, type_: str, payload: Mapping[str, Any], *, actor: str
-) -> OrderEvent:
+async def record_event(uow: UnitOfWork, order: Any, type_: str, payload: Mapping[str, Any], *, actor: str) -> int:
     return (await record_events(uow, order, [(type_, payload)], actor=actor))[0]
 
 
-def announce_session(uow: UnitOfWork, session: Session) -> None:
+_EVENTS = OrderEvent.__table__  # type: ignore[attr-defined]
+
+
+def announce_session(uow: UnitOfWork, session: Any) -> None:
     """Tell `sessionChanged` subscribers this session has a new state (sent after commit)."""
     uow.publish(session_topic(session.channel_code, session.session_key), {
         "channel_code": session.channel_code, "session_key": session.session_key, "rev": session.rev,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert
 
 from .. import ids
-from ..db import UnitOfWork, connection_of, insert_returning_ids
+from ..db import UnitOfWork, connection_of, insert_values_returning_ids
 from ..domain.flow import OrderFlow
 from ..models import Channel, Order, OrderItem, Session, utcnow
 from .events import record_events
@@ -19,6 +21,38 @@ ITEM_KEYS = ("line_id", "sku", "name", "qty", "unit_price_q", "line_total_q", "m
 
 
 _INSERT_ITEMS = insert(OrderItem.__table__)  # type: ignore[attr-defined]
+_ORDERS = Order.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class OrderRow:
+    """A new order as plain values (the attributes of `models.Order`): no ORM instance to build for a row that is
+    inserted with Core and only read afterwards."""
+
+    id: int
+    ref: str
+    channel_code: str
+    session_key: str
+    handle_type: str | None
+    handle_ref: str | None
+    external_ref: str | None
+    status: str
+    currency: str
+    total_q: int
+    items_count: int
+    snapshot: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    confirmed_at: dt.datetime | None = None
+    processing_at: dt.datetime | None = None
+    ready_at: dt.datetime | None = None
+    dispatched_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    cancelled_at: dt.datetime | None = None
+
+
+_ORDER_COLUMNS = tuple(name for name in OrderRow.__dataclass_fields__ if name != "id")
 
 
 def clean_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -34,22 +68,23 @@ async def create_order(
     actor: str,
     external_ref: str | None = None,
     directive_extras: dict[str, dict[str, Any]] | None = None,
-) -> Order:
+) -> OrderRow:
     """Create the order of `session` (already validated), with items, `created` and `price_override` events (I5),
     and the channel's post-commit directives, all inside the caller's transaction."""
     flow = OrderFlow.from_config(channel.config)
     now = utcnow()
     items = clean_items(session.items)
-    order = Order(
-        ref=ids.order_ref(now), channel_code=channel.code, session_key=session.session_key,
+    order = OrderRow(
+        id=0, ref=ids.order_ref(now), channel_code=channel.code, session_key=session.session_key,
         handle_type=session.handle_type, handle_ref=session.handle_ref, external_ref=external_ref,
         status=flow.initial_status, currency=channel.currency, total_q=session.pricing.get("total_q", 0),
         items_count=len(items), created_at=now, updated_at=now,
         snapshot={"_v": SNAPSHOT_VERSION, "items": items, "data": session.data, "pricing": session.pricing,
                   "rev": session.rev, "channel_code": channel.code, "pricing_policy": session.pricing_policy},
     )
-    # Core INSERTs, not ORM flushes: these rows are written once and never touched again in this transaction.
-    await insert_returning_ids(uow.db, [order])
+    # Core INSERTs of plain values, not ORM flushes: these rows are written once and never touched again here.
+    values = {name: getattr(order, name) for name in _ORDER_COLUMNS}
+    (order.id,) = await insert_values_returning_ids(uow.db, _ORDERS, [values])
     if items:
         await (await connection_of(uow.db)).execute(_INSERT_ITEMS, [
             {"order_id": order.id, "line_id": line["line_id"], "sku": line["sku"], "name": line["name"] or line["sku"],
