@@ -1,20 +1,23 @@
-"""The parse and validation caches hit for a repeated document (they are most of a small operation's cost)."""
+"""A repeated document is parsed and validated once (that is most of a small operation's cost), and the document
+limits hold all the same."""
 
 from __future__ import annotations
 
 import pytest
-from strawberry.extensions.validation_cache import _get_validate_cache
-
 from omniman_gql.settings import Settings
-from schema.build import build_schema
-from schema.extensions import CACHE_SIZE
+from schema.build import OmnimanSchema, build_schema
+from schema.extensions import Documents, PreparedDocuments
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_repeated_document_is_validated_once() -> None:
+def documents_of(schema: OmnimanSchema) -> Documents:
+    return next(e.documents for e in schema.get_extensions() if isinstance(e, PreparedDocuments))
+
+
+async def test_a_repeated_document_is_parsed_and_validated_once() -> None:
     schema = build_schema(Settings(max_query_depth=7))
-    cache = _get_validate_cache(CACHE_SIZE)
+    cache = documents_of(schema).prepare
     query = "query CacheProbe { __typename }"
     await schema.execute(query)
     before = cache.cache_info()
@@ -30,3 +33,13 @@ async def test_document_limits_still_apply_with_the_cache() -> None:
     for _ in range(2):
         result = await schema.execute(deep)
         assert result.errors and "exceeds maximum operation depth" in result.errors[0].message
+    assert documents_of(schema).prepare.cache_info().hits == 1
+
+
+async def test_a_document_over_the_token_limit_is_refused_every_time_and_never_remembered() -> None:
+    schema = build_schema(Settings(max_query_tokens=100))
+    long = "{ " + "__typename " * 120 + "}"
+    for _ in range(2):
+        result = await schema.execute(long)
+        assert result.errors and "more than 100 tokens" in result.errors[0].message
+    assert documents_of(schema).prepare.cache_info().currsize == 0
