@@ -43,10 +43,10 @@ async def test_one_failing_directive_does_not_fail_or_retry_its_siblings(task_hu
 
 
 async def test_a_batch_delivered_again_runs_nothing_twice_and_defers_what_is_not_due(task_hub: Hub) -> None:
+    task_hub.settings = task_hub.settings.model_copy(update={"directive_backoff_ms": 60_000})
     done_id = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
     retry_id = await enqueue(task_hub, "test.flaky", {"fail_times": 1})
     await svc.run_directives(task_hub, [done_id, retry_id])
-    task_hub.settings = task_hub.settings.model_copy(update={"directive_backoff_ms": 60_000})
 
     again = await svc.run_directives(task_hub, [done_id, retry_id, done_id, 999_999_999])
 
@@ -146,6 +146,19 @@ async def test_notifications_of_several_channels_get_each_its_own_settings_from_
     sent = {json.loads(r.getMessage().split(": ", 1)[1])["delivery_id"]: r.getMessage().split(": ", 1)[0]
             for r in caplog.records if r.name == "omniman.notifications"}
     assert [sent[i] for i in ids] == [f"notification order.ready to {who}" for _, who in plan]
+
+
+async def test_a_failing_prefetch_only_costs_the_handlers_their_own_read(
+    task_hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = [await enqueue(task_hub, "test.reads_shared", {"key": "k"}) for _ in range(3)]
+
+    with caplog.at_level(logging.ERROR, logger="omniman.directives"):
+        outcomes = await svc.run_directives(task_hub, ids)
+
+    assert [o.status for o in outcomes] == ["done"] * 3
+    assert {((row := await directive(task_hub, i)).status, row.attempts) for i in ids} == {("done", 1)}
+    assert any("prefetch for directives" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_dispatch_sends_its_ids_in_messages_of_up_to_a_batch() -> None:
