@@ -23,7 +23,7 @@ def _key(channel_code: str) -> tuple[str, str]:
 
 
 async def prefetch_channels(connection: AsyncConnection, directives: list[Directive]) -> dict[Any, Any]:
-    """The channels of a delivery's notifications, read in the claim's transaction (see services.directives)."""
+    """The channels of a delivery's notifications, read with the claim (see services.directives._prefetch)."""
     codes = sorted({code for d in directives if isinstance(code := d.payload.get("channel_code"), str) and code})
     if not codes:
         return {}

@@ -10,6 +10,7 @@ import anyio
 from omniman_gql.handlers.stock import stock_commit
 from omniman_gql.models import Directive
 from omniman_gql.runtime import Hub
+from omniman_gql.services.directives import shared_read
 
 MODULE = __name__
 
@@ -37,7 +38,26 @@ async def gated_stock_commit(hub: Hub, directive: Directive) -> None:
         await stock_commit(hub, directive)
 
 
+async def reads_shared(hub: Hub, directive: Directive) -> None:
+    """Needs the value its (broken) prefetch should have provided: it reads it itself through shared_read."""
+    value = await shared_read(("test.shared", directive.payload["key"]), lambda: _answer(directive))
+    if value != 42:
+        raise RuntimeError(f"read {value!r}")
+
+
+async def _answer(directive: Directive) -> int:
+    return 42
+
+
+async def _broken_prefetch(connection: Any, directives: list[Directive]) -> dict[Any, Any]:
+    raise RuntimeError("prefetch bug")
+
+
+reads_shared.prefetch = _broken_prefetch  # type: ignore[attr-defined]
+
+
 def register_handlers(registry: Any, settings: Any) -> None:
     registry.add_handler("test.flaky", flaky)
     registry.add_handler("test.always_fails", always_fails)
     registry.add_handler("test.gated_stock_commit", gated_stock_commit)
+    registry.add_handler("test.reads_shared", reads_shared)
