@@ -222,7 +222,19 @@ async def open_autocommit(factory: async_sessionmaker[AsyncSession], *, write: b
     async with _writer_turn(factory, readonly=not write), engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             connection = await connection.execution_options(**{AUTOCOMMIT: True})
-        else:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield UnitOfWork(db=connection)
-        await connection.commit()
+            yield UnitOfWork(db=connection)
+            await connection.commit()
+            return
+        # psycopg's own autocommit switch, on and back off: SQLAlchemy's isolation_level option does the same through
+        # its dialect and pool-reset machinery at ≈ 70 µs more per use (three uses per checkout).
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.set_autocommit(True)
+        try:
+            yield UnitOfWork(db=connection)
+            await connection.commit()
+        finally:
+            try:
+                await driver.set_autocommit(False)
+            except BaseException:
+                await connection.invalidate()  # never hand an autocommit connection back to the pool
+                raise
