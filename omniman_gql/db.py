@@ -6,7 +6,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +178,11 @@ async def _writer_turn(factory: async_sessionmaker[AsyncSession], *, readonly: b
         yield
     finally:
         lock.release()
+
+
+def writer_turn(factory: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[None]:
+    """The SQLite writer queue of this process, for a write sent on a connection that is already open."""
+    return _writer_turn(factory, readonly=False)
 
 
 @asynccontextmanager

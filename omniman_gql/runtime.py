@@ -18,6 +18,7 @@ from .db import (
     open_connection,
     open_core_transaction,
     open_transaction,
+    writer_turn,
 )
 from .protocols import DirectiveDispatcher, EventPublisher
 from .registry import Registry, build_registry
@@ -74,6 +75,10 @@ class Hub:
         async with open_autocommit(self.session_factory, write=write) as uow:
             yield uow
         await self._after_commit(uow)
+
+    def writer_turn(self) -> AbstractAsyncContextManager[None]:
+        """This process's SQLite writer queue (a no-op on PostgreSQL): for one write on an autocommit connection."""
+        return writer_turn(self.session_factory)
 
     def connection(self, *, readonly: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
         """A Core transaction with no ORM session and no after-commit work (nothing to dispatch or publish): for

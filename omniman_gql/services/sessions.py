@@ -190,13 +190,16 @@ async def modify_session(
     # the session is still open at the rev read. The write is one UPDATE (plus the checks' directives), so SQLite's
     # writer lock is held for that alone. A change by someone else in between: done again under the row lock, which
     # answers exactly as if this one had waited for it (rev moves twice, or stale_rev for an expected_rev).
-    async with hub.autocommit() as reading:
-        session, channel = await _editable_session(reading.db, channel_code, session_key, expected_rev, lock=False)
-        draft = await _draft(hub, reading.db, session, channel, ops, actor)
-    required = channel.config.get("required_checks_on_commit") or []
-    writing = hub.core_transaction() if required else hub.autocommit(write=True)
-    async with writing as uow:
-        edited = await _write_draft(uow, session, draft, channel.config)
+    async with hub.autocommit() as uow:
+        session, channel = await _editable_session(uow.db, channel_code, session_key, expected_rev, lock=False)
+        draft = await _draft(hub, uow.db, session, channel, ops, actor)
+        required = channel.config.get("required_checks_on_commit") or []
+        if not required:  # nothing to write but the session: the same connection, one statement
+            async with hub.writer_turn():
+                edited = await _write_draft(uow, session, draft, channel.config)
+    if required:  # the session and the checks' directives, together
+        async with hub.core_transaction() as uow:
+            edited = await _write_draft(uow, session, draft, channel.config)
     if edited is not None:
         return edited
     async with hub.core_transaction() as uow:
