@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,7 +22,8 @@ from .ordering import create_order
 
 KEY_WAIT_MS = 10_000  # longest wait for a concurrent commit holding the same key (PostgreSQL)
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available
-_WAIT_FOR_KEY = text(f"SET LOCAL lock_timeout = {int(KEY_WAIT_MS)}")
+# set_config(…, is_local) is SET LOCAL with a bound value: KEY_WAIT_MS is read when a commit runs.
+_WAIT_FOR_KEY = select(func.set_config("lock_timeout", bindparam("b_wait_ms"), True))
 _STOP_WAITING = text("SET LOCAL lock_timeout = DEFAULT")
 
 _KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]
@@ -32,6 +33,9 @@ _SESSIONS = Session.__table__  # type: ignore[attr-defined]
 _SEAL_SESSION = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("b_id"))
                  .values(state="committed", open_handle=None, committed_at=bindparam("b_now"),
                          updated_at=bindparam("b_now"), commit_token=bindparam("b_token")))
+# PostgreSQL: the same UPDATE also bounds the key INSERT's wait that follows it (set_config(…, is_local) is SET
+# LOCAL): one round trip less. The session row is ours already, so the bound changes nothing for the UPDATE itself.
+_SEAL_SESSION_BOUNDING_KEY_WAIT = _SEAL_SESSION.returning(func.set_config("lock_timeout", bindparam("b_wait_ms"), True))
 _FINISH_KEY = (update(_KEYS).where(_KEYS.c.scope == bindparam("b_scope"), _KEYS.c.key == bindparam("b_key"))
                .values(status="done", result=bindparam("b_result"), updated_at=bindparam("b_now")))
 _KEY_RECORD = (select(_KEYS.c.session_key, _KEYS.c.status, _KEYS.c.result)
@@ -133,10 +137,9 @@ async def _record_done_key(
     connection: AsyncConnection, scope: str, key: str, session_key: str, result: dict[str, Any]
 ) -> bool:
     """Insert the key record as done; False if the key exists already. A concurrent holder of the key makes the
-    INSERT wait on the unique index until it commits; on PostgreSQL that wait is bounded (KEY_WAIT_MS) and a holder
-    that takes longer is reported as `in_progress`. Nothing but COMMIT follows, so the bound stays set."""
-    if connection.dialect.name == "postgresql":
-        await connection.execute(_WAIT_FOR_KEY)
+    INSERT wait on the unique index until it commits; on PostgreSQL that wait is bounded (KEY_WAIT_MS, set by the
+    seal's UPDATE just before) and a holder that takes longer is reported as `in_progress`. Nothing but COMMIT
+    follows, so the bound stays set."""
     now = utcnow()
     try:
         inserted = await insert_new_id(connection, _KEYS, {
@@ -156,7 +159,7 @@ async def _claim_key(connection: AsyncConnection, scope: str, key: str, session_
     instead of leaving the client hanging. SQLite serialises writers, so there the holder has always finished."""
     postgres = connection.dialect.name == "postgresql"
     if postgres:
-        await connection.execute(_WAIT_FOR_KEY)
+        await connection.execute(_WAIT_FOR_KEY, {"b_wait_ms": str(int(KEY_WAIT_MS))})
     try:
         now = utcnow()
         inserted = await insert_new_id(connection, _KEYS, {
@@ -242,7 +245,11 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, ac
                                   **({"intent_id": intent} if intent else {})}}
     order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras)
     token = ids.commit_token()
-    await uow.db.execute(_SEAL_SESSION, {"b_id": session.id, "b_now": now, "b_token": token})
+    if uow.db.dialect.name == "postgresql":
+        await uow.db.execute(_SEAL_SESSION_BOUNDING_KEY_WAIT, {"b_id": session.id, "b_now": now, "b_token": token,
+                                                              "b_wait_ms": str(int(KEY_WAIT_MS))})
+    else:
+        await uow.db.execute(_SEAL_SESSION, {"b_id": session.id, "b_now": now, "b_token": token})
     session.state, session.open_handle, session.committed_at, session.updated_at, session.commit_token = (
         "committed", None, now, now, token)
     announce_session(uow, session)

@@ -20,7 +20,9 @@ SNAPSHOT_VERSION = 1
 ITEM_KEYS = ("line_id", "sku", "name", "qty", "unit_price_q", "line_total_q", "meta")
 
 
-_INSERT_ITEMS = insert(OrderItem.__table__)  # type: ignore[attr-defined]
+_ITEMS = OrderItem.__table__  # type: ignore[attr-defined]
+_INSERT_ITEMS = insert(_ITEMS)
+_INSERT_ITEMS_RETURNING = insert(_ITEMS).returning(_ITEMS.c.id)
 _ORDERS = Order.__table__  # type: ignore[attr-defined]
 
 
@@ -86,7 +88,12 @@ async def create_order(
     values = {name: getattr(order, name) for name in _ORDER_COLUMNS}
     (order.id,) = await insert_values_returning_ids(uow.db, _ORDERS, [values])
     if items:
-        await (await connection_of(uow.db)).execute(_INSERT_ITEMS, [
+        connection = await connection_of(uow.db)
+        # PostgreSQL: RETURNING makes it one multi-row INSERT (SQLAlchemy's insertmanyvalues) rather than psycopg's
+        # executemany in pipeline mode, which costs more to enter and leave than the few rows of an order. SQLite:
+        # sqlite3's executemany, one hand-off to aiosqlite's thread (with RETURNING it would go row by row).
+        statement = _INSERT_ITEMS_RETURNING if connection.dialect.name == "postgresql" else _INSERT_ITEMS
+        await connection.execute(statement, [
             {"order_id": order.id, "line_id": line["line_id"], "sku": line["sku"], "name": line["name"] or line["sku"],
              "qty": Decimal(line["qty"]), "unit_price_q": line["unit_price_q"], "line_total_q": line["line_total_q"],
              "meta": line["meta"] or {}}
