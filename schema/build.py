@@ -12,6 +12,7 @@ from omniman_gql.settings import Settings, get_settings
 
 from .extensions import hide_suggestions, is_unexpected, schema_extensions
 from .fanout import SharingExecutor
+from .fast_inputs import plan_input_conversion
 from .mutations import Mutation
 from .queries import Query
 from .scalars import SCALAR_MAP
@@ -37,7 +38,7 @@ def build_schema(settings: Settings | None = None, *, subscription: type | None 
     """The schema for `settings` (document limits, introspection), with the live-stream `Subscription` type unless
     told otherwise; the SDL does not depend on the settings."""
     settings = settings or get_settings()
-    return OmnimanSchema(
+    built = OmnimanSchema(
         query=Query,
         mutation=Mutation,
         subscription=subscription,
@@ -45,6 +46,8 @@ def build_schema(settings: Settings | None = None, *, subscription: type | None 
         extensions=schema_extensions(settings),
         execution_context_class=SharingExecutor,  # one execution per event and distinct selection (schema.fanout)
     )
+    plan_input_conversion(built)  # input objects built from a plan made once per type
+    return built
 
 
 schema = build_schema()

@@ -1,12 +1,24 @@
 """A repeated document is parsed and validated once (that is most of a small operation's cost), and the document
-limits hold all the same."""
+limits hold all the same; input objects built from a plan made once per type are those Strawberry builds."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from strawberry.types.arguments import convert_argument
+
 from omniman_gql.settings import Settings
 from schema.build import OmnimanSchema, build_schema
 from schema.extensions import Documents, PreparedDocuments
+from schema.inputs.session import (
+    AddLineInput,
+    LineRefInput,
+    ModifySessionInput,
+    ReplaceSkuInput,
+    SessionOpInput,
+    SetDataInput,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -43,3 +55,27 @@ async def test_a_document_over_the_token_limit_is_refused_every_time_and_never_r
         result = await schema.execute(long)
         assert result.errors and "more than 100 tokens" in result.errors[0].message
     assert documents_of(schema).prepare.cache_info().currsize == 0
+
+
+def test_planned_input_conversion_builds_what_strawberrys_own_builds() -> None:
+    schema = build_schema(Settings())
+    definition = SessionOpInput.__strawberry_definition__  # type: ignore[attr-defined]
+    ops = [{"addLine": {"sku": "COFFEE", "qty": Decimal("2"), "unitPriceQ": None, "meta": {"a": [1]}}},
+           {"setData": {"path": "customer.name", "value": None}}, {"removeLine": {"lineId": "L-1"}},
+           {"replaceSku": {"lineId": "L-1", "sku": "TEA"}}]
+    value = {"channelCode": "pos", "sessionKey": "S-1", "ops": ops}
+    config, registry = schema.config, schema.schema_converter.scalar_registry
+    planned = convert_argument(value, ModifySessionInput, registry, config)
+    nested = [definition, *(t.__strawberry_definition__ for t in (  # type: ignore[attr-defined]
+        ModifySessionInput, AddLineInput, SetDataInput, LineRefInput, ReplaceSkuInput))]
+    plans = [d.from_input for d in nested]
+    assert all(plans), "every input type has a planned from_input"
+    try:
+        for d in nested:
+            d.from_input = None
+        generic = convert_argument(value, ModifySessionInput, registry, config)
+    finally:
+        for d, plan in zip(nested, plans):
+            d.from_input = plan
+    assert planned == generic and repr(planned) == repr(generic)
+    assert [op.to_op() for op in planned.ops] == [op.to_op() for op in generic.ops]  # type: ignore[attr-defined]
