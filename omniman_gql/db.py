@@ -118,11 +118,17 @@ async def insert_values_returning_ids(
     """INSERT rows given as column values with Core; their new ids, in order (no model instances at all)."""
     if not values:
         return []
+    connection = await connection_of(db)  # Core straight on the connection: no ORM execution layer for a plain INSERT
+    if len(values) == 1:
+        # One row (an order, usually its one event): a plain execute, without the executemany machinery.
+        statement = _INSERTS.get((table, 1))
+        if statement is None:
+            statement = _INSERTS[(table, 1)] = insert(table).returning(table.c.id)
+        return [(await connection.execute(statement, values[0])).scalar_one()]
     # executemany form: the compiled statement is cached; "insertmanyvalues" sends one multi-row INSERT … RETURNING.
     statement = _INSERTS.get(table)
     if statement is None:
         statement = _INSERTS[table] = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    connection = await connection_of(db)  # Core straight on the connection: no ORM execution layer for a plain INSERT
     return list((await connection.execute(statement, values)).scalars())
 
 
