@@ -242,7 +242,10 @@ async def _draft(hub: Hub, connection: Any, session: SessionRow, channel: Any, o
     """The session with `ops` applied, priced, modified and validated; checks and issues cleared (stale now)."""
     rules = rules_of(channel, session)
     parsed = parse_ops(ops, external_pricing=session.pricing_policy == "external", limits=hub.registry.limits)
-    draft = Draft.of(rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace, actor=actor)
+    # The row was just read and is this call's alone (a conflict reads it again): the draft takes its documents
+    # as they are, without the deep copies Draft.of makes.
+    draft = Draft(channel=rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace,
+                  actor=actor)
     apply_ops(draft, parsed, new_line_id=ids.line_id)
     if session.pricing_policy == "internal" and draft.items:
         draft.prices = await fetch_prices(hub, connection, (line["sku"] for line in draft.items),
