@@ -9,8 +9,15 @@ import secrets
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
+_ACCEPTED = 256 - 256 % len(ALPHABET)  # random bytes from here up are dropped, so every character stays as likely
+
+
 def random_code(length: int) -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    # One read of the OS's random source per code: secrets.choice costs one per character (≈ 10 µs each).
+    chosen: list[str] = []
+    while len(chosen) < length:
+        chosen.extend(ALPHABET[byte % len(ALPHABET)] for byte in secrets.token_bytes(length) if byte < _ACCEPTED)
+    return "".join(chosen[:length])
 
 
 def session_key() -> str:
