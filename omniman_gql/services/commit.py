@@ -14,9 +14,17 @@ from .. import ids
 from ..db import UnitOfWork, insert_new_id
 from ..domain.draft import Draft
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..models import IdempotencyKey, Order, Session, utcnow
+from ..models import Channel, IdempotencyKey, Order, Session, utcnow
 from ..runtime import Hub
-from .common import SessionRow, read_channel, read_session, rules_of, session_not_found
+from .common import (
+    SessionRow,
+    read_channel,
+    read_session,
+    rules_of,
+    session_and_channel_columns,
+    session_not_found,
+    split_session_row,
+)
 from .events import announce_session
 from .ordering import create_order
 
@@ -29,6 +37,7 @@ _STOP_WAITING = text("SET LOCAL lock_timeout = DEFAULT")
 _KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]
 _ORDERS = Order.__table__  # type: ignore[attr-defined]
 _SESSIONS = Session.__table__  # type: ignore[attr-defined]
+_CHANNELS = Channel.__table__  # type: ignore[attr-defined]
 # Statements every commit sends, built once (building one and its cache key costs more than sending it).
 _SEAL_SESSION = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("b_id"))
                  .values(state="committed", open_handle=None, committed_at=bindparam("b_now"),
@@ -36,6 +45,18 @@ _SEAL_SESSION = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("b_id"))
 # PostgreSQL: the same UPDATE also bounds the key INSERT's wait that follows it (set_config(…, is_local) is SET
 # LOCAL): one round trip less. The session row is ours already, so the bound changes nothing for the UPDATE itself.
 _SEAL_SESSION_BOUNDING_KEY_WAIT = _SEAL_SESSION.returning(func.set_config("lock_timeout", bindparam("b_wait_ms"), True))
+# PostgreSQL's one-pass commit: lock the open session, mark it committed and read it with its channel's rules, all
+# in one UPDATE … FROM channels … RETURNING (SQLite's RETURNING cannot name the FROM table). Its RETURNING also
+# bounds the lock waits of the rest of the transaction (set_config(…, is_local) is SET LOCAL): only the key INSERT
+# can meet one, on a concurrent commit holding the same key.
+_SEAL_AND_READ = (update(_SESSIONS)
+                  .where(_SESSIONS.c.channel_code == bindparam("b_channel_code"),
+                         _SESSIONS.c.session_key == bindparam("b_session_key"), _SESSIONS.c.state == "open",
+                         _CHANNELS.c.code == _SESSIONS.c.channel_code)
+                  .values(state="committed", open_handle=None, committed_at=bindparam("b_now"),
+                          updated_at=bindparam("b_now"), commit_token=bindparam("b_token"))
+                  .returning(*session_and_channel_columns(),
+                             func.set_config("lock_timeout", bindparam("b_wait_ms"), True)))
 _FINISH_KEY = (update(_KEYS).where(_KEYS.c.scope == bindparam("b_scope"), _KEYS.c.key == bindparam("b_key"))
                .values(status="done", result=bindparam("b_result"), updated_at=bindparam("b_now")))
 _KEY_RECORD = (select(_KEYS.c.session_key, _KEYS.c.status, _KEYS.c.result)
@@ -90,12 +111,21 @@ async def _commit_in_one_pass(
     an error, a key that exists) rolls back and takes the long way, whose answer and error precedence are the
     reference."""
     async with hub.core_transaction() as uow:
-        found = await read_session(uow.db, channel_code, session_key, lock=True)
-        if found is None or found[0].state != "open":
+        sealed_at = None
+        if uow.db.dialect.name == "postgresql":
+            # Lock, read and mark committed in one statement; whatever the checks below reject rolls back with it.
+            sealed_at, token = utcnow(), ids.commit_token()
+            row = (await uow.db.execute(_SEAL_AND_READ, {
+                "b_channel_code": channel_code, "b_session_key": session_key, "b_now": sealed_at, "b_token": token,
+                "b_wait_ms": str(int(KEY_WAIT_MS))})).first()
+            found = None if row is None else split_session_row(row)
+        else:
+            found = await read_session(uow.db, channel_code, session_key, lock=True)
+        if found is None or found[0].state != ("committed" if sealed_at else "open"):
             raise _TakeTheLongWay
         session, channel = found
         try:
-            outcome = await _seal(hub, uow, session, channel, actor)
+            outcome = await _seal(hub, uow, session, channel, actor, sealed_at=sealed_at)
         except OmnimanError:
             raise _TakeTheLongWay from None
         if not await _record_done_key(uow.db, scope, key, session_key, outcome.result):
@@ -224,8 +254,11 @@ def _expired(expiry: Any, now: dt.datetime) -> bool:
     return moment <= now
 
 
-async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, actor: str) -> CommitOutcome:
-    now = utcnow()
+async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, actor: str, *,
+                sealed_at: dt.datetime | None = None) -> CommitOutcome:
+    """Check the session can be committed, create its order and mark it committed (`sealed_at`: already marked, at
+    that time, by the statement that read it)."""
+    now = sealed_at or utcnow()
     check_freshness(session, channel.config, now)
     blocking = [issue for issue in session.data.get("issues") or [] if issue.get("blocking")]
     if blocking:
@@ -244,6 +277,9 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, ac
               "payment.capture": {"amount_q": session.pricing.get("total_q", 0),
                                   **({"intent_id": intent} if intent else {})}}
     order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras)
+    if sealed_at is not None:
+        announce_session(uow, session)
+        return CommitOutcome(_result(order, "committed"), order, replayed=False)
     token = ids.commit_token()
     if uow.db.dialect.name == "postgresql":
         await uow.db.execute(_SEAL_SESSION_BOUNDING_KEY_WAIT, {"b_id": session.id, "b_now": now, "b_token": token,

@@ -72,8 +72,18 @@ ChannelRow = namedtuple("ChannelRow", ["code", "pricing_policy", "edit_policy", 
 _CHANNEL_COLUMNS = [_CHANNELS.c[name] for name in ChannelRow._fields]
 
 
+def session_and_channel_columns() -> list[Any]:
+    """The columns `split_session_row` reads back: a SessionRow's, then a ChannelRow's."""
+    return [*(_SESSIONS.c[name] for name in SESSION_COLUMNS), *_CHANNEL_COLUMNS]
+
+
+def split_session_row(row: Any) -> tuple[SessionRow, Any]:
+    split = len(SESSION_COLUMNS)
+    return SessionRow(*row[:split]), ChannelRow(*row[split:split + len(ChannelRow._fields)])
+
+
 def _session_and_channel(*, lock: bool) -> Any:
-    statement = (select(*(_SESSIONS.c[name] for name in SESSION_COLUMNS), *_CHANNEL_COLUMNS)
+    statement = (select(*session_and_channel_columns())
                  .join_from(_SESSIONS, _CHANNELS, _CHANNELS.c.code == _SESSIONS.c.channel_code)
                  .where(_SESSIONS.c.channel_code == bindparam("channel_code"),
                         _SESSIONS.c.session_key == bindparam("session_key")))
@@ -94,10 +104,7 @@ async def read_session(
     None when there is no such session."""
     statement = _SESSION_CHANNEL_LOCKED if lock else _SESSION_CHANNEL
     row = (await connection.execute(statement, {"channel_code": channel_code, "session_key": session_key})).first()
-    if row is None:
-        return None
-    split = len(SESSION_COLUMNS)
-    return SessionRow(*row[:split]), ChannelRow(*row[split:])
+    return None if row is None else split_session_row(row)
 
 
 async def read_channel(connection: AsyncConnection, code: str) -> Any:
