@@ -10,8 +10,11 @@ then commit orders at a steady `--rate` over HTTP and record, for every message 
 from the event's `createdAt` (taken by the server inside the committing transaction) to its arrival. Prints ONE JSON
 line with p50/p95/p99/max per N, messages lost, errors, and KiB of server memory per open subscription.
 
-The subscribers run in this process: on a small machine the client's own work (parsing 1,000 messages per event)
-is part of the figure; `client_cpu_ms_per_event` says how much.
+The subscribers run in this process by default: on a small machine the client's own work (parsing 1,000 messages per
+event, ≈ 40 µs each) is then part of the figure, since the last display of an event only reads its message once the
+999 before it were parsed; `client_cpu_ms_per_event` says how much. `--client-processes K` spreads the displays over
+K worker processes (each opens N/K sockets and records its own latencies; they are merged), so the client's parsing
+runs in parallel where cores allow and no longer queues every message behind one Python loop.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import multiprocessing
 import time
 from collections import Counter
 from typing import Any
@@ -101,33 +105,128 @@ async def place_order(client: httpx.AsyncClient, url: str, channel: str) -> None
                                                       "idempotencyKey": f"k-{key}"}}, "commitSession")
 
 
+class Displays:
+    """Some of a level's displays, in one process: connect them, see whether each got an event, reset, report."""
+
+    def __init__(self, args: argparse.Namespace, channel: str) -> None:
+        self.args = args
+        self.channel = channel
+        self.latencies: list[float] = []
+        self.errors: Counter[str] = Counter()
+        self.subscribers: list[Subscriber] = []
+        self.cpu_from = time.process_time()
+
+    async def connect(self, first: int, count: int) -> None:
+        ws_url = self.args.url.replace("http://", "ws://").replace("https://", "wss://")
+        # In small waves: a storm of simultaneous connection_inits (each authenticates) would grow the server's
+        # database pool, and that one-off growth would be counted as memory per subscription.
+        wave = self.args.connect_concurrency
+        for start in range(first, first + count, wave):
+            self.subscribers += await asyncio.gather(*(
+                connect(i, ws_url, self.args, self.channel, self.latencies, self.errors)
+                for i in range(start, min(first + count, start + wave))))
+
+    def waiting(self) -> int:
+        """Displays that have not received an event since the last reset."""
+        return sum(not sub.received for sub in self.subscribers)
+
+    def received(self) -> list[int]:
+        return [len(sub.received) for sub in self.subscribers]
+
+    def reset(self) -> None:
+        self.latencies.clear()
+        for sub in self.subscribers:
+            sub.received.clear()
+        self.cpu_from = time.process_time()
+
+    def report(self) -> dict[str, Any]:
+        return {"latencies": list(self.latencies), "received": self.received(), "errors": dict(self.errors),
+                "cpu_s": time.process_time() - self.cpu_from}
+
+    async def close(self) -> None:
+        for sub in self.subscribers:
+            if sub.task:
+                sub.task.cancel()
+        await asyncio.gather(*(sub.ws.close() for sub in self.subscribers), return_exceptions=True)
+
+
+def _worker(conn: Any, args: argparse.Namespace, channel: str, first: int, count: int) -> None:
+    """A client process: `count` displays, answering the parent's commands until told to close."""
+
+    async def serve() -> None:
+        displays = Displays(args, channel)
+        await displays.connect(first, count)
+        conn.send("ready")
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)  # the displays keep reading meanwhile
+            if command == "close":
+                await displays.close()
+                conn.send("closed")
+                return
+            answers = {"waiting": displays.waiting, "received": displays.received, "reset": displays.reset,
+                       "report": displays.report}
+            conn.send(answers[command]())
+
+    asyncio.run(serve())
+
+
+class RemoteDisplays:
+    """The parent's handle on a worker process's displays (same methods as `Displays`, over a pipe)."""
+
+    def __init__(self, args: argparse.Namespace, channel: str, first: int, count: int) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process with a running event loop
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker, args=(child, args, channel, first, count), daemon=True)
+        self.process.start()
+
+    async def ask(self, command: str) -> Any:
+        self.conn.send(command)
+        return await asyncio.get_running_loop().run_in_executor(None, self.conn.recv)
+
+    async def ready(self) -> None:
+        answer = await asyncio.get_running_loop().run_in_executor(None, self.conn.recv)
+        if answer != "ready":
+            raise RuntimeError(f"client process: {answer}")
+
+    async def close(self) -> None:
+        if self.process.is_alive():
+            await self.ask("close")
+        self.process.join(10)
+
+
 async def run_level(n: int, args: argparse.Namespace, client: httpx.AsyncClient) -> dict[str, Any]:
     channel = unique("kds")
     await setup_channel(client, args.url, channel, prices=False)
-    ws_url = args.url.replace("http://", "ws://").replace("https://", "wss://")
-    latencies: list[float] = []
-    errors: Counter[str] = Counter()
     rss_before = rss_kib(args.server_pid) if args.server_pid else None
-    subscribers: list[Subscriber] = []
-    # In small waves: a storm of simultaneous connection_inits (each authenticates) would grow the server's database
-    # pool, and that one-off growth would be counted as memory per subscription.
-    wave = args.connect_concurrency
-    for start in range(0, n, wave):
-        subscribers += await asyncio.gather(*(connect(i, ws_url, args, channel, latencies, errors)
-                                              for i in range(start, min(n, start + wave))))
+    processes = max(1, min(args.client_processes, n))
+    local: Displays | None = None
+    remote: list[RemoteDisplays] = []
+    if processes == 1:
+        local = Displays(args, channel)
+        await local.connect(0, n)
+    else:
+        shares = [n // processes + (1 if i < n % processes else 0) for i in range(processes)]
+        starts = [sum(shares[:i]) for i in range(processes)]
+        remote = [RemoteDisplays(args, channel, start, share) for start, share in zip(starts, shares)]
+
+    async def each(command: str) -> list[Any]:
+        if local is not None:
+            return [getattr(local, command)()]
+        return list(await asyncio.gather(*(r.ask(command) for r in remote)))
+
     try:
+        await asyncio.gather(*(r.ready() for r in remote))
         # Warm-up: orders until every subscriber has received one (its subscription is live on the server).
         deadline = time.monotonic() + 60
-        while not all(sub.received for sub in subscribers):
+        while (waiting := sum(await each("waiting"))) > 0:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{sum(not s.received for s in subscribers)} subscribers never got an event")
+                raise RuntimeError(f"{waiting} subscribers never got an event")
             await place_order(client, args.url, channel)
             await asyncio.sleep(0.5)
         await asyncio.sleep(1.0)
         rss_idle = rss_kib(args.server_pid) if args.server_pid else None
-        latencies.clear()
-        for sub in subscribers:
-            sub.received.clear()
+        await each("reset")
         cpu_before, proc_before = time.process_time(), (cpu_seconds([args.server_pid]) if args.server_pid else 0.0)
         commit_errors: Counter[str] = Counter()
         interval = 1.0 / args.rate
@@ -141,20 +240,26 @@ async def run_level(n: int, args: argparse.Namespace, client: httpx.AsyncClient)
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         expected = args.events - sum(commit_errors.values())
         settle = time.monotonic() + 10
-        while any(len(s.received) < expected for s in subscribers) and time.monotonic() < settle:
+        while time.monotonic() < settle and any(
+                count < expected for counts in await each("received") for count in counts):
             await asyncio.sleep(0.05)
-        client_cpu = time.process_time() - cpu_before
         server_cpu = (cpu_seconds([args.server_pid]) - proc_before) if args.server_pid else None
-        lost = sum(max(0, expected - len(s.received)) for s in subscribers)
+        reports = await each("report")
+        client_cpu = (time.process_time() - cpu_before) + (sum(r["cpu_s"] for r in reports) if remote else 0.0)
     finally:
-        for sub in subscribers:
-            if sub.task:
-                sub.task.cancel()
-        await asyncio.gather(*(sub.ws.close() for sub in subscribers), return_exceptions=True)
+        if local is not None:
+            await local.close()
+        await asyncio.gather(*(r.close() for r in remote), return_exceptions=True)
+    latencies = [latency for r in reports for latency in r["latencies"]]
+    errors: Counter[str] = Counter()
+    for r in reports:
+        errors.update(r["errors"])
+    lost = sum(max(0, expected - count) for r in reports for count in r["received"])
     per_sub = (round((rss_idle - rss_before) / n, 1)
                if rss_before is not None and rss_idle is not None else None)
     return {
-        "subscribers": n, "events": expected, "messages": len(latencies), "lost": lost,
+        "subscribers": n, "client_processes": processes, "events": expected, "messages": len(latencies),
+        "lost": lost,
         "latency_ms": {**percentiles(latencies), "max": round(max(latencies) * 1000, 2) if latencies else None},
         "server_rss_kib": {"before": rss_before, "idle_subscribed": rss_idle}, "server_kib_per_subscription": per_sub,
         "server_cpu_ms_per_event": round(server_cpu * 1000 / expected, 2) if server_cpu is not None and expected
@@ -191,7 +296,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compression", choices=["deflate", "none"], default="deflate",
                         help="offer permessage-deflate as browsers do (default), or not")
     parser.add_argument("--server-pid", type=int, help="the server's pid (one process): RSS and CPU from /proc")
+    parser.add_argument("--client-processes", type=int, default=1,
+                        help="spread the displays over this many client processes (default 1: all in this one)")
     args = parser.parse_args(argv)
+    if not 1 <= args.client_processes <= 64:
+        parser.error("--client-processes must be 1..64")
     if not 0 < args.rate <= 200 or not 1 <= args.events <= 10_000:
         parser.error("--rate must be in (0, 200] and --events in [1, 10000]")
     if any(not 1 <= int(n) <= 5000 for n in args.subscribers.split(",")):

@@ -61,7 +61,8 @@ def test_stream_and_directive_benches_see_every_event(database_url: str, tmp_pat
     with omniman_serve(database_url, tmp_path) as server:
         url = f"{server.base_url}/graphql"
         stream = run_bench("stream.py", "--url", url, "--token", token, "--subscribers", "1,3", "--events", "4",
-                           "--rate", "20", "--server-pid", str(server.process.pid))
+                           "--rate", "20", "--server-pid", str(server.process.pid), "--client-processes", "2")
+        assert [level["client_processes"] for level in stream["levels"]] == [1, 2]  # in process, then 2 workers
         for level in stream["levels"]:
             assert level["lost"] == 0 and level["errors"] == {} and level["commit_errors"] == {}
             assert level["messages"] == level["subscribers"] * level["events"] == level["subscribers"] * 4
