@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -88,20 +88,14 @@ _COMPLETE = (update(_TABLE)
              .values(status="done", last_error="", updated_at=bindparam("done_at")))
 
 
-def _statements(hub: Hub) -> AbstractAsyncContextManager[AsyncConnection]:
-    """A connection for the worker's claim and completion, each statement atomic on its own. On PostgreSQL it runs
-    in autocommit: a transaction block around one UPDATE adds a BEGIN and a COMMIT round trip and nothing else (a
-    single delivery went from 7 round trips to 3). SQLite goes through `hub.connection()`: its writer queue and
-    BEGIN IMMEDIATE are what keep concurrent writers from failing with "database is locked"."""
-    if hub.settings.is_sqlite:
-        return hub.connection()
-    return _autocommit(hub)
-
-
 @asynccontextmanager
-async def _autocommit(hub: Hub) -> AsyncIterator[AsyncConnection]:
-    async with hub.engine.connect() as connection:
-        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+async def _statements(hub: Hub) -> AsyncIterator[AsyncConnection]:
+    """A connection for the worker's claim and completion, each statement atomic on its own, in autocommit
+    (`hub.autocommit`): a transaction block around one UPDATE adds a BEGIN and a COMMIT round trip and nothing else
+    (on PostgreSQL a single delivery went from 7 round trips to 3). SQLite writers still queue for this process's
+    writer turn."""
+    async with hub.autocommit(write=True) as uow:
+        yield uow.db  # type: ignore[misc]  # a Core connection in autocommit
 
 
 async def claim(hub: Hub, directive_id: int) -> Directive | None:
