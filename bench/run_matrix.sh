@@ -7,7 +7,8 @@
 #                                                       # server for the stream bench (1,000 sockets on ONE process)
 # Environment: RUNS (default 3), CODE (a checkout of the hub to run, default this repository: point it at an older
 # worktree to measure "before"), PYTHON (default this repository's .venv), PG (default postgresql://postgres@127.0.0.1:5432),
-# REDIS (default redis://127.0.0.1:6379/0), ONLY (e.g. "checkout stream"), STREAM_LEVELS (default 1,100,1000).
+# REDIS (default redis://127.0.0.1:6379/0), ONLY (e.g. "checkout stream"), STREAM_LEVELS (default 1,100,1000),
+# STREAM_CLIENTS (processes the displays are spread over, default 2: real displays are separate machines).
 set -euo pipefail
 SETUP=${1:?embedded or pg}
 OUT=$(realpath -m "${2:?output file}")
@@ -17,6 +18,7 @@ PYTHON=${PYTHON:-$HERE/../.venv/bin/python}
 RUNS=${RUNS:-3}
 ONLY=${ONLY:-checkout stream directives}
 LEVELS=${STREAM_LEVELS:-1,100,1000}
+STREAM_CLIENTS=${STREAM_CLIENTS:-2}
 PG=${PG:-postgresql://postgres@127.0.0.1:5432}
 REDIS=${REDIS:-redis://127.0.0.1:6379/0}
 WORK=$(mktemp -d /tmp/omniman-bench.XXXXXX)
@@ -80,6 +82,7 @@ if [[ " $ONLY " == *" stream "* ]]; then
     # A fresh single web process each run: its RSS before and after the sockets is the memory they cost.
     serve "$PORT_ONE" 1 "$WORK/one.log"; ONE_PID=$LAST
     bench stream.py --url "http://127.0.0.1:$PORT_ONE/graphql" "${AUTH[@]}" --subscribers "$LEVELS" --events 30 \
+      --client-processes "$STREAM_CLIENTS" \
       --server-pid "$ONE_PID"
     kill "$ONE_PID"; for _ in $(seq 100); do kill -0 "$ONE_PID" 2>/dev/null || break; sleep 0.2; done
   done
