@@ -89,7 +89,8 @@ class DirectiveDispatcher(Protocol):
 
 
 class EventPublisher(Protocol):
-    """Says "something new" to live subscribers, after commit. Best effort: subscribers replay from the database."""
+    """Says "something new" to live subscribers, after commit. Best effort: subscribers replay from the database.
+    One that also has `publish_many(messages)` (the pub/subs) gets a transaction's messages in one call."""
 
     async def publish(self, topic: str, message: Mapping[str, Any]) -> None: ...
 

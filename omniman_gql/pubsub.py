@@ -106,6 +106,10 @@ class PubSub(Protocol):
 
     async def publish(self, topic: str, message: Mapping[str, Any]) -> None: ...
 
+    async def publish_many(self, messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Several messages at once (one transaction's), delivered in the given order."""
+        ...
+
     def subscribe(
         self, topics: Sequence[str], *, maxsize: int | None = None, overflow: Overflow = "close"
     ) -> AbstractAsyncContextManager[Subscription]: ...
@@ -181,6 +185,10 @@ class InProcessPubSub:
 
     async def publish(self, topic: str, message: Mapping[str, Any]) -> None:
         self.fanout.deliver(Message(topic, dict(message)))
+
+    async def publish_many(self, messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        for topic, message in messages:
+            self.fanout.deliver(Message(topic, dict(message)))
 
     @asynccontextmanager
     async def subscribe(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -176,6 +176,17 @@ class _Announcer:
         if topic == TOKENS_TOPIC:
             self.cache.announced(message)
         await self.inner.publish(topic, message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        for topic, message in messages:
+            if topic == TOKENS_TOPIC:
+                self.cache.announced(message)
+        publish_many = getattr(self.inner, "publish_many", None)
+        if publish_many is not None:
+            await publish_many(messages)
+            return
+        for topic, message in messages:
+            await self.inner.publish(topic, message)
 
 
 async def _first_of(*waits: object) -> None:

@@ -7,6 +7,8 @@ import pytest
 import redis
 
 from omniman_gql.pubsub import Message, PubSub, SubscriptionClosed
+from omniman_gql.runtime import Hub
+from omniman_gql.settings import Settings
 from tests.fixtures.stream import eventually, redis_subscriptions
 
 pytestmark = pytest.mark.anyio
@@ -133,3 +135,30 @@ async def test_redis_pubsub_keeps_one_redis_subscription_per_channel(
         await eventually(lambda: redis_subscriptions(client, namespace)[0] == 0)
     finally:
         await ps.aclose()
+
+
+async def test_pubsub_publish_many_delivers_in_the_given_order(pubsub: PubSub) -> None:
+    batch = [("order-events:pos", {"n": 1}), ("session:pos:S1", {"n": 2}), ("order-events:web", {"n": 3}),
+             ("order-events:pos", {"n": 4})]
+    async with pubsub.subscribe(["order-events:*"]) as events, pubsub.subscribe(["session:pos:S1"]) as session:
+        await pubsub.publish_many(batch)
+        await pubsub.publish("order-events:pos", {"n": 5})  # after the batch, as the next transaction's would be
+        with anyio.fail_after(5):
+            got = [await anext(events) for _ in range(4)]
+            assert (await anext(session)).data == {"n": 2}
+    assert [(m.topic, m.data["n"]) for m in got] == [
+        ("order-events:pos", 1), ("order-events:web", 3), ("order-events:pos", 4), ("order-events:pos", 5)]
+
+
+async def test_hub_announces_a_transactions_messages_in_order_after_commit(pubsub: PubSub, settings: Settings) -> None:
+    hub = Hub.create(settings, publisher=pubsub)
+    try:
+        async with pubsub.subscribe(["t:*"]) as sub:
+            async with hub.core_transaction() as uow:
+                for n in range(3):
+                    uow.publish(f"t:{n % 2}", {"n": n})
+                assert len(sub) == 0  # nothing before the commit
+            with anyio.fail_after(5):
+                assert [(await anext(sub)).data["n"] for _ in range(3)] == [0, 1, 2]
+    finally:
+        await hub.dispose()
