@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from strawberry.http.parse_content_type import parse_content_type
 
 from omniman_gql.services import channels
 from omniman_gql.settings import Settings
 from schema.asgi import create_app
+from schema.view import _plainly_json
 from tests.api.operations import import_order, make_channel
 from tests.fixtures.app import Api
 from tests.graphql import authorize, create_token, gql, init_payload
@@ -68,6 +70,30 @@ def test_malformed_bodies_get_a_clear_400(client: TestClient, name: str) -> None
     assert response.status_code == 400 and message in response.text, response.text
     assert not LEAKS.search(response.text)
     assert gql(client, "{ __typename }") == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("name", [*BODIES, "a query"])
+def test_every_body_gets_the_same_answer_on_the_lean_post_path_and_strawberrys(client: TestClient, name: str) -> None:
+    # A plain `application/json` POST is read by the view itself; a quoted charset is left to Strawberry's parser.
+    body = BODIES[name][0] if name in BODIES else b'{"query": "{ __typename }", "operationName": null}'
+    lean = client.post("/graphql", content=body, headers={"Content-Type": "application/json"})
+    stock = client.post("/graphql", content=body, headers={"Content-Type": 'application/json; charset="utf-8"'})
+    assert (lean.status_code, lean.headers["content-type"], lean.text) == (
+        stock.status_code, stock.headers["content-type"], stock.text)
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8", " application/json ",
+    "application/graphql+json, application/json", "Application/JSON", "text/plain", "", "application/json=1",
+    '"application/json"', 'application/json; charset="utf-8"', "application/x-www-form-urlencoded",
+])
+def test_the_content_type_is_read_as_strawberry_reads_it(client: TestClient, content_type: str) -> None:
+    json_for_strawberry = "application/json" in parse_content_type(content_type)[0]
+    assert not _plainly_json(content_type) or json_for_strawberry  # the view's shortcut never disagrees
+    response = client.post("/graphql", content=b'{"query": "{ __typename }"}', headers={"Content-Type": content_type})
+    assert response.status_code == (200 if json_for_strawberry else 400), response.text
+    if not json_for_strawberry:
+        assert "Unsupported content type" in response.text
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
