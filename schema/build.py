@@ -5,12 +5,13 @@ import logging
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
 from omniman_gql.settings import Settings, get_settings
 
-from .extensions import hide_suggestions, is_unexpected, schema_extensions
+from .extensions import PreparedHooksRunner, hide_suggestions, is_unexpected, schema_extensions
 from .fanout import SharingExecutor
 from .fast_inputs import plan_input_conversion
 from .mutations import Mutation
@@ -23,6 +24,10 @@ log = logging.getLogger("omniman.graphql")
 
 class OmnimanSchema(strawberry.Schema):
     """Logs unexpected errors with their traceback (before they are masked); a client's mistakes only at debug."""
+
+    def create_extensions_runner(self, execution_context: ExecutionContext,
+                                 extensions: list[SchemaExtension]) -> PreparedHooksRunner:
+        return PreparedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         if self.config.disable_field_suggestions:  # with introspection off, "Did you mean …" would leak the schema
