@@ -1,6 +1,7 @@
 """Composition root of the web process: the uvicorn factory `schema.asgi:create_app`."""
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from omniman_gql import app as core_app
@@ -12,6 +13,7 @@ from tasks.dispatch import dispatcher_for
 from tasks.embedded import embedded_runtime
 
 from .build import build_schema
+from .fanout import KeepTransportSend
 from .kds import kds_routes
 from .view import OmnimanGraphQL
 
@@ -33,4 +35,6 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
             options["extra_lifespans"] = [*options.get("extra_lifespans", ()), embedded_runtime]  # type: ignore[misc]
     # The live stream goes first: its pub/sub becomes the Hub's publisher before any worker starts publishing.
     lifespans = [live_stream, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
+    # Innermost of ours: sees a websocket's `send` as the server made it (direct delivery writes frames with it).
+    options["middleware"] = [*options.get("middleware", ()), Middleware(KeepTransportSend)]  # type: ignore[misc]
     return core_app.create_app(settings, routes=routes, extra_lifespans=lifespans, **options)  # type: ignore[arg-type]

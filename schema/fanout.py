@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from typing import Any, Protocol
 
 from graphql import ExecutionResult
+from starlette.websockets import WebSocketState
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 CHECKPOINTS = 4  # bare yields `start_now` steps over before it leaves a send to the subscriber's task
@@ -162,7 +163,7 @@ class MessageEncoder:
 
     def __init__(self, size: int = ENCODED_MAX) -> None:
         self.size = size
-        self._encoded: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+        self._encoded: OrderedDict[int, list[Any]] = OrderedDict()  # [data, payload JSON, next_tail]
 
     def encode(self, message: object) -> str:
         if not (isinstance(message, dict) and message.get("type") == "next"):
@@ -174,11 +175,92 @@ class MessageEncoder:
 
     def next_frame(self, operation_id: Any, data: dict[str, Any]) -> str:
         """The `next` message of `data` (a result without errors or extensions) for operation `operation_id`."""
+        return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{self._entry(data)[1]}}}'
+
+    def next_tail(self, data: dict[str, Any]) -> bytes:
+        """The `next` message of `data` from right after its id, as UTF-8: the same bytes for every subscriber
+        (`RawFrames` puts each one's id in front)."""
+        entry = self._entry(data)
+        if entry[2] is None:
+            entry[2] = f',"type":"next","payload":{entry[1]}}}'.encode()
+        return entry[2]  # type: ignore[no-any-return]
+
+    def _entry(self, data: dict[str, Any]) -> list[Any]:
         entry = self._encoded.get(id(data))
         if entry is None or entry[0] is not data:
-            entry = (data, json.dumps({"data": data}, separators=(",", ":")))
+            entry = [data, json.dumps({"data": data}, separators=(",", ":")), None]
             self._encoded[id(data)] = entry
             if len(self._encoded) > self.size:
                 self._encoded.popitem(last=False)
-        return f'{{"id":{json.dumps(operation_id)},"type":"next","payload":{entry[1]}}}'
+        return entry
+
+
+TRANSPORT_SEND = "omniman.transport_send"  # scope key: the server's own websocket `send` (see KeepTransportSend)
+
+
+class KeepTransportSend:
+    """ASGI middleware: keeps the server's own `send` of a websocket in its scope, before Starlette wraps it, so a
+    feed group can write a ready frame to the socket's transport (`RawFrames`). Other scopes pass untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope[TRANSPORT_SEND] = send
+        await self.app(scope, receive, send)
+
+
+try:  # uvicorn's default websocket protocol (websockets' sans-I/O core): the one whose state `RawFrames` reads
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.protocol import State as _WsState
+except ImportError:  # pragma: no cover - another server: frames always go through ASGI
+    WebSocketsSansIOProtocol = None
+
+
+def _frame_header(length: int) -> bytes:
+    """RFC 6455 header of one unmasked, final text frame of `length` payload bytes (a server never masks)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 65536:
+        return bytes((0x81, 126)) + length.to_bytes(2, "big")
+    return bytes((0x81, 127)) + length.to_bytes(8, "big")
+
+
+class RawFrames:
+    """Writes a `next` frame straight to one socket's transport, skipping Starlette's and uvicorn's per-message
+    ASGI path (Starlette's state checks, uvicorn's send, websockets' framing of each message): the frame is
+    the same bytes that path would write (no extension can be in use: checked first). Only while that path would
+    write at once: the socket open on both sides, nothing closing, the transport not paused for a slow reader;
+    otherwise `write` answers False and the caller takes the ASGI path, which waits or fails as it always did."""
+
+    __slots__ = ("websocket", "protocol", "head")
+
+    def __init__(self, websocket: Any, protocol: Any, operation_id: str) -> None:
+        self.websocket = websocket  # Starlette's WebSocket: its state must say CONNECTED too
+        self.protocol = protocol
+        self.head = b'{"id":' + json.dumps(operation_id).encode()
+
+    @classmethod
+    def of(cls, websocket: Any, operation_id: str) -> RawFrames | None:
+        """For a Starlette websocket served by uvicorn's websockets-sansio protocol without extensions, else None."""
+        scope = getattr(websocket, "scope", None)
+        protocol = getattr((scope or {}).get(TRANSPORT_SEND), "__self__", None)
+        if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
+            return None
+        if getattr(protocol.conn, "extensions", None):
+            return None  # permessage-deflate: frames are compressed per message
+        return cls(websocket, protocol, operation_id)
+
+    def write(self, tail: bytes) -> bool:
+        """Write the frame `head + tail` (see `MessageEncoder.next_tail`) if the ASGI path would write it at once."""
+        protocol = self.protocol
+        if (self.websocket.application_state is not WebSocketState.CONNECTED or protocol.disconnected
+                or protocol.close_sent or not protocol.writable.is_set() or protocol.conn.state is not _WsState.OPEN
+                or protocol.transport.is_closing()):
+            return False
+        body = self.head + tail
+        protocol.transport.write(_frame_header(len(body)) + body)
+        return True
+
 

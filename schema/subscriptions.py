@@ -34,7 +34,7 @@ from omniman_gql.services.common import session_not_found
 
 from .context import Info
 from .errors import ClientError, field_path
-from .fanout import MessageEncoder, SharingExecutor, current_executor, current_operation, start_now
+from .fanout import MessageEncoder, RawFrames, SharingExecutor, current_executor, current_operation, start_now
 from .loaders import Loaders, create_loaders
 from .permissions import authorize, caller, sees
 from .types.order import Order, OrderEvent
@@ -99,16 +99,17 @@ class DirectDelivery:
     before) once the operation is over, for a result with errors (masked and logged by Strawberry), and when the
     send raises; a send the socket cannot take at once is returned unfinished for the subscriber to complete."""
 
-    __slots__ = ("handler", "operation", "executor", "views", "encoder", "send_text")
+    __slots__ = ("handler", "operation", "executor", "views", "encoder", "send_text", "raw")
 
     def __init__(self, handler: Any, operation: Any, executor: SharingExecutor, views: SharedEventViews,
-                 encoder: MessageEncoder, send_text: Any) -> None:
+                 encoder: MessageEncoder, send_text: Any, raw: RawFrames | None = None) -> None:
         self.handler = handler
         self.operation = operation
         self.executor = executor
         self.views = views
         self.encoder = encoder
         self.send_text = send_text
+        self.raw = raw  # the frame straight to the transport while it takes it at once (uvicorn, no compression)
 
     def _current(self) -> bool:
         return not self.operation.completed and self.handler.operations.get(self.operation.id) is self.operation
@@ -124,19 +125,23 @@ class DirectDelivery:
             result = await result
         if result.errors or not isinstance(result.data, dict) or not self._current():
             return False
+        if self.raw is not None and self.raw.write(self.encoder.next_tail(result.data)):
+            return True
         return start_now(self.send_text(self.encoder.next_frame(self.operation.id, result.data)))
 
 
 def _direct_delivery(live: LiveFeeds, views: SharedEventViews) -> DirectDelivery | None:
     """Direct delivery for the running subscription when it runs in our graphql-transport-ws handler."""
     executor, running = current_executor.get(), current_operation.get()
-    send_text = getattr(getattr(running[0].websocket, "ws", None), "send_text", None) if running else None
+    websocket = getattr(running[0].websocket, "ws", None) if running else None
+    send_text = getattr(websocket, "send_text", None)
     if executor is None or running is None or send_text is None:
         return None
     encoder = live.attachments.get("direct_encoder")
     if encoder is None:
         encoder = live.attachments["direct_encoder"] = MessageEncoder()
-    return DirectDelivery(running[0], running[1], executor, views, encoder, send_text)
+    return DirectDelivery(running[0], running[1], executor, views, encoder, send_text,
+                          RawFrames.of(websocket, running[1].id))
 
 
 def _live(info: Info) -> LiveFeeds:
