@@ -15,7 +15,7 @@ import base64
 import binascii
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import READONLY
 from .errors import ErrorCode, OmnimanError
-from .models import Order, OrderEvent
+from .models import Channel, Order, OrderEvent, OrderItem
 
 CURSOR_PREFIX = "oe1."
 MAX_CURSOR_CHARS = 8_000
@@ -156,11 +156,14 @@ async def snapshot(factory: async_sessionmaker[AsyncSession], *, postgresql: boo
 
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
-    """An order event as a feed delivers it, with its order (as loaded now) and the order's status right after it."""
+    """An order event as a feed delivers it, with its order (as loaded now) and the order's status right after it;
+    a tail also attaches the order's lines and channel read in the same snapshot (`with_lines_and_channels`)."""
 
     event: OrderEvent
     order: Order
     status: str
+    items: tuple[Any, ...] | None = None  # the order's OrderItem rows, in order; None: not read with the event
+    channel: Channel | None = None
 
     @property
     def id(self) -> int:
@@ -208,6 +211,26 @@ async def with_orders(db: AsyncSession, events: Sequence[OrderEvent]) -> list[Lo
             status = earlier[-1] if earlier else order.status
         result.append(LoggedEvent(event=event, order=order, status=status))
     return result
+
+
+async def with_lines_and_channels(db: AsyncSession, logged: Sequence[LoggedEvent]) -> list[LoggedEvent]:
+    """`logged` with each order's lines and channel, read in `db`'s snapshot (two statements for the whole batch).
+
+    A display's selection asks for both: read here, in the tail's transaction, they spare each event's loaders two
+    transactions of their own (≈ 2 ms before an event's first delivery). Same columns and order as the loaders'."""
+    if not logged:
+        return []
+    order_ids = list({item.order.id for item in logged})
+    codes = list({item.order.channel_code for item in logged})
+    lines: dict[int, list[Any]] = {order_id: [] for order_id in order_ids}
+    columns = OrderItem.__table__.columns  # type: ignore[attr-defined]
+    query = select(*columns).where(columns.order_id.in_(order_ids)).order_by(columns.order_id, columns.id)
+    for row in await db.execute(query):
+        lines[row.order_id].append(row)
+    channels = {row.code: row for row in (await db.execute(select(Channel).where(
+        Channel.code.in_(codes)))).scalars()}  # type: ignore[attr-defined]
+    return [replace(item, items=tuple(lines[item.order.id]), channel=channels.get(item.order.channel_code))
+            for item in logged]
 
 
 def _status_set_by(type_: str, payload: Any) -> str | None:

@@ -15,7 +15,7 @@ import anyio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .eventlog import Horizon, LoggedEvent, read_events, snapshot, with_orders
+from .eventlog import Horizon, LoggedEvent, read_events, snapshot, with_lines_and_channels, with_orders
 from .models import OrderEvent
 from .pubsub import PubSub, SubscriptionClosed
 from .runtime import Hub
@@ -160,7 +160,7 @@ class Tail:
                 if len(rows) < PAGE:
                     break
                 above = int(rows[-1].id or 0)
-            logged = await with_orders(db, fresh)
+            logged = await with_lines_and_channels(db, await with_orders(db, fresh))
         self.seen.update(item.id for item in logged)
         advanced = safe > self.floor
         if advanced:

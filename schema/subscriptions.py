@@ -87,8 +87,13 @@ class SharedEventViews:
         event_id = int(item.event.id or 0)
         entry = self._entries.get(event_id)
         if entry is None:
-            entry = (now + SHARED_TTL_S, create_loaders(self.live.hub), Order.from_model(item.order),
-                     OrderEvent.from_model(item.event), {})
+            loaders = create_loaders(self.live.hub)
+            logged = item.logged
+            if logged.items is not None:  # read by the tail with the event: no transaction of the loaders' own
+                loaders.items_by_order_id.prime(logged.order.id, list(logged.items))
+            if logged.channel is not None:
+                loaders.channel_by_code.prime(logged.channel.code, logged.channel)
+            entry = (now + SHARED_TTL_S, loaders, Order.from_model(item.order), OrderEvent.from_model(item.event), {})
             self._entries[event_id] = entry
         return entry[1], entry[2], entry[3], entry[4]
 

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import text
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.eventlog import MAX_SKIP, Horizon, Position, snapshot
+from omniman_gql.eventlog import (MAX_SKIP, Horizon, Position, read_events, snapshot, with_lines_and_channels,
+                                  with_orders)
 from omniman_gql.runtime import Hub
-from omniman_gql.services import orders
+from omniman_gql.services import orders, reads
 from omniman_gql.services.common import lock_order
 from omniman_gql.services.events import record_event
 from tests.factories import committed_order, make_channel
@@ -75,3 +76,25 @@ async def test_horizon_passes_a_rolled_back_id_once_nothing_is_in_flight(hub: Hu
                 break
             await anyio.sleep(0.02)
     assert safe == top > start and not horizon.pending
+
+
+@pytest.mark.anyio
+async def test_lines_and_channels_come_with_the_events_as_the_loaders_read_them(hub: Hub) -> None:
+    first, second = await make_channel(hub), await make_channel(hub)
+    two_lines = await committed_order(hub, first, [("COFFEE", "2", 550), ("CROISSANT", "1", 400)])
+    one_line = await committed_order(hub, second)
+    await orders.add_order_event(hub, ref=two_lines.ref, type="custom.noted", payload={})
+    async with snapshot(hub.session_factory, postgresql=not hub.settings.is_sqlite) as db:
+        events = [e for e in await read_events(db, None, above=0, limit=10_000)
+                  if e.order_id in (two_lines.id, one_line.id)]
+        logged = await with_lines_and_channels(db, await with_orders(db, events))
+    assert [(item.order.ref, item.event.type) for item in logged] == [
+        (two_lines.ref, "created"), (one_line.ref, "created"), (two_lines.ref, "custom.noted")]
+    lines = await reads.items_for_orders(hub, [two_lines.id, one_line.id])
+    channels = await reads.channels_by_codes(hub, [first, second])
+    for item in logged:
+        assert item.items is not None and item.channel is not None
+        assert [tuple(row) for row in item.items] == [tuple(row) for row in lines[item.order.id]]
+        assert (item.channel.code, item.channel.name) == (channels[item.order.channel_code].code,
+                                                          channels[item.order.channel_code].name)
+    assert [row.sku for row in logged[0].items or ()] == ["COFFEE", "CROISSANT"]
