@@ -218,6 +218,25 @@ except ImportError:  # pragma: no cover - another server: frames always go throu
     WebSocketsSansIOProtocol = None
 
 
+def uvicorn_protocol(websocket: Any) -> Any:
+    """The uvicorn websockets-sansio protocol serving a Starlette websocket, or None (another server or protocol)."""
+    scope = getattr(websocket, "scope", None)
+    protocol = getattr((scope or {}).get(TRANSPORT_SEND), "__self__", None)
+    if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
+        return None
+    return protocol
+
+
+def forget_handshake(websocket: Any) -> None:
+    """Drop what uvicorn's protocol keeps of an accepted websocket's handshake for the socket's whole life: the
+    parsed upgrade request and the 101 response, with their header maps (read only until the accept is sent; the
+    ASGI scope keeps the request's headers). A kitchen display's socket lives for hours."""
+    protocol = uvicorn_protocol(websocket)
+    if protocol is not None and protocol.handshake_complete and not protocol.close_sent:
+        protocol.request = None
+        protocol.response = None
+
+
 def _frame_header(length: int) -> bytes:
     """RFC 6455 header of one unmasked, final text frame of `length` payload bytes (a server never masks)."""
     if length < 126:
@@ -244,9 +263,8 @@ class RawFrames:
     @classmethod
     def of(cls, websocket: Any, operation_id: str) -> RawFrames | None:
         """For a Starlette websocket served by uvicorn's websockets-sansio protocol without extensions, else None."""
-        scope = getattr(websocket, "scope", None)
-        protocol = getattr((scope or {}).get(TRANSPORT_SEND), "__self__", None)
-        if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
+        protocol = uvicorn_protocol(websocket)
+        if protocol is None:
             return None
         if getattr(protocol.conn, "extensions", None):
             return None  # permessage-deflate: frames are compressed per message

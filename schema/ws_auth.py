@@ -21,7 +21,7 @@ from omniman_gql.services import auth
 
 from .context import Context
 from .extensions import NUL_MESSAGE, contains_nul
-from .fanout import current_operation
+from .fanout import current_operation, forget_handshake
 from .subscriptions import LegacyGraphQLWSHandler
 
 log = logging.getLogger("omniman.auth")
@@ -202,6 +202,14 @@ class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Contex
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await self._closed_unless_authenticated(lambda: super(AuthGraphQLTransportWSHandler, self)
                                                 .handle_connection_init(message))
+        if self.connection_acknowledged:
+            # Strawberry cancelled the init watchdog but keeps the task (and its coroutine) for the socket's life;
+            # the loop holds it until its cancellation has run, and `shutdown` copes with None. The handshake's
+            # request and response are not needed either.
+            watchdog = self.connection_init_timeout_task
+            if watchdog is not None and (watchdog.done() or watchdog.cancelling()):
+                self.connection_init_timeout_task = None
+            forget_handshake(getattr(self.websocket, "ws", None))
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection

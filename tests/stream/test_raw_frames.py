@@ -17,7 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 from omniman_gql.settings import Settings
 from omniman_gql.shared_feeds import feed_groups, followers
 from schema.asgi import create_app
-from schema.fanout import _frame_header
+from schema.fanout import WebSocketsSansIOProtocol, _frame_header
 from tests.api.operations import TRANSITION_ORDER, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api, free_port, wait_for_health
 from tests.fixtures.stream import wait_until
@@ -36,7 +36,7 @@ def test_frame_header_is_websockets_own_framing(length: int) -> None:
 @pytest.fixture
 def served(stream_settings: Settings) -> Iterator[tuple[str, dict[str, Any]]]:
     """The app on a real uvicorn (in a thread, permessage-deflate allowed as uvicorn's default); yields its base URL
-    and the app's lifespan state (caught from the lifespan scope) to see its feeds."""
+    and the app's lifespan state (caught from the lifespan scope) to see its feeds, with the server as `server`."""
     app = create_app(stream_settings, run_directives=False)
     state: dict[str, Any] = {}
 
@@ -52,7 +52,7 @@ def served(stream_settings: Settings) -> Iterator[tuple[str, dict[str, Any]]]:
     base_url = f"http://127.0.0.1:{server.config.port}"
     try:
         wait_for_health(base_url)
-        yield base_url, state["lifespan"]
+        yield base_url, {**state["lifespan"], "server": server}
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -89,6 +89,10 @@ def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, A
                 _socket(base_url, compression="deflate") as deflated:  # uvicorn accepts it: ASGI path per message
             _init(plain, secret)
             _init(deflated, secret)
+            # Once acknowledged, uvicorn's protocol no longer holds the handshake's request and response.
+            sockets = [c for c in state["server"].server_state.connections if isinstance(c, WebSocketsSansIOProtocol)]
+            assert len(sockets) == 2
+            wait_until(lambda: all(c.request is None and c.response is None for c in sockets), what="handshake gone")
             # Ids that JSON must escape, a short frame (< 126 bytes) and a long one, both sockets.
             for ws in (plain, deflated):
                 ws.send(json.dumps({"id": 'k"1', "type": "subscribe",
