@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ..domain.draft import PriceQuote
@@ -16,10 +15,6 @@ _TABLE = Price.__table__
 # Every priced modify runs it: built once, sent as Core on the session's connection.
 _PRICES = (select(_TABLE.c.sku, _TABLE.c.unit_price_q, _TABLE.c.name)
            .where(_TABLE.c.sku.in_(bindparam("skus", expanding=True))))
-# PostgreSQL: the SKUs as one array parameter. An expanding IN is rendered again on every execution (one
-# placeholder per SKU) and its text changes with the number of SKUs; `= ANY(array)` is one fixed statement.
-_PRICES_PG = (select(_TABLE.c.sku, _TABLE.c.unit_price_q, _TABLE.c.name)
-              .where(_TABLE.c.sku == any_(bindparam("skus", type_=ARRAY(_TABLE.c.sku.type)))))
 
 
 class PriceTable:
@@ -30,8 +25,7 @@ class PriceTable:
         if not wanted:
             return {}
         connection = db if isinstance(db, AsyncConnection) else await db.connection()
-        statement = _PRICES_PG if connection.dialect.name == "postgresql" else _PRICES
-        rows = await connection.execute(statement, {"skus": wanted})
+        rows = await connection.execute(_PRICES, {"skus": wanted})
         return {sku: PriceQuote(unit_price_q=price, name=name) for sku, price, name in rows}
 
     async def get_price(self, db: AsyncSession, sku: str, channel_code: str) -> int | None:
