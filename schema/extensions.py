@@ -253,6 +253,12 @@ class PreparedHooksRunner(SchemaExtensionsRunner):
                 bound.append((hook, extension))
         return _Stage(bound)
 
+    async def get_extensions_results(self, ctx: Any) -> dict[str, Any]:
+        # Strawberry awaits every extension's get_results() on every operation; ours keep SchemaExtension's `{}`.
+        if any(type(extension).get_results is not SchemaExtension.get_results for extension in self.extensions):
+            return await super().get_extensions_results(ctx)
+        return dict(ctx.extensions_results)
+
     def operation(self) -> Any:
         return self._stage("on_operation", OperationContextManager)
 

@@ -4,6 +4,7 @@ thrown in, raised while leaving, generators that misbehave), only without per-re
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -143,3 +144,19 @@ def test_the_schema_enters_its_hooks_with_the_prepared_runner() -> None:
     assert isinstance(runner, PreparedHooksRunner)
     assert all(isinstance(stage, _Stage) for stage in (runner.operation(), runner.parsing(), runner.validation(),
                                                         runner.executing()))
+
+
+class Reports(SchemaExtension):
+    def get_results(self) -> dict[str, Any]:
+        return {"reported": 1, "shared": "extension"}
+
+
+@pytest.mark.parametrize("extensions", [[Outer, Inner], [Outer, Reports]])
+async def test_extension_results_are_strawberrys(extensions: list[type[SchemaExtension]]) -> None:
+    context = SimpleNamespace(extensions_results={"shared": "context", "other": 2})
+    results = []
+    for runner_class in (PreparedHooksRunner, SchemaExtensionsRunner):
+        runner = runner_class(execution_context=None, extensions=[c() for c in extensions])  # type: ignore[arg-type]
+        results.append(await runner.get_extensions_results(context))  # type: ignore[arg-type]
+    assert results[0] == results[1]
+    assert results[0] is not context.extensions_results
