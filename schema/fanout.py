@@ -84,6 +84,16 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
         current_executor.set(self)
         return super().cancellable_iterable(iterable)
 
+    def shared_result(self, shared: dict[Any, Any] | None, cursor: str) -> ExecutionResult | None:
+        """This subscription's result at `cursor` if another subscriber with its key has executed it, else None."""
+        prefix = self._share_prefix
+        if prefix is None or shared is None:
+            return None
+        entry = shared.get((*prefix, cursor))
+        if entry is None or isinstance(entry[0], asyncio.Future):
+            return None
+        return entry[0]  # type: ignore[no-any-return]
+
     def event_result(self, event: SharesResults) -> ExecutionResult | Awaitable[ExecutionResult]:
         """This subscription's result for `event` (root value), from the event's shared results when it has one."""
         prefix = self._share_prefix
