@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from typing import Any
@@ -166,6 +167,22 @@ class _Guard:
             self._unwatch = None
 
 
+_TEXTS: OrderedDict[str, str] = OrderedDict()
+TEXTS_MAX = 256
+
+
+def shared_text(query: str) -> str:
+    """One string object for every subscription sending this document text: Strawberry keeps the text of each
+    operation for its whole life (≈ 1.2 KiB for a kitchen display's selection), and displays send the same text.
+    The most recent `TEXTS_MAX` distinct texts are remembered."""
+    known = _TEXTS.get(query)
+    if known is None:
+        known = _TEXTS[query] = query
+        if len(_TEXTS) > TEXTS_MAX:
+            _TEXTS.popitem(last=False)
+    return known
+
+
 def malformed(message: Any, *, with_id: tuple[str, ...], with_query: str) -> str | None:
     """Why a websocket message cannot be handled (None when it can): the protocols index into messages freely,
     so a hostile shape would otherwise raise inside the connection's task."""
@@ -221,6 +238,8 @@ class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Contex
             refusal: Any = {"id": message["id"], "type": "error", "payload": [error]}
             await self.send_message(refusal)
             return
+        payload = message["payload"]
+        payload["query"] = shared_text(payload["query"])
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Any) -> None:

@@ -18,6 +18,7 @@ from omniman_gql.settings import Settings
 from omniman_gql.shared_feeds import feed_groups, followers
 from schema.asgi import create_app
 from schema.fanout import WebSocketsSansIOProtocol, _frame_header
+from schema.ws_auth import TEXTS_MAX, shared_text
 from tests.api.operations import TRANSITION_ORDER, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api, free_port, wait_for_health
 from tests.fixtures.stream import wait_until
@@ -129,3 +130,13 @@ def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, A
             ok(api, TRANSITION_ORDER, "transitionOrder", {"input": {"ref": ref, "status": "processing"}})
             last = _next(plain)
             assert last["id"] == "c\u00e9"
+
+
+def test_subscriptions_sending_one_text_keep_one_string() -> None:
+    first = "".join(["subscription { orderEvents ", "{ cursor } }"])  # equal texts, distinct objects
+    second = "".join(["subscription { orderEvents { cursor ", "} }"])
+    assert first == second and first is not second
+    assert shared_text(first) is shared_text(second) is first
+    for index in range(TEXTS_MAX):  # only the most recent texts are remembered
+        shared_text(f"query {{ q{index} }}")
+    assert shared_text(second) is second
