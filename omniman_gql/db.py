@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event, insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -26,7 +29,10 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     """An async engine for the configured database, tuned for concurrent writers."""
     url = settings.async_database_url
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=8, max_overflow=56, pool_timeout=60, **kwargs)
+        probe = create_async_engine(url)  # no connection made: only to read the driver's arguments from the URL
+        args, connect_kwargs = probe.dialect.create_connect_args(probe.url)
+        engine = create_async_engine(url, pool_size=8, max_overflow=56, pool_timeout=60,
+                                     async_creator=partial(_connect_sqlite, *args, **connect_kwargs), **kwargs)
         _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return create_async_engine(
@@ -36,6 +42,40 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         pool_pre_ping=False,
         **kwargs,
     )
+
+
+class _SqliteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, made safe for connections cancelled mid-statement (a websocket closed during its
+    subscription's read). SQLAlchemy then terminates the connection: a graceful close() in a shielded task and, the
+    caller being cancelled, a stop() of the worker thread at once. Stock aiosqlite then (1) waits forever in close()
+    for the stopped thread, a task that hung the event loop's shutdown, and (2) lets the thread, still finishing the
+    cancelled statement, post its last result to a loop that may have closed by then."""
+
+    async def close(self) -> None:
+        if self._connection is None or not self._running:
+            return  # closed, or stopping: the thread closes the sqlite3 connection as it ends
+        try:
+            await self._execute(self._conn.close)
+        finally:
+            self._connection = None
+            if self._running:  # else a terminate stopped the thread meanwhile
+                stopped = self.stop()
+                if stopped is not None:
+                    await stopped
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        stopped = super().stop()
+        if stopped is not None:
+            # The loop's shutdown waits for its default executor: joining the thread there keeps the loop open until
+            # the thread has posted its last result.
+            stopped.get_loop().run_in_executor(None, self._thread.join)
+        return stopped
+
+
+async def _connect_sqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    connection = _SqliteConnection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
+    connection._thread.daemon = True  # as SQLAlchemy's own connect does: a stuck thread must not block exit
+    return await connection
 
 
 def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
