@@ -71,3 +71,12 @@ def gql(client: TestClient, query: str, variables: dict[str, Any] | None = None,
     response = client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
     assert response.status_code == expect_status, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+async def revoke_silently(settings: Settings, token_id: int) -> None:
+    """Revoke through a Hub of its own, without pub/sub: like `omniman token revoke` in another process, no Redis."""
+    hub = Hub.create(settings)
+    try:
+        await auth.revoke_token(hub, token_id=token_id)
+    finally:
+        await hub.dispose()

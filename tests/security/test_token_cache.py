@@ -16,7 +16,7 @@ from omniman_gql.token_cache import TokenCache
 from schema.asgi import create_app
 from tests.fixtures.app import Api
 from tests.fixtures.stream import eventually, wait_until
-from tests.graphql import authorize, create_token, gql
+from tests.graphql import authorize, create_token, gql, revoke_silently
 
 WHO = "query { channels { code } }"
 REVOKE = "mutation($id: ID!) { revokeToken(id: $id) { errors { code } } }"
@@ -87,17 +87,9 @@ def test_a_revocation_nobody_announced_takes_effect_after_the_cache_lifetime(set
         authorize(client)
         row, secret = Api(client).run(auth.create_token, Api(client).hub, name="doomed", role="staff")
         assert gql(client, WHO, token=secret) == {"data": {"channels": []}}
-        Api(client).run(_revoke_silently, settings, row.id)
+        Api(client).run(revoke_silently, settings, row.id)
         wait_until(lambda: refused(client, secret), what="the revoked token refused")
 
-
-async def _revoke_silently(settings: Settings, token_id: int) -> None:
-    """Revoke through a Hub of its own, without pub/sub: like `omniman token revoke` in another process, no Redis."""
-    hub = Hub.create(settings)
-    try:
-        await auth.revoke_token(hub, token_id=token_id)
-    finally:
-        await hub.dispose()
 
 
 def test_unknown_tokens_are_never_remembered(cached_client: TestClient) -> None:

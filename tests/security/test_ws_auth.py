@@ -11,13 +11,12 @@ import pytest
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from omniman_gql.runtime import Hub
 from omniman_gql.services import auth
 from omniman_gql.settings import Settings
 from schema.asgi import create_app
 from tests.api.operations import import_order, make_channel, open_with_lines
 from tests.fixtures.app import Api
-from tests.graphql import authorize, create_token, init_payload
+from tests.graphql import authorize, create_token, init_payload, revoke_silently
 from tests.stream.wsclient import ORDER_EVENTS, SESSION_CHANGED, GraphQLWs, wait_for_watchers
 
 PROTOCOL = ["graphql-transport-ws"]
@@ -210,16 +209,8 @@ def test_a_revocation_nobody_announced_is_found_by_the_recheck(ws_settings: Sett
         raw = connect(client, init_payload(secret))
         assert raw.receive_json()["type"] == "connection_ack"
         started = time.monotonic()
-        Api(client).run(_revoke_silently, ws_settings, row.id)
+        Api(client).run(revoke_silently, ws_settings, row.id)
         assert closed_with(raw) == 4401
         assert time.monotonic() - started < 3
         raw.__exit__(None, None, None)
 
-
-async def _revoke_silently(settings: Settings, token_id: int) -> None:
-    """Revoke through a Hub of its own, without pub/sub: like `omniman token revoke` in another process, no Redis."""
-    hub = Hub.create(settings)
-    try:
-        await auth.revoke_token(hub, token_id=token_id)
-    finally:
-        await hub.dispose()

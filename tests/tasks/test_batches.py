@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -94,23 +96,29 @@ async def test_completion_is_fenced_per_directive_by_its_attempt(task_hub: Hub) 
     assert await svc.complete_many(task_hub, [newer]) == {first}
 
 
+
+@contextmanager
+def recorded_statements(hub: Hub) -> Iterator[list[str]]:
+    """The SQL statements the hub's engine sends while the block runs."""
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(hub.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(hub.engine.sync_engine, "before_cursor_execute", seen)
+
 async def test_notifications_of_one_batch_read_their_channel_once(
     task_hub: Hub, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = await make_channel(task_hub, config={"notifications": {"recipient": "kitchen"}})
     ids = [await enqueue(task_hub, "notification.send", {"channel_code": channel, "order_ref": f"ORD-{n}",
                                                          "status": "ready"}) for n in range(5)]
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(task_hub.engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        with caplog.at_level(logging.INFO, logger="omniman.notifications"):
-            outcomes = await svc.run_directives(task_hub, ids)
-    finally:
-        event.remove(task_hub.engine.sync_engine, "before_cursor_execute", seen)
+    with recorded_statements(task_hub) as statements, caplog.at_level(logging.INFO, logger="omniman.notifications"):
+        outcomes = await svc.run_directives(task_hub, ids)
 
     assert [o.status for o in outcomes] == ["done"] * 5
     assert sum("FROM channels" in s for s in statements) == 1
@@ -129,17 +137,8 @@ async def test_notifications_of_several_channels_get_each_its_own_settings_from_
     plan = [(bar, "bar"), (kitchen, "kitchen"), ("no-such-channel", "-"), (bar, "bar")]
     ids = [await enqueue(task_hub, "notification.send", {"channel_code": code, "status": "ready"})
            for code, _ in plan]
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(task_hub.engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        with caplog.at_level(logging.INFO, logger="omniman.notifications"):
-            outcomes = await svc.run_directives(task_hub, ids)
-    finally:
-        event.remove(task_hub.engine.sync_engine, "before_cursor_execute", seen)
+    with recorded_statements(task_hub) as statements, caplog.at_level(logging.INFO, logger="omniman.notifications"):
+        outcomes = await svc.run_directives(task_hub, ids)
 
     assert [o.status for o in outcomes] == ["done"] * 4
     assert sum("FROM channels" in s for s in statements) == 1  # the unknown channel is not read again either
