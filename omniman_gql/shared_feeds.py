@@ -9,6 +9,11 @@ group's task without its own task waking at all. Whatever cannot be delivered th
 result has errors, a socket that cannot take more, a replay after a cursor) goes to the member's own backlog, which
 its generator serves exactly as `order_event_feed` would, in order; once the backlog is empty it is direct again.
 Positions, cursors, filters, replay and the lag limit follow `order_event_feed` rule for rule.
+
+A member whose adapter can also `resume` it is parked while direct and idle: its generator raises `Parked` instead of
+waiting, so the adapter's task (and everything it keeps alive per subscription) ends while the group goes on
+delivering; when the member needs a generator again (a declined event, a failure) the group calls `resume`, and the
+adapter runs a new generator that adopts the member (`adopt`), exactly where the old one stopped.
 """
 
 from __future__ import annotations
@@ -33,15 +38,33 @@ log = logging.getLogger(__name__)
 Deliver = Callable[[OrderEventItem], Awaitable[bool | Awaitable[Any]]]
 
 
+class Parked(BaseException):
+    """A parked member's generator ends with this: the member stays in its group (see the module's docstring). A
+    BaseException, as cancellation is: nothing on its way may take it for a failure of the subscription."""
+
+    def __init__(self, member: Member) -> None:
+        super().__init__("parked")
+        self.member = member
+        self.finish: Callable[[], None] | None = None  # what the adapter's layers do when the subscription ends
+        self.started: float | None = None  # when the subscription started, as those layers count it
+
+
 class Member:
     """One subscriber of a group: its position and filter, its backlog while not direct, and why it was closed."""
 
-    def __init__(self, position: Position, wanted: tuple[str, ...] | None, horizon: int, maxsize: int) -> None:
+    __slots__ = ("group", "position", "wanted", "horizon", "maxsize", "deliver", "resume", "parked", "direct",
+                 "backlog", "size", "failure", "_waiter")
+
+    def __init__(self, group: FeedGroup, position: Position, wanted: tuple[str, ...] | None, horizon: int,
+                 maxsize: int) -> None:
+        self.group = group
         self.position = position
         self.wanted = wanted
         self.horizon = horizon  # the tail's proven horizon as far as this member has seen it
         self.maxsize = maxsize
         self.deliver: Deliver | None = None
+        self.resume: Callable[[], None] | None = None  # the adapter's: run a generator for this member again
+        self.parked = False  # no generator: the group delivers, and calls `resume` when it cannot
         self.direct = False  # the group delivers; else everything goes through the backlog, in order
         # Entries: a batch's positioned items (an iterator, possibly partly consumed), one item, or an awaitable
         # finishing a delivery begun by the group. Made on first use, and the wake-up is a bare future: an empty
@@ -88,6 +111,12 @@ class Member:
         return self.backlog
 
     def _wake(self) -> None:
+        if self.parked:
+            self.parked = False
+            resume, self.resume = self.resume, None  # the adopting generator installs its own
+            assert resume is not None
+            resume()
+            return
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -99,6 +128,9 @@ class Member:
             if self.deliver is not None:
                 self.direct = True
                 self.backlog = None  # empty: let the deque go while the group delivers
+                if self.resume is not None:
+                    self.parked = True
+                    raise Parked(self)
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -187,7 +219,7 @@ class FeedGroups:
                 position = Position(floor=tail.floor)
                 for event_id in tail.seen:
                     position.mark(event_id)
-            member = Member(position, wanted, tail.floor, self.live.buffer)
+            member = Member(group, position, wanted, tail.floor, self.live.buffer)
             group.members.add(member)
             return group, member
         except BaseException:
@@ -238,10 +270,14 @@ async def shared_order_event_feed(
     statuses: Sequence[str] | None = None,
     after: str | None = None,
     deliver: Deliver | None = None,
+    resume: Callable[[], None] | None = None,
+    adopt: Member | None = None,
 ) -> AsyncIterator[OrderEventItem]:
     """`order_event_feed` for one channel (or every channel: `channel_codes` None), through the key's group. With
     `deliver`, events go to it from the group's task whenever nothing is queued before them; this generator then
-    yields only what `deliver` declined. Errors: as `order_event_feed`.
+    yields only what `deliver` declined. With `resume` too, it raises `Parked` (the member stays in its group) once
+    the member is direct and idle; `adopt` then continues a parked member (the same arguments, no replay).
+    Errors: as `order_event_feed`.
     """
     max_length = live.hub.settings.max_string_length
     channels = _bounded(channel_codes, limit=MAX_CHANNELS, name="channel_codes", max_length=max_length)
@@ -250,13 +286,18 @@ async def shared_order_event_feed(
         raise ValueError("a shared feed follows one channel or every channel")
     start = Position.decode(after) if after is not None else None
     groups = feed_groups(live)
-    group, member = await groups.join(channels[0] if channels else None, wanted, start)
+    if adopt is None:
+        group, member = await groups.join(channels[0] if channels else None, wanted, start)
+    else:
+        group, member = adopt.group, adopt
+    parked = False
     try:
-        if start is not None:
+        if start is not None and adopt is None:
             assert group.tail is not None
             async for item in _replay(live, channels, wanted, member.position, [group.tail]):
                 yield item
         member.deliver = deliver
+        member.resume = resume
         while True:
             entry = await member.next_entry()
             if isinstance(entry, OrderEventItem):
@@ -266,6 +307,17 @@ async def shared_order_event_feed(
                     yield item
             else:
                 await entry  # a delivery the group began on a socket that could not take it at once
+    except Parked:
+        parked = True
+        raise
     finally:
-        with anyio.CancelScope(shield=True):
-            await groups.leave(group, member)
+        if not parked:
+            with anyio.CancelScope(shield=True):
+                await groups.leave(group, member)
+
+
+async def release(live: LiveFeeds, member: Member) -> None:
+    """Take a parked member out of its group (its subscription ended while no generator ran for it)."""
+    member.parked, member.resume, member.deliver = False, None, None
+    with anyio.CancelScope(shield=True):
+        await feed_groups(live).leave(member.group, member)

@@ -40,6 +40,9 @@ ENCODED_MAX = 256  # recent `next` payloads kept encoded (a few events × a few 
 # and its websocket handler and operation (by the graphql-transport-ws handler).
 current_executor: ContextVar[SharingExecutor | None] = ContextVar("omniman_executor", default=None)
 current_operation: ContextVar[tuple[Any, Any] | None] = ContextVar("omniman_ws_operation", default=None)
+# Set in the task that resumes a parked subscription (see `omniman_gql.shared_feeds`): (its feed member, when the
+# subscription started, as `time.perf_counter()` counts).
+resumed_subscription: ContextVar[tuple[Any, float] | None] = ContextVar("omniman_resumed", default=None)
 
 
 class SharesResults(Protocol):
@@ -243,6 +246,11 @@ def forget_handshake(websocket: Any) -> None:
     ASGI scope keeps the request's headers). A kitchen display's socket lives for hours."""
     protocol = uvicorn_protocol(websocket)
     if protocol is not None and protocol.handshake_complete and not protocol.close_sent:
+        request = protocol.request
+        if request is not None:
+            # websockets' parser generator keeps the request in a local variable for the connection's life (its
+            # frame parsing runs inside the same generator): its header map is ≈ 2.5 KiB nobody reads again.
+            request.headers.clear()
         protocol.request = None
         protocol.response = None
 

@@ -1,6 +1,7 @@
 """Reports every GraphQL operation to `omniman_gql.observability`: metrics, the request's JSON log line, and the
 open-subscriptions gauge (a subscription's operation spans its whole life); unexpected errors are masked first."""
 
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,8 +10,10 @@ from graphql import DocumentNode, FieldNode, GraphQLError, get_operation_ast
 
 from omniman_gql import observability
 from omniman_gql.settings import Settings
+from omniman_gql.shared_feeds import Parked
 
 from .extensions import MaskInternalErrors, is_unexpected
+from .fanout import resumed_subscription
 
 INVALID = "invalid"
 
@@ -30,35 +33,55 @@ class ObserveOperations(MaskInternalErrors):
         self.operation = operation_of(self.execution_context.graphql_document, self.execution_context.operation_name)
         if self.operation[0] == "subscription":
             self.subscription = self.operation[1]
-            observability.subscription_started(self.subscription)
+            if resumed_subscription.get() is None:  # a parked subscription resumed is still the one counted
+                observability.subscription_started(self.subscription)
         yield
 
     def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
+        resumed = resumed_subscription.get()
+        started = resumed[1] if resumed is not None else time.perf_counter()
+        parked = False
         try:
             yield from super().on_operation()  # the mask
+        except Parked as exc:
+            # The subscription goes on without this pipeline (see ws_auth): it is ended and reported when it ends,
+            # with what the report would say now (nothing else passes through this execution context).
+            parked = True
+            exc.started = started
+            exc.finish = functools.partial(_finish, self.settings, self.subscription, started, self._fields())
+            raise
         finally:
-            if self.subscription is not None:
-                observability.subscription_ended(self.subscription)
-            self._report(time.perf_counter() - started)
+            if not parked:
+                if self.subscription is not None:
+                    observability.subscription_ended(self.subscription)
+                observability.operation_finished(self.settings, observability.OperationReport(
+                    **self._fields(), duration_s=time.perf_counter() - started))
 
-    def _report(self, duration_s: float) -> None:
+    def _fields(self) -> dict[str, Any]:
+        """The operation's report, but for its duration."""
         ec = self.execution_context
         operation_type, root = self.operation or (_type_only(ec.graphql_document, ec.operation_name), INVALID)
         outcome, codes = classify(ec.result)
         context = ec.context
         request = getattr(context, "request", None)
-        observability.operation_finished(self.settings, observability.OperationReport(
+        return dict(
             operation=root,
             operation_type=operation_type,
             operation_name=ec.operation_name,
             actor=getattr(getattr(context, "principal", None), "name", None),
             outcome=outcome,
             error_codes=codes,
-            duration_s=duration_s,
             transport="ws" if request is not None and getattr(request, "scope", {}).get("type") == "websocket"
             else "http",
-        ))
+        )
+
+
+def _finish(settings: Settings, subscription: str | None, started: float, fields: dict[str, Any]) -> None:
+    """A parked subscription's end, as `on_operation` reports it."""
+    if subscription is not None:
+        observability.subscription_ended(subscription)
+    observability.operation_finished(settings, observability.OperationReport(
+        **fields, duration_s=time.perf_counter() - started))
 
 
 def operation_of(document: DocumentNode | None, name: str | None) -> tuple[str, str]:

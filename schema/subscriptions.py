@@ -34,7 +34,8 @@ from omniman_gql.services.common import session_not_found
 
 from .context import Info
 from .errors import ClientError, field_path
-from .fanout import MessageEncoder, RawFrames, SharingExecutor, current_executor, current_operation, start_now
+from .fanout import (MessageEncoder, RawFrames, SharingExecutor, current_executor, current_operation,
+                     resumed_subscription, start_now)
 from .loaders import Loaders, create_loaders
 from .permissions import authorize, caller, sees
 from .types.order import Order, OrderEvent
@@ -126,6 +127,15 @@ class DirectDelivery:
     def _current(self) -> bool:
         return not self.operation.completed and self.handler.operations.get(self.operation.id) is self.operation
 
+    @property
+    def resume(self) -> Any:
+        """The handler's way to run a parked subscription's operation again (None: it cannot park one)."""
+        resume = getattr(self.handler, "resume_parked", None)
+        if resume is None:
+            return None
+        operation = self.operation
+        return lambda: resume(operation)
+
     async def __call__(self, item: OrderEventItem) -> Any:
         if not self._current():
             return False
@@ -205,8 +215,12 @@ class Subscription:
             raise ClientError("None of these channels exist.", code="NOT_FOUND")
         views = _shared(live)
         if channels is None or len(set(channels)) == 1:  # one tail: its feed group can deliver directly
+            delivery = _direct_delivery(live, views)
+            resumed = resumed_subscription.get()
+            # Parked while direct and idle: this operation's task ends, the group delivers (see ws_auth).
             feed = shared_order_event_feed(live, channel_codes=channels, statuses=statuses, after=after,
-                                           deliver=_direct_delivery(live, views))
+                                           deliver=delivery, resume=delivery.resume if delivery else None,
+                                           adopt=resumed[0] if resumed is not None else None)
         else:
             feed = order_event_feed(live, channel_codes=channels, statuses=statuses, after=after)
         try:

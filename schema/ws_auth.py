@@ -4,6 +4,7 @@ the moment it is revoked."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import OrderedDict
@@ -19,10 +20,11 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMe
 from omniman_gql.pubsub import PubSub, Subscription
 from omniman_gql.runtime import Hub
 from omniman_gql.services import auth
+from omniman_gql.shared_feeds import Member, Parked, release
 
 from .context import Context
 from .extensions import NUL_MESSAGE, contains_nul
-from .fanout import current_operation, forget_handshake
+from .fanout import current_operation, forget_handshake, resumed_subscription
 from .subscriptions import LegacyGraphQLWSHandler
 
 log = logging.getLogger("omniman.auth")
@@ -242,13 +244,76 @@ class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Contex
         payload["query"] = shared_text(payload["query"])
         await super().handle_subscribe(message)
 
+    # Parked subscriptions (`orderEvents` whose feed group delivers everything): operation id -> (its feed member,
+    # what ends its report, when it started, the operation task's context). Made on first use.
+    _parked: dict[str, tuple[Member, Callable[[], None] | None, float | None, contextvars.Context]] | None = None
+
     async def run_operation(self, operation: Any) -> None:
         current_operation.set((self, operation))  # the operation's own task: its resolver may deliver directly
-        await super().run_operation(operation)
+        try:
+            await super().run_operation(operation)
+        except Parked as parked:
+            # The operation's feed member is direct and idle: the group delivers, and this task (Strawberry's
+            # per-operation pipeline, ≈ 9 KiB a subscription) ends. The operation stays open and counted.
+            self._park(operation, parked)
+
+    def _park(self, operation: Any, parked: Parked) -> None:
+        task = asyncio.current_task()
+        if operation.task is task:
+            operation.task = None
+        if self._parked is None:
+            self._parked = {}
+        self._parked[operation.id] = (parked.member, parked.finish, parked.started, contextvars.copy_context())
+        if operation.completed or self.operations.get(operation.id) is not operation:
+            self._released(self._parked.pop(operation.id))  # completed meanwhile: nothing delivers to it any more
+
+    def resume_parked(self, operation: Any) -> None:
+        """Run a parked operation's pipeline again (its member needs a generator: an event the group could not
+        deliver, or a failure), in a new task adopting the member where the old one stopped."""
+        entry = self._parked.pop(operation.id, None) if self._parked is not None else None
+        if entry is None:
+            return
+        if operation.completed or self.operations.get(operation.id) is not operation:
+            self._released(entry)
+            return
+        member, _, started, context = entry
+        operation.task = asyncio.get_running_loop().create_task(
+            self._resume(operation, member, started), context=context)
+        operation.task.add_done_callback(self._task_done)
+
+    async def _resume(self, operation: Any, member: Member, started: float | None) -> None:
+        resumed_subscription.set((member, started if started is not None else time.perf_counter()))
+        try:
+            await self.run_operation(operation)
+        finally:
+            if not member.parked and member in member.group.members:
+                await release(member.group.live, member)  # the pipeline ended before its feed adopted the member
+
+    def _released(self, entry: tuple[Member, Callable[[], None] | None, float | None, Any]) -> None:
+        member, finish, _, _ = entry
+        if finish is not None:
+            finish()
+        task = asyncio.get_running_loop().create_task(release(member.group.live, member))
+        _RELEASING.add(task)
+        task.add_done_callback(_RELEASING.discard)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        entry = self._parked.pop(operation_id, None) if self._parked is not None else None
+        if entry is None:
+            await super().cleanup_operation(operation_id)
+            return
+        self.operations.pop(operation_id, None)
+        member, finish, _, _ = entry
+        if finish is not None:
+            finish()
+        await release(member.group.live, member)
 
     async def shutdown(self) -> None:
         self._stop_watching()
         await super().shutdown()
+
+
+_RELEASING: set[asyncio.Task[None]] = set()  # releases started outside a handler's task, until they are done
 
 
 class AuthLegacyGraphQLWSHandler(_Guard, LegacyGraphQLWSHandler):
