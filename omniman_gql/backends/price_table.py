@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from .. import pg_direct
 from ..domain.draft import PriceQuote
 from ..models import Price
 
@@ -15,6 +16,9 @@ _TABLE = Price.__table__
 # Every priced modify runs it: built once, sent as Core on the session's connection.
 _PRICES = (select(_TABLE.c.sku, _TABLE.c.unit_price_q, _TABLE.c.name)
            .where(_TABLE.c.sku.in_(bindparam("skus", expanding=True))))
+# PostgreSQL: `sku = ANY(%(skus)s)`, one array bound as it is (an expanding IN is rewritten per call by SQLAlchemy).
+_PRICES_ANY = (select(_TABLE.c.sku, _TABLE.c.unit_price_q, _TABLE.c.name)
+               .where(_TABLE.c.sku == any_(bindparam("skus", type_=ARRAY(_TABLE.c.sku.type)))))
 
 
 class PriceTable:
@@ -25,7 +29,10 @@ class PriceTable:
         if not wanted:
             return {}
         connection = db if isinstance(db, AsyncConnection) else await db.connection()
-        rows = await connection.execute(_PRICES, {"skus": wanted})
+        if connection.dialect.name == "postgresql":  # one array parameter: a statement pg_direct can send as it is
+            rows = await pg_direct.execute(connection, _PRICES_ANY, {"skus": wanted})
+        else:
+            rows = await connection.execute(_PRICES, {"skus": wanted})
         return {sku: PriceQuote(unit_price_q=price, name=name) for sku, price, name in rows}
 
     async def get_price(self, db: AsyncSession, sku: str, channel_code: str) -> int | None:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .. import ids
+from .. import ids, pg_direct
 from ..db import UnitOfWork, insert_new_id
 from ..domain.draft import Draft
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
@@ -61,6 +62,8 @@ _FINISH_KEY = (update(_KEYS).where(_KEYS.c.scope == bindparam("b_scope"), _KEYS.
                .values(status="done", result=bindparam("b_result"), updated_at=bindparam("b_now")))
 _KEY_RECORD = (select(_KEYS.c.session_key, _KEYS.c.status, _KEYS.c.result)
                .where(_KEYS.c.scope == bindparam("scope"), _KEYS.c.key == bindparam("key")).with_for_update())
+# PostgreSQL: the done key's INSERT, sent by pg_direct (insert_new_id's statement, built here for that path).
+_INSERT_DONE_KEY = pg_insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.id)
 _ORDER_BY_REF = select(*_ORDERS.columns).where(_ORDERS.c.ref == bindparam("ref"))
 _ORDER_OF_SESSION = select(*_ORDERS.columns).where(_ORDERS.c.channel_code == bindparam("channel_code"),
                                                      _ORDERS.c.session_key == bindparam("session_key"))
@@ -115,7 +118,7 @@ async def _commit_in_one_pass(
         if uow.db.dialect.name == "postgresql":
             # Lock, read and mark committed in one statement; whatever the checks below reject rolls back with it.
             sealed_at, token = utcnow(), ids.commit_token()
-            row = (await uow.db.execute(_SEAL_AND_READ, {
+            row = (await pg_direct.execute(uow.db, _SEAL_AND_READ, {
                 "b_channel_code": channel_code, "b_session_key": session_key, "b_now": sealed_at, "b_token": token,
                 "b_wait_ms": str(int(KEY_WAIT_MS))})).first()
             found = None if row is None else split_session_row(row)
@@ -171,10 +174,13 @@ async def _record_done_key(
     seal's UPDATE just before) and a holder that takes longer is reported as `in_progress`. Nothing but COMMIT
     follows, so the bound stays set."""
     now = utcnow()
+    values = {"scope": scope, "key": key, "status": "done", "session_key": session_key, "result": result,
+              "created_at": now, "updated_at": now}
     try:
-        inserted = await insert_new_id(connection, _KEYS, {
-            "scope": scope, "key": key, "status": "done", "session_key": session_key, "result": result,
-            "created_at": now, "updated_at": now})
+        if connection.dialect.name == "postgresql":
+            inserted = (await pg_direct.execute(connection, _INSERT_DONE_KEY, values)).scalar_one_or_none()
+        else:
+            inserted = await insert_new_id(connection, _KEYS, values)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from .. import pg_direct
 from ..domain.draft import ChannelRules, PriceQuote
 from ..errors import ErrorCode, OmnimanError
 from ..models import Channel, Order, Session
@@ -103,13 +104,14 @@ async def read_session(
     """The session (locked for update when `lock`: a write lock on SQLite already) and its channel, as plain rows;
     None when there is no such session."""
     statement = _SESSION_CHANNEL_LOCKED if lock else _SESSION_CHANNEL
-    row = (await connection.execute(statement, {"channel_code": channel_code, "session_key": session_key})).first()
+    row = (await pg_direct.execute(connection, statement, {"channel_code": channel_code,
+                                                            "session_key": session_key})).first()
     return None if row is None else split_session_row(row)
 
 
 async def read_channel(connection: AsyncConnection, code: str) -> Any:
     """The channel's rules as a plain row (a ChannelRow), or `not_found`."""
-    row = (await connection.execute(_CHANNEL_CORE, {"code": code})).first()
+    row = (await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})).first()
     if row is None:
         raise channel_not_found(code)
     return ChannelRow(*row)

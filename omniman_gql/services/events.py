@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..db import UnitOfWork, insert_values_returning_ids
+from sqlalchemy import insert
+
+from .. import pg_direct
+from ..db import UnitOfWork, connection_of, insert_values_returning_ids
 from ..models import OrderEvent, utcnow
 
 
@@ -23,11 +26,12 @@ async def record_events(
     """Append events to the order's log (one INSERT … RETURNING of plain values, no model instances) and announce
     each one once the transaction commits. Returns the new events' ids."""
     now = utcnow()
-    event_ids = await insert_values_returning_ids(uow.db, _EVENTS, [
-        {"order_id": order.id, "channel_code": order.channel_code, "type": type_, "actor": actor,
-         "payload": dict(payload), "created_at": now}
-        for type_, payload in events
-    ])
+    rows = [{"order_id": order.id, "channel_code": order.channel_code, "type": type_, "actor": actor,
+             "payload": dict(payload), "created_at": now} for type_, payload in events]
+    if len(rows) == 1:  # a commit's one `created` event: one plain INSERT (straight to psycopg on PostgreSQL)
+        event_ids = [(await pg_direct.execute(await connection_of(uow.db), _INSERT_EVENT, rows[0])).scalar_one()]
+    else:
+        event_ids = await insert_values_returning_ids(uow.db, _EVENTS, rows)
     topic = order_events_topic(order.channel_code)
     for event_id, (type_, _payload) in zip(event_ids, events, strict=True):
         uow.publish(topic, {
@@ -42,6 +46,7 @@ async def record_event(uow: UnitOfWork, order: Any, type_: str, payload: Mapping
 
 
 _EVENTS = OrderEvent.__table__  # type: ignore[attr-defined]
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 
 def announce_session(uow: UnitOfWork, session: Any) -> None:

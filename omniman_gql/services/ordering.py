@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 
-from .. import ids
-from ..db import UnitOfWork, connection_of, insert_values_returning_ids
+from .. import ids, pg_direct
+from ..db import UnitOfWork, connection_of
 from ..domain.flow import OrderFlow
 from ..models import Channel, Order, OrderItem, Session, utcnow
 from .events import record_events
@@ -24,6 +24,21 @@ _ITEMS = OrderItem.__table__  # type: ignore[attr-defined]
 _INSERT_ITEMS = insert(_ITEMS)
 _INSERT_ITEMS_RETURNING = insert(_ITEMS).returning(_ITEMS.c.id)
 _ORDERS = Order.__table__  # type: ignore[attr-defined]
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_ITEM_COLUMNS = ("order_id", "line_id", "sku", "name", "qty", "unit_price_q", "line_total_q", "meta")
+_MANY_ITEMS = 64  # orders with more lines take SQLAlchemy's executemany (one statement text per count up to here)
+_ITEMS_BY_COUNT: dict[int, Any] = {}
+
+
+def _insert_items(count: int) -> Any:
+    """PostgreSQL: one multi-row `INSERT … VALUES (…), (…)` for `count` lines, its parameters named `<column>_<i>`
+    (pg_direct sends it as it is; SQLAlchemy's insertmanyvalues would build the same text on every call)."""
+    statement = _ITEMS_BY_COUNT.get(count)
+    if statement is None:
+        statement = _ITEMS_BY_COUNT[count] = insert(_ITEMS).values([
+            {name: bindparam(f"{name}_{index}", type_=_ITEMS.c[name].type) for name in _ITEM_COLUMNS}
+            for index in range(count)])
+    return statement
 
 
 @dataclass(slots=True)
@@ -86,19 +101,25 @@ async def create_order(
     )
     # Core INSERTs of plain values, not ORM flushes: these rows are written once and never touched again here.
     values = {name: getattr(order, name) for name in _ORDER_COLUMNS}
-    (order.id,) = await insert_values_returning_ids(uow.db, _ORDERS, [values])
+    connection = await connection_of(uow.db)
+    order.id = (await pg_direct.execute(connection, _INSERT_ORDER, values)).scalar_one()
     if items:
-        connection = await connection_of(uow.db)
-        # PostgreSQL: RETURNING makes it one multi-row INSERT (SQLAlchemy's insertmanyvalues) rather than psycopg's
-        # executemany in pipeline mode, which costs more to enter and leave than the few rows of an order. SQLite:
-        # sqlite3's executemany, one hand-off to aiosqlite's thread (with RETURNING it would go row by row).
-        statement = _INSERT_ITEMS_RETURNING if connection.dialect.name == "postgresql" else _INSERT_ITEMS
-        await connection.execute(statement, [
+        rows = [
             {"order_id": order.id, "line_id": line["line_id"], "sku": line["sku"], "name": line["name"] or line["sku"],
              "qty": Decimal(line["qty"]), "unit_price_q": line["unit_price_q"], "line_total_q": line["line_total_q"],
              "meta": line["meta"] or {}}
             for line in items
-        ])
+        ]
+        if connection.dialect.name == "postgresql" and len(rows) <= _MANY_ITEMS:
+            await pg_direct.execute(connection, _insert_items(len(rows)), {
+                f"{name}_{index}": value for index, row in enumerate(rows) for name, value in row.items()})
+        else:
+            # PostgreSQL: RETURNING makes it one multi-row INSERT (SQLAlchemy's insertmanyvalues) rather than
+            # psycopg's executemany in pipeline mode, which costs more to enter and leave than the few rows of an
+            # order. SQLite: sqlite3's executemany, one hand-off to aiosqlite's thread (with RETURNING it would go
+            # row by row).
+            statement = _INSERT_ITEMS_RETURNING if connection.dialect.name == "postgresql" else _INSERT_ITEMS
+            await connection.execute(statement, rows)
     events: list[tuple[str, dict[str, Any]]] = [("created", {
         "status": order.status, "total_q": order.total_q, "items_count": order.items_count,
         "session_key": session.session_key, **({"external_ref": external_ref} if external_ref else {}),

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, cast, select, true, update
 
-from .. import ids
+from .. import ids, pg_direct
 from ..db import insert_ignoring_conflicts, insert_new_id
 from ..domain.channel_config import check_topic_for
 from ..domain.draft import Draft
@@ -90,8 +90,8 @@ async def open_session(
               "rev": 0, "items": [], "data": doc, "pricing": {"total_q": 0, "items_count": 0}, "pricing_trace": [],
               "opened_at": now, "updated_at": now}
     async with hub.autocommit(write=True) as uow:
-        inserted = (await uow.db.execute(_open_statement(uow.db),
-                                         {f"b_{name}": value for name, value in values.items()})).first()
+        inserted = (await pg_direct.execute(uow.db, _open_statement(uow.db),
+                                            {f"b_{name}": value for name, value in values.items()})).first()
         if inserted is not None:
             opened = SessionRow(id=inserted.id, pricing_policy=inserted.pricing_policy,
                                 edit_policy=inserted.edit_policy, committed_at=None, commit_token=None, **values)
@@ -259,7 +259,7 @@ async def _draft(hub: Hub, connection: Any, session: SessionRow, channel: Any, o
 async def _write_draft(uow: Any, session: SessionRow, draft: Draft, config: Any) -> SessionRow | None:
     """Store the draft if the session is still open at the rev it was made from (I11: rev + 1); None if not."""
     now = utcnow()
-    written = await uow.db.execute(_WRITE_DRAFT, {
+    written = await pg_direct.execute(uow.db, _WRITE_DRAFT, {
         "b_id": session.id, "b_rev": session.rev, "b_items": draft.items, "b_data": draft.data,
         "b_pricing": draft.pricing, "b_pricing_trace": draft.pricing_trace, "b_new_rev": session.rev + 1,
         "b_now": now})

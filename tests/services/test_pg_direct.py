@@ -1,0 +1,128 @@
+"""pg_direct: the checkout's statements sent straight to psycopg answer exactly as SQLAlchemy's execution does (rows,
+types, row counts, errors), and step aside for event listeners and for statements SQLAlchemy must prepare itself."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, insert, text
+from sqlalchemy.exc import IntegrityError, OperationalError, ResourceClosedError
+
+from omniman_gql import pg_direct
+from omniman_gql.backends.price_table import _PRICES, _PRICES_ANY
+from omniman_gql.models import Order
+from omniman_gql.runtime import Hub
+from omniman_gql.services import catalog, commit, sessions
+from omniman_gql.services.common import _CHANNEL_CORE, _SESSION_CHANNEL, _SESSION_CHANNEL_LOCKED
+from omniman_gql.services.sessions import _WRITE_DRAFT
+from tests.factories import make_channel, open_with_items
+
+pytestmark = pytest.mark.anyio
+
+
+async def _both(connection: object, statement: object, values: dict[str, object]) -> tuple[list, list]:
+    slow = (await connection.execute(statement, values)).all()  # type: ignore[attr-defined]
+    fast = (await pg_direct.execute(connection, statement, values)).all()  # type: ignore[arg-type]
+    return slow, fast
+
+
+async def test_rows_are_sqlalchemys_rows(hub: Hub) -> None:
+    code = await make_channel(hub, config={"icon": "cup"})
+    await catalog.set_prices(hub, prices=[{"sku": "A", "unit_price_q": 125}, {"sku": "B", "unit_price_q": 7}])
+    session = await open_with_items(hub, code, [("A", "2", None), ("B", "1.5", 3)])
+    keys = {"channel_code": code, "session_key": session.session_key}
+    async with hub.engine.connect() as connection:
+        for statement, values in ((_SESSION_CHANNEL, keys), (_SESSION_CHANNEL_LOCKED, keys), (_CHANNEL_CORE,
+                                  {"code": code}), (_CHANNEL_CORE, {"code": "none-such"})):
+            slow, fast = await _both(connection, statement, values)
+            assert fast == slow and [row._fields for row in fast] == [row._fields for row in slow]
+            assert [[type(value) for value in row] for row in fast] == [[type(value) for value in row] for row in slow]
+        if connection.dialect.name == "postgresql":
+            prices = (await connection.execute(_PRICES, {"skus": ["A", "B", "C"]})).all()
+            direct = (await pg_direct.execute(connection, _PRICES_ANY, {"skus": ["A", "B", "C"]})).all()
+            assert sorted(direct) == sorted(prices) and len(direct) == 2
+        row = (await pg_direct.execute(connection, _SESSION_CHANNEL, keys)).one()
+        assert row.opened_at.tzinfo is not None and row.items[0]["sku"] == "A" and row.code == code
+        await connection.rollback()
+
+
+async def test_row_counts_and_returned_ids(hub: Hub) -> None:
+    code = await make_channel(hub)
+    session = await open_with_items(hub, code, [("A", "1", 5)])
+    async with hub.core_transaction() as uow:
+        stale = await pg_direct.execute(uow.db, _WRITE_DRAFT, {
+            "b_id": session.id, "b_rev": session.rev + 7, "b_items": [], "b_data": {}, "b_pricing": {},
+            "b_pricing_trace": [], "b_new_rev": session.rev + 8, "b_now": session.updated_at})
+        assert stale.rowcount == 0
+        with pytest.raises(ResourceClosedError):  # an UPDATE without RETURNING has no rows to read
+            stale.first()
+    outcome = await commit.commit_session(hub, channel_code=code, session_key=session.session_key,
+                                          idempotency_key="K")
+    async with hub.engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT id, items_count FROM orders WHERE ref = :ref"),
+                                           {"ref": outcome.result["order_ref"]})).one()
+        assert tuple(stored) == (outcome.result["order_id"], 1)
+        lines = (await connection.execute(text("SELECT sku, qty FROM order_items WHERE order_id = :id"),
+                                          {"id": stored.id})).all()
+        assert [(sku, Decimal(str(qty))) for sku, qty in lines] == [("A", Decimal(1))]
+
+
+async def test_database_errors_are_raised_as_sqlalchemy_raises_them(hub: Hub, backend: str) -> None:
+    code = await make_channel(hub)
+    session, _ = await sessions.open_session(hub, channel_code=code, session_key="S1")
+    ref = "ORD-DIRECT-1"
+    values = {"ref": ref, "channel_code": code, "session_key": "S1", "handle_type": None, "handle_ref": None,
+              "external_ref": None, "status": "created", "currency": "BRL", "total_q": 0, "items_count": 0,
+              "snapshot": {}, "created_at": session.opened_at, "updated_at": session.opened_at, "confirmed_at": None,
+              "processing_at": None, "ready_at": None, "dispatched_at": None, "delivered_at": None,
+              "completed_at": None, "cancelled_at": None}
+    statement = insert(Order.__table__).returning(Order.__table__.c.id)  # type: ignore[attr-defined]
+    async with hub.engine.connect() as connection:
+        await pg_direct.execute(connection, statement, values)
+        with pytest.raises(IntegrityError) as caught:
+            await pg_direct.execute(connection, statement, values)
+        if backend == "postgresql":
+            assert caught.value.orig.sqlstate == "23505"  # type: ignore[union-attr]
+        await connection.rollback()
+        assert (await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})).one().code == code
+    if backend != "postgresql":
+        return
+    # The commit path relies on a lock wait reaching it as OperationalError with the driver's sqlstate.
+    async with hub.engine.connect() as holder, hub.engine.connect() as waiter:
+        await holder.execute(_SESSION_CHANNEL_LOCKED, {"channel_code": code, "session_key": "S1"})
+        await waiter.execute(text("SET lock_timeout = 50"))
+        with pytest.raises(OperationalError) as caught:
+            await pg_direct.execute(waiter, _SESSION_CHANNEL_LOCKED, {"channel_code": code, "session_key": "S1"})
+        assert caught.value.orig.sqlstate == commit.LOCK_NOT_AVAILABLE  # type: ignore[union-attr]
+        await waiter.rollback()
+        await holder.rollback()
+
+
+async def test_event_listeners_see_every_statement(hub: Hub) -> None:
+    """With a listener on the engine (statement counters, tracing), the statements go through SQLAlchemy."""
+    code = await make_channel(hub)
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(hub.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with hub.engine.connect() as connection:
+            assert (await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})).one().code == code
+    finally:
+        event.remove(hub.engine.sync_engine, "before_cursor_execute", record)
+    assert seen and [s for s in seen if "channels" in s] == seen[-1:]  # on SQLite, after its BEGIN
+
+
+async def test_statements_sqlalchemy_must_prepare_are_left_to_it(hub: Hub, backend: str) -> None:
+    """Expanding parameters, and INSERTs leaving out a column with a Python-side default, take SQLAlchemy's path."""
+    if backend != "postgresql":
+        pytest.skip("pg_direct plans statements for PostgreSQL only")
+    async with hub.engine.connect() as connection:
+        assert pg_direct._plan_of(_PRICES, ("skus",), connection.dialect) is None
+        orders = Order.__table__  # type: ignore[attr-defined]
+        assert pg_direct._plan_of(insert(orders), ("ref", "status"), connection.dialect) is None  # items_count
+        assert pg_direct._plan_of(_CHANNEL_CORE, ("code",), connection.dialect) is not None
+        assert (await pg_direct.execute(connection, _PRICES, {"skus": ["nothing"]})).all() == []
