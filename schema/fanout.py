@@ -253,6 +253,98 @@ def forget_handshake(websocket: Any) -> None:
             request.headers.clear()
         protocol.request = None
         protocol.response = None
+        # asyncio's Queue and Event make their deques up front (≈ 0.7 KiB each, four for a Queue); uvicorn's protocol
+        # holds one of each per socket, with at most one waiter and (it pauses reading per message) one item.
+        queue, writable = protocol.queue, protocol.writable
+        if type(queue) is asyncio.Queue and not queue._getters and not queue._putters:  # nobody waits on it now
+            lean = LeanQueue()
+            while not queue.empty():
+                lean.put_nowait(queue.get_nowait())
+            protocol.queue = lean
+        if type(writable) is asyncio.Event and not writable._waiters:
+            event = LeanEvent()
+            if writable.is_set():
+                event.set()
+            protocol.writable = event
+
+
+class LeanQueue:
+    """The part of `asyncio.Queue` uvicorn's websocket protocol uses (`put_nowait`, `get`, `get_nowait`, `empty`,
+    `qsize`), unbounded, for one consumer at a time, with nothing allocated while empty and idle."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            if self._waiter is not None:
+                raise RuntimeError("LeanQueue has one consumer at a time")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class LeanEvent:
+    """`asyncio.Event` (`set`, `clear`, `is_set`, `wait`) whose waiters' list is made only while someone waits."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future[bool]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if not self._value:
+            self._value = True
+            waiters, self._waiters = self._waiters, None
+            for waiter in waiters or ():
+                if not waiter.done():
+                    waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+                if not self._waiters:
+                    self._waiters = None
 
 
 def _frame_header(length: int) -> bytes:
