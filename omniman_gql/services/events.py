@@ -32,13 +32,19 @@ async def record_events(
         event_ids = [(await pg_direct.execute(await connection_of(uow.db), _INSERT_EVENT, rows[0])).scalar_one()]
     else:
         event_ids = await insert_values_returning_ids(uow.db, _EVENTS, rows)
+    announce_events(uow, order, event_ids, events)
+    return event_ids
+
+
+def announce_events(uow: UnitOfWork, order: Any, event_ids: list[int],
+                    events: list[tuple[str, Mapping[str, Any]]]) -> None:
+    """Tell `orderEvents` subscribers about events just written (sent after commit)."""
     topic = order_events_topic(order.channel_code)
     for event_id, (type_, _payload) in zip(event_ids, events, strict=True):
         uow.publish(topic, {
             "event_id": event_id, "order_id": order.id, "order_ref": order.ref, "type": type_,
             "channel_code": order.channel_code, "status": order.status,
         })
-    return event_ids
 
 
 async def record_event(uow: UnitOfWork, order: Any, type_: str, payload: Mapping[str, Any], *, actor: str) -> int:

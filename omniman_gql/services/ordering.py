@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import ARRAY, bindparam, column, func, insert, select
 
 from .. import ids, pg_direct
 from ..db import UnitOfWork, connection_of
 from ..domain.flow import OrderFlow
 from ..models import Channel, Order, OrderItem, Session, utcnow
-from .events import record_events
+from .events import _EVENTS, announce_events, record_events
 from .outbox import enqueue_many
 
 SNAPSHOT_VERSION = 1
@@ -39,6 +39,33 @@ def _insert_items(count: int) -> Any:
             {name: bindparam(f"{name}_{index}", type_=_ITEMS.c[name].type) for name in _ITEM_COLUMNS}
             for index in range(count)])
     return statement
+
+
+_LINE_COLUMNS = _ITEM_COLUMNS[1:]
+_EVENT_COLUMNS = ("channel_code", "type", "actor", "payload", "created_at")
+
+
+def _order_lines_and_event() -> Any:
+    """PostgreSQL: the order, its lines and its one event in ONE statement (two round trips fewer per commit):
+    `WITH new_order AS (INSERT … RETURNING id), new_items AS (INSERT … SELECT new_order.id, line.* FROM new_order,
+    unnest(<one array per column>) WITH ORDINALITY … ORDER BY ordinality), new_event AS (INSERT … RETURNING id)
+    SELECT new_order.id, new_event.id`. One text for any number of lines; lines get their ids in their order."""
+    new_order = (insert(_ORDERS)
+                 .values({name: bindparam(f"o_{name}", type_=_ORDERS.c[name].type) for name in _ORDER_COLUMNS})
+                 .returning(_ORDERS.c.id).cte("new_order"))
+    line = (func.unnest(*(bindparam(f"l_{name}", type_=ARRAY(_ITEMS.c[name].type)) for name in _LINE_COLUMNS))
+            .table_valued(*(column(name, _ITEMS.c[name].type) for name in _LINE_COLUMNS), with_ordinality="n")
+            .render_derived(name="line"))
+    new_items = (insert(_ITEMS)
+                 .from_select(list(_ITEM_COLUMNS), select(new_order.c.id, *(line.c[name] for name in _LINE_COLUMNS))
+                              .order_by(line.c.n))
+                 .cte("new_items"))
+    new_event = (insert(_EVENTS)
+                 .from_select(["order_id", *_EVENT_COLUMNS], select(new_order.c.id, *(
+                     bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS)))
+                 .returning(_EVENTS.c.id).cte("new_event"))
+    return select(new_order.c.id.label("order_id"), new_event.c.id.label("event_id")).add_cte(new_items)
+
 
 
 @dataclass(slots=True)
@@ -70,6 +97,7 @@ class OrderRow:
 
 
 _ORDER_COLUMNS = tuple(name for name in OrderRow.__dataclass_fields__ if name != "id")
+_ORDER_LINES_AND_EVENT = _order_lines_and_event()
 
 
 def clean_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,9 +127,50 @@ async def create_order(
         snapshot={"_v": SNAPSHOT_VERSION, "items": items, "data": session.data, "pricing": session.pricing,
                   "rev": session.rev, "channel_code": channel.code, "pricing_policy": session.pricing_policy},
     )
+    events: list[tuple[str, dict[str, Any]]] = [("created", {
+        "status": order.status, "total_q": order.total_q, "items_count": order.items_count,
+        "session_key": session.session_key, **({"external_ref": external_ref} if external_ref else {}),
+    })]
+    for trace in session.pricing_trace or []:
+        if trace.get("source") == "override":
+            events.append(("price_override", {
+                "line_id": trace["line_id"], "sku": trace["sku"], "given_q": trace["given_q"],
+                "backend_q": trace.get("backend_q"), "actor": trace.get("actor", actor),
+            }))
     # Core INSERTs of plain values, not ORM flushes: these rows are written once and never touched again here.
     values = {name: getattr(order, name) for name in _ORDER_COLUMNS}
     connection = await connection_of(uow.db)
+    if _in_one_statement(connection, items, events):
+        (type_, payload), = events
+        params = {f"o_{name}": value for name, value in values.items()}
+        params.update({"l_line_id": [line["line_id"] for line in items], "l_sku": [line["sku"] for line in items],
+                       "l_name": [line["name"] or line["sku"] for line in items],
+                       "l_qty": [Decimal(line["qty"]) for line in items],
+                       "l_unit_price_q": [line["unit_price_q"] for line in items],
+                       "l_line_total_q": [line["line_total_q"] for line in items],
+                       "l_meta": [line["meta"] or {} for line in items],
+                       "e_channel_code": order.channel_code, "e_type": type_, "e_actor": actor,
+                       "e_payload": dict(payload), "e_created_at": utcnow()})
+        order.id, event_id = (await pg_direct.execute(connection, _ORDER_LINES_AND_EVENT, params)).one()
+        announce_events(uow, order, [event_id], events)
+    else:
+        await _insert_one_by_one(uow, connection, order, values, items, events, actor)
+    base = {"order_ref": order.ref, "channel_code": channel.code, "session_key": session.session_key}
+    extras = directive_extras or {}
+    topics = channel.config.get("post_commit_directives") or []
+    await enqueue_many(uow, [(topic, {**base, **extras.get(topic, {})}) for topic in topics], order_ref=order.ref)
+    return order
+
+
+def _in_one_statement(connection: Any, items: list[dict[str, Any]], events: list[Any]) -> bool:
+    """Whether the order, its lines and its event go in one statement: PostgreSQL, lines, no price overrides."""
+    return connection.dialect.name == "postgresql" and bool(items) and len(events) == 1
+
+
+async def _insert_one_by_one(uow: UnitOfWork, connection: Any, order: OrderRow, values: dict[str, Any],
+                             items: list[dict[str, Any]], events: list[tuple[str, dict[str, Any]]],
+                             actor: str) -> None:
+    """The order, then its lines, then its events: SQLite, orders without lines, and price overrides."""
     order.id = (await pg_direct.execute(connection, _INSERT_ORDER, values)).scalar_one()
     if items:
         rows = [
@@ -120,19 +189,4 @@ async def create_order(
             # row by row).
             statement = _INSERT_ITEMS_RETURNING if connection.dialect.name == "postgresql" else _INSERT_ITEMS
             await connection.execute(statement, rows)
-    events: list[tuple[str, dict[str, Any]]] = [("created", {
-        "status": order.status, "total_q": order.total_q, "items_count": order.items_count,
-        "session_key": session.session_key, **({"external_ref": external_ref} if external_ref else {}),
-    })]
-    for trace in session.pricing_trace or []:
-        if trace.get("source") == "override":
-            events.append(("price_override", {
-                "line_id": trace["line_id"], "sku": trace["sku"], "given_q": trace["given_q"],
-                "backend_q": trace.get("backend_q"), "actor": trace.get("actor", actor),
-            }))
     await record_events(uow, order, events, actor=actor)
-    base = {"order_ref": order.ref, "channel_code": channel.code, "session_key": session.session_key}
-    extras = directive_extras or {}
-    topics = channel.config.get("post_commit_directives") or []
-    await enqueue_many(uow, [(topic, {**base, **extras.get(topic, {})}) for topic in topics], order_ref=order.ref)
-    return order

@@ -126,3 +126,41 @@ async def test_statements_sqlalchemy_must_prepare_are_left_to_it(hub: Hub, backe
         assert pg_direct._plan_of(insert(orders), ("ref", "status"), connection.dialect) is None  # items_count
         assert pg_direct._plan_of(_CHANNEL_CORE, ("code",), connection.dialect) is not None
         assert (await pg_direct.execute(connection, _PRICES, {"skus": ["nothing"]})).all() == []
+
+
+async def test_one_statement_order_writes_what_the_one_by_one_inserts_write(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL writes an order with lines and its one event in one statement: the same rows (lines in their
+    order, with their ids in that order) and the same announcements as the INSERTs one by one (SQLite's way)."""
+    from omniman_gql.services import ordering
+    from omniman_gql.services.common import read_session
+
+    code = await make_channel(hub)
+    await catalog.set_prices(hub, prices=[{"sku": s, "unit_price_q": p} for s, p in (("A", 125), ("B", 7), ("C", 1))])
+    session = await open_with_items(hub, code, [("C", "1", None), ("A", "2.5", None), ("B", "3", None)])
+    written = []
+    for one_by_one in (False, True):
+        if one_by_one:  # the path of SQLite, of orders without lines and of price overrides
+            monkeypatch.setattr(ordering, "_in_one_statement", lambda *_args: False)
+        async with hub.core_transaction() as uow:
+            found = await read_session(uow.db, code, session.session_key, lock=False)
+            assert found is not None
+            order = await ordering.create_order(uow, channel=found[1], session=found[0], actor="tester")
+            items = (await uow.db.execute(text(
+                "SELECT id, line_id, sku, name, qty, unit_price_q, line_total_q, meta FROM order_items "
+                "WHERE order_id = :id ORDER BY id"), {"id": order.id})).all()
+            events = (await uow.db.execute(text(
+                "SELECT id, channel_code, type, actor, payload FROM order_events WHERE order_id = :id"),
+                {"id": order.id})).all()
+            stored = (await uow.db.execute(text("SELECT status, total_q, items_count, snapshot FROM orders "
+                                                "WHERE id = :id"), {"id": order.id})).one()
+            assert [message["event_id"] for _, message in uow.messages] == [event.id for event in events]
+            messages = [(topic, {k: v for k, v in message.items() if k not in ("event_id", "order_id", "order_ref")})
+                        for topic, message in uow.messages]
+            written.append(([tuple(row)[1:] for row in items], [tuple(row)[1:] for row in events],
+                            tuple(stored), messages))
+            assert [row.id for row in items] == sorted(row.id for row in items)
+            await uow.db.rollback()
+    assert written[0] == written[1]
+    assert [row[1] for row in written[0][0]] == ["C", "A", "B"]  # the session's line order
