@@ -110,13 +110,17 @@ class Horizon:
     async def observe(self, db: AsyncSession) -> int:
         """A horizon valid for `db`'s snapshot (call it first in the transaction); also raises `self.safe`."""
         before = self.safe  # proven earlier, so valid for this (later) snapshot too
-        top = (await db.execute(select(func.max(OrderEvent.id)))).scalar() or 0
-        result = before
-        if top > before:
-            if db.get_bind().dialect.name != "postgresql":
-                result = top
-            else:
-                result = await self._prove(db, before, top)
+        if db.get_bind().dialect.name != "postgresql":
+            top = (await db.execute(select(func.max(OrderEvent.id)))).scalar() or 0
+            result = max(before, top)
+        else:
+            # One round trip for what the proof usually needs, all in the snapshot's first statement: the top id,
+            # the snapshot's xmin, and whether (before, top] has no gap (counted only over a narrow range).
+            top, xmin, above = (await db.execute(_OBSERVE, {"before": before, "window": COUNT_WINDOW})).one()
+            top = int(top or 0)
+            result = before
+            if top > before:
+                result = await self._prove(db, before, top, int(xmin), None if above is None else int(above))
         if top <= result:
             self.established = True
         if result > 0:
@@ -124,14 +128,16 @@ class Horizon:
         self.safe = max(self.safe, result)
         return result
 
-    async def _prove(self, db: AsyncSession, before: int, top: int) -> int:
-        xmin = (await db.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))).scalar_one()
+    async def _prove(self, db: AsyncSession, before: int, top: int, xmin: int, above: int | None) -> int:
+        """`above`: how many events (before, top] holds in this snapshot (None: not counted)."""
         ready = [seen for seen, xid in self._candidates if xid <= xmin]
         self._candidates = [(seen, xid) for seen, xid in self._candidates if xid > xmin]
         result = max([before, *ready])
         if result >= top:
             return result
         if self.established and top - result <= COUNT_WINDOW:
+            if above == top - before:  # no gap in (before, top], hence none in (result, top]
+                return top
             count = (await db.execute(select(func.count()).select_from(OrderEvent).where(
                 OrderEvent.id > result, OrderEvent.id <= top))).scalar_one()
             if count == top - result:
@@ -140,6 +146,15 @@ class Horizon:
             xid = (await db.execute(text("SELECT pg_current_xact_id()::text::bigint"))).scalar_one()
             self._candidates = [*self._candidates, (top, int(xid))][-32:]
         return result
+
+
+# PostgreSQL: the top event id, the snapshot's xmin, and the events in (before, top] when that range is at most
+# `window` ids wide (the correlated count runs only then).
+_OBSERVE = text(
+    "SELECT m.top, pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+    "CASE WHEN m.top > :before AND m.top - :before <= :window THEN "
+    "(SELECT count(*) FROM order_events e WHERE e.id > :before AND e.id <= m.top) END "
+    "FROM (SELECT max(id) AS top FROM order_events) m")
 
 
 @asynccontextmanager
