@@ -7,11 +7,13 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from psycopg.pq import ExecStatus
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound, ResourceClosedError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 Processor = Callable[[Any], Any]
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 class DirectResult:
@@ -131,8 +133,9 @@ async def execute(connection: AsyncConnection, statement: Any, values: Mapping[s
     try:
         await cursor.execute(plan.sql, params)
         rowcount = cursor.rowcount
-        if cursor.description is None:
-            return DirectResult(None, rowcount)
+        result = cursor.pgresult
+        if result is None or result.status != TUPLES_OK:  # no rows (cursor.description would build a column
+            return DirectResult(None, rowcount)             # object per column and call to find that out)
         fetched = await cursor.fetchall()
         if plan.row is None:
             plan.describe(cursor, connection.dialect)
