@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,18 +43,39 @@ async def _python_calls(step: object) -> int:
     return int(pstats.Stats(profiler).total_calls)  # type: ignore[attr-defined]
 
 
+def _count_at_psycopg(seen: list[str]) -> None:
+    """PostgreSQL: count where SQLAlchemy's execution and pg_direct's meet, psycopg's cursor and connection. An
+    engine event listener would make pg_direct step aside, and this would measure a path the server does not take."""
+    import psycopg
+
+    execute, commit = psycopg.AsyncCursor.execute, psycopg.AsyncConnection.commit
+
+    async def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(query).split(None, 1)[0].upper())
+        return await execute(self, query, *args, **kwargs)
+
+    async def counted_commit(self: Any) -> None:
+        seen.append("COMMIT")
+        await commit(self)
+
+    psycopg.AsyncCursor.execute = counted_execute  # type: ignore[method-assign]
+    psycopg.AsyncConnection.commit = counted_commit  # type: ignore[method-assign]
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     settings = Settings(database_url=args.database_url, redis_url=None)
     hub = Hub.create(settings)
     seen: list[str] = []
+    if hub.engine.dialect.name == "postgresql":
+        _count_at_psycopg(seen)
+    else:
+        @event.listens_for(hub.engine.sync_engine, "before_cursor_execute")
+        def _count(conn: object, cursor: object, statement: str, *rest: object) -> None:
+            seen.append(statement.split(None, 1)[0].upper())
 
-    @event.listens_for(hub.engine.sync_engine, "before_cursor_execute")
-    def _count(conn: object, cursor: object, statement: str, *rest: object) -> None:
-        seen.append(statement.split(None, 1)[0].upper())
-
-    @event.listens_for(hub.engine.sync_engine, "commit")
-    def _commit(conn: object) -> None:
-        seen.append("COMMIT")
+        @event.listens_for(hub.engine.sync_engine, "commit")
+        def _commit(conn: object) -> None:
+            seen.append("COMMIT")
 
     code = f"stmt-{uuid.uuid4().hex[:8]}"
     await channels.upsert_channel(hub, code=code, config=args.config and json.loads(args.config) or {})
