@@ -1,0 +1,199 @@
+"""SQLite statements run on the event loop with no busy wait there: a lock held by another process is waited for on
+the connection's thread, so the loop keeps serving, and no writer ever sees "database is locked"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from omniman_gql.models import Session
+from omniman_gql.runtime import Hub
+from omniman_gql.services import channels, sessions
+from omniman_gql.settings import Settings
+from tests.factories import make_channel
+from tests.services.support import rows
+
+pytestmark = pytest.mark.anyio
+
+# Another process on the same file, as `omniman worker` or the CLI would be. For each line on stdin it takes the
+# write lock and holds it ("lock"), commits what it holds ("release"), or runs N short write transactions of its own
+# with its own busy timeout ("write N"), and answers once done. Told nothing for 30 s, it exits (letting go of the
+# lock): a hub whose event loop were stuck waiting for that lock then finishes its write without ever having waited
+# on a thread, and the test fails instead of hanging.
+HOLDER = """
+import select, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+print("ready", flush=True)
+while select.select([sys.stdin], [], [], 30)[0]:
+    command, *args = (sys.stdin.readline() or "exit").split()
+    if command == "lock":
+        db.execute("BEGIN IMMEDIATE")
+        print("locked", flush=True)
+    elif command == "release":
+        db.execute("COMMIT")
+        print("released", flush=True)
+    elif command == "write":
+        for _ in range(int(args[0])):
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE channels SET display_order = display_order + 1 WHERE code = 'other-process'")
+            db.execute("COMMIT")
+            time.sleep(0.001)  # pacing: another process's writes, not a lock held all the time
+        print("wrote", args[0], flush=True)
+    else:
+        break
+"""
+
+
+class OtherProcess:
+    """A second process on the hub's SQLite file, taking and releasing the write lock when told."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def say(self, line: str, expect: str) -> str:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{line}\n".encode())
+        await self.process.stdin.drain()
+        answer = (await self.process.stdout.readline()).decode().strip()
+        assert answer.startswith(expect), answer
+        return answer
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "omniman.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+async def hub(sqlite_url: str) -> AsyncIterator[Hub]:
+    # A busy timeout longer than the other process's patience (see HOLDER): a wait on the event loop would last until
+    # that process gives up, since nothing could tell it to release its lock meanwhile.
+    hub = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=600_000))
+    try:
+        yield hub
+    finally:
+        await hub.dispose()
+
+
+@pytest.fixture
+async def other_process(sqlite_url: str) -> AsyncIterator[OtherProcess]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, sqlite_url.removeprefix("sqlite:///"),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    assert (await process.stdout.readline()).decode().strip() == "ready"
+    try:
+        yield OtherProcess(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+class _Waits(logging.Handler):
+    """Counts the calls that met a busy lock and went to wait on their connection's thread; `first` is set on the
+    first one (db.py logs it on the event loop's thread, so setting an asyncio event here is safe)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+        self.first = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "waits for the lock" in record.getMessage():
+            self.count += 1
+            self.first.set()
+
+
+@pytest.fixture
+def waits() -> Iterator[_Waits]:
+    logger = logging.getLogger("omniman_gql.db")
+    handler, level = _Waits(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+async def first_wait_or_end(waits: _Waits, task: asyncio.Task[object]) -> None:
+    """Return once `task` waits for the lock on a thread; fail if it ends first (e.g. with "database is locked")."""
+    waiting = asyncio.ensure_future(waits.first.wait())
+    await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
+    if not waiting.done():
+        waiting.cancel()
+        task.result()  # its exception, if any, tells why
+        pytest.fail("the write finished while another process held the lock")
+
+
+async def test_a_write_waits_off_the_loop_while_another_process_holds_the_lock(
+    hub: Hub, other_process: OtherProcess, waits: _Waits
+) -> None:
+    await make_channel(hub, "first-read")
+    await other_process.say("lock", "locked")
+    write = asyncio.create_task(make_channel(hub, "late"))
+    await first_wait_or_end(waits, write)
+    # The loop is free while the write waits: a read completes (WAL: the lock holds writers back, not readers).
+    assert [c.code for c in await channels.list_channels(hub)] == ["first-read"]
+    assert not write.done()
+    await other_process.say("release", "released")
+    await write
+    assert {c.code for c in await channels.list_channels(hub)} == {"first-read", "late"}
+
+
+async def test_writers_of_two_engines_and_another_process_never_see_database_is_locked(
+    hub: Hub, sqlite_url: str, other_process: OtherProcess, waits: _Waits
+) -> None:
+    await make_channel(hub, "other-process")
+    await make_channel(hub, "shop")
+    key = (await sessions.open_session(hub, channel_code="shop"))[0].session_key
+    second = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=600_000))
+
+    async def add_line(via: Hub, i: int) -> None:
+        await sessions.modify_session(via, channel_code="shop", session_key=key,
+                                      ops=[{"op": "add_line", "sku": f"SKU-{i}", "qty": "1", "unit_price_q": 1}])
+
+    try:
+        # The other process holds the lock as the writes start: the first writers certainly meet it and wait.
+        await other_process.say("lock", "locked")
+        adds = asyncio.gather(*[add_line(hub if i % 2 else second, i) for i in range(50)])
+        waiting = asyncio.ensure_future(waits.first.wait())
+        await asyncio.wait({waiting, adds}, return_when=asyncio.FIRST_COMPLETED)
+        assert waiting.done(), adds.result()
+        await other_process.say("release", "released")
+        # ... then keeps writing while the 50 writes of this process (two engines, two writer queues) go on.
+        wrote = asyncio.ensure_future(other_process.say("write 200", "wrote 200"))
+        await adds  # any "database is locked" (OperationalError) would propagate here and fail the test
+        await wrote
+    finally:
+        await second.dispose()
+    (session,) = await rows(hub, Session, Session.session_key == key)
+    assert session.rev == 50 and len(session.items) == 50  # every write applied, none lost
+    (other,) = [c for c in await channels.list_channels(hub) if c.code == "other-process"]
+    assert other.display_order == 200
+    assert waits.count >= 1
+
+
+async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_the_hub_working(
+    hub: Hub, other_process: OtherProcess, waits: _Waits
+) -> None:
+    await other_process.say("lock", "locked")
+    write = asyncio.create_task(make_channel(hub, "cancelled"))
+    await first_wait_or_end(waits, write)
+    write.cancel()
+    # Its connection finishes the call it handed to its thread, then closes: nothing hangs once the lock is free.
+    await other_process.say("release", "released")
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    await make_channel(hub, "after")
+    assert {c.code for c in await channels.list_channels(hub)} == {"after"}
