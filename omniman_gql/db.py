@@ -37,7 +37,9 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     """An async engine for the configured database, tuned for concurrent writers."""
     url = settings.async_database_url
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=8, max_overflow=56, pool_timeout=60,
+        # Up to 32 idle connections kept (no thread each, see _SqliteConnection): with 8, a process serving 32
+        # clients opened and closed ≈ 80 connections a second, each with its PRAGMAs.
+        engine = create_async_engine(url, pool_size=32, max_overflow=32, pool_timeout=60,
                                      module=_SqliteDriver(settings.sqlite_busy_timeout_ms), **kwargs)
         _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
@@ -79,7 +81,9 @@ class _SqliteConnection(aiosqlite.Connection):
     answers "busy" (a lock held by ANOTHER process or engine: the CLI, a worker, a second web process; this
     process's own writers queue in `_writer_turn` first) is the call sent again on the thread, with the configured
     busy timeout, so the loop keeps serving while it waits. While a call is on the thread, later calls of this
-    connection follow it there, in order.
+    connection follow it there, in order. The connection opens here too, and its thread starts only when a call
+    first has to wait: most connections never start one (a pool that grows and shrinks under load paid a thread
+    start, stop and join per connection).
 
     Connections cancelled while a call waits on the thread stay safe: SQLAlchemy then terminates the connection
     with a graceful close() in a shielded task and, the caller being cancelled, a stop() of the thread at once.
@@ -95,6 +99,15 @@ class _SqliteConnection(aiosqlite.Connection):
         # before it posts the result): equal when the thread holds none of this connection's calls.
         self._handed = 0
         self._finished = 0
+
+    def __await__(self) -> Any:
+        return self._open().__await__()
+
+    async def _open(self) -> _SqliteConnection:
+        # sqlite3.connect only opens the file (timeout=0: no wait for any lock on the loop); no thread needed.
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
 
     def _here(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """fn(*args) on this thread, or _ON_THREAD when it must run (again) on the connection's thread."""
@@ -129,6 +142,8 @@ class _SqliteConnection(aiosqlite.Connection):
 
     async def _on_thread(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         future = asyncio.get_running_loop().create_future()
+        if not self._thread.is_alive():
+            self._thread.start()  # the first call of this connection that has to wait
         self._handed += 1
         self._tx.put_nowait((future, partial(self._waiting, fn, args)))
         return await future
@@ -162,6 +177,12 @@ class _SqliteConnection(aiosqlite.Connection):
                     await stopped
 
     def stop(self) -> asyncio.Future[Any] | None:
+        if self._thread.ident is None:  # never started: no call of this connection can be in flight
+            self._running = False
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            return None
         stopped = super().stop()
         if stopped is not None:
             # The loop's shutdown waits for its default executor: joining the thread there keeps the loop open until
@@ -384,39 +405,96 @@ class UnitOfWork:
 
 
 # SQLite lets one writer in at a time and makes the others poll (sleeping up to 100 ms between tries). Writers of
-# one process queue here instead, in arrival order, and reach BEGIN IMMEDIATE when it is free: 50 concurrent
-# commits took ≈ 45 ms each by polling. Other processes still meet busy_timeout. One lock per engine and event loop.
-_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = (
+# one process queue here instead and reach BEGIN IMMEDIATE when it is free: 50 concurrent commits took ≈ 45 ms each
+# by polling. Other processes still meet busy_timeout. One queue per engine and event loop.
+_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Any, _WriterQueue]] = (
     weakref.WeakKeyDictionary())
 _BUSY_TIMEOUT_S: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
-def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> tuple[asyncio.Lock, float] | None:
+class _WriterQueue:
+    """This process's SQLite writers of one engine, one at a time.
+
+    A writer that finds the turn free takes it at once, even ahead of waiters woken but not yet run: a write runs
+    on the loop without yielding (see _SqliteConnection), so the turn is free again before they run. asyncio.Lock
+    instead reserves the turn for the first waiter until that task runs, a loop iteration later, and queues every
+    writer arriving meanwhile: once a queue formed under load it never drained (at 32 clients all 32 requests
+    waited, each holding a pooled connection, and each write paid a hand-off). A woken waiter that finds the turn
+    taken waits again, at the front."""
+
+    __slots__ = ("held", "waiters")
+
+    def __init__(self) -> None:
+        self.held = False
+        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def acquire(self, timeout_s: float) -> None:
+        if not self.held:
+            self.held = True
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        again = False
+        while self.held:
+            waiter = loop.create_future()
+            if again:
+                self.waiters.appendleft(waiter)
+            else:
+                self.waiters.append(waiter)
+            again = True
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+            except BaseException:
+                if waiter.cancelled() or not waiter.done():  # still queued
+                    self.waiters.remove(waiter)
+                elif not self.held:
+                    self._wake_next()  # woken, then cancelled or timed out: the wake-up goes to the next waiter
+                raise
+        self.held = True
+
+    def release(self) -> None:
+        self.held = False
+        self._wake_next()
+
+    def _wake_next(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+def _writer_queue(factory: async_sessionmaker[AsyncSession]) -> tuple[_WriterQueue, float] | None:
     bind = factory.kw.get("bind")
     if bind is None or bind.sync_engine not in _BUSY_TIMEOUT_S:
         return None  # not a SQLite engine made by create_engine
-    locks = _WRITERS.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
-    return locks.setdefault(bind.sync_engine, asyncio.Lock()), _BUSY_TIMEOUT_S[bind.sync_engine]
+    queues = _WRITERS.get(loop := asyncio.get_running_loop())
+    if queues is None:
+        queues = _WRITERS[loop] = weakref.WeakKeyDictionary()
+    queue = queues.get(bind.sync_engine)
+    if queue is None:
+        queue = queues[bind.sync_engine] = _WriterQueue()
+    return queue, _BUSY_TIMEOUT_S[bind.sync_engine]
 
 
 @asynccontextmanager
 async def _writer_turn(factory: async_sessionmaker[AsyncSession], *, readonly: bool) -> AsyncIterator[None]:
     """Wait for this process's SQLite writer queue (a no-op for readers and for PostgreSQL)."""
-    writer = None if readonly else _writer_lock(factory)
+    writer = None if readonly else _writer_queue(factory)
     if writer is None:
         yield
         return
-    lock, timeout_s = writer
+    queue, timeout_s = writer
     try:
-        async with asyncio.timeout(timeout_s):
-            await lock.acquire()
+        await queue.acquire(timeout_s)
     except TimeoutError:
         # The same failure SQLite gives when busy_timeout runs out (e.g. a write opened inside another).
         raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)")) from None
     try:
         yield
     finally:
-        lock.release()
+        queue.release()
 
 
 def writer_turn(factory: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[None]:

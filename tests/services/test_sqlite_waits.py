@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from omniman_gql import db
 from omniman_gql.models import Session
 from omniman_gql.runtime import Hub
 from omniman_gql.services import channels, sessions
@@ -197,3 +198,43 @@ async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_the_hub_work
         await write
     await make_channel(hub, "after")
     assert {c.code for c in await channels.list_channels(hub)} == {"after"}
+
+
+async def test_the_writer_queue_hands_the_turn_on_when_a_woken_waiter_is_cancelled() -> None:
+    queue = db._WriterQueue()
+    await queue.acquire(60)
+    first = asyncio.create_task(queue.acquire(60))
+    second = asyncio.create_task(queue.acquire(60))
+    await asyncio.sleep(0)  # one loop step: both tasks start and wait in the queue, in order
+    assert len(queue.waiters) == 2
+    queue.release()  # wakes `first`, which is cancelled before it runs: `second` must get the turn instead
+    first.cancel()
+    assert (await asyncio.gather(first, return_exceptions=True))[0].__class__ is asyncio.CancelledError
+    await second
+    assert queue.held and not queue.waiters
+    queue.release()
+
+
+async def test_a_writer_arriving_while_a_woken_waiter_has_not_run_goes_first_and_the_waiter_follows() -> None:
+    queue = db._WriterQueue()
+    await queue.acquire(60)
+    waiting = asyncio.create_task(queue.acquire(60))
+    await asyncio.sleep(0)
+    queue.release()
+    await queue.acquire(60)  # free: taken at once, ahead of the woken waiter (no reserved hand-off)
+    assert not waiting.done()
+    queue.release()
+    await waiting
+    assert queue.held and not queue.waiters
+    queue.release()
+
+
+async def test_a_writer_waiting_past_its_timeout_leaves_the_queue() -> None:
+    queue = db._WriterQueue()
+    await queue.acquire(60)
+    with pytest.raises(TimeoutError):
+        await queue.acquire(0.01)
+    assert not queue.waiters
+    queue.release()
+    await queue.acquire(60)
+    queue.release()
