@@ -195,8 +195,22 @@ async def read_events(
     return list((await db.execute(query.order_by(OrderEvent.id).limit(limit))).scalars())
 
 
-async def with_orders(db: AsyncSession, events: Sequence[OrderEvent]) -> list[LoggedEvent]:
-    """Attach each event's order and the status the order had right after the event.
+async def read_events_with_orders(
+    db: AsyncSession, channels: Sequence[str] | None, *, above: int, limit: int
+) -> list[tuple[OrderEvent, Order, Channel | None]]:
+    """`read_events` with each event's order and the order's channel, in one statement (what a tail reads)."""
+    query = (select(OrderEvent, Order, Channel).join(Order, Order.id == OrderEvent.order_id)  # type: ignore[arg-type]
+             .outerjoin(Channel, Channel.code == Order.channel_code)  # type: ignore[arg-type]
+             .where(OrderEvent.id > above))
+    if channels is not None:
+        query = query.where(OrderEvent.channel_code.in_(list(channels)))
+    return [tuple(row) for row in await db.execute(query.order_by(OrderEvent.id).limit(limit))]  # type: ignore[misc]
+
+
+async def with_orders(db: AsyncSession, events: Sequence[OrderEvent],
+                      known: dict[int, Order] | None = None) -> list[LoggedEvent]:
+    """Attach each event's order and the status the order had right after the event (`known`: the events' orders,
+    already read in this snapshot).
 
     The status after an event is exact and the same live or replayed: `created` carries the initial status,
     `status_changed` its `new_status`, and any other event takes the status of the order's latest `created` or
@@ -206,7 +220,10 @@ async def with_orders(db: AsyncSession, events: Sequence[OrderEvent]) -> list[Lo
     if not events:
         return []
     order_ids = {e.order_id for e in events}
-    orders = {o.id: o for o in (await db.execute(select(Order).where(Order.id.in_(order_ids)))).scalars()}
+    if known is not None and order_ids <= known.keys():
+        orders = known
+    else:
+        orders = {o.id: o for o in (await db.execute(select(Order).where(Order.id.in_(order_ids)))).scalars()}
     need_history = {e.order_id for e in events if e.type not in ("created", "status_changed")}
     timeline: dict[int, list[tuple[int, str]]] = {}
     if need_history:
@@ -228,8 +245,10 @@ async def with_orders(db: AsyncSession, events: Sequence[OrderEvent]) -> list[Lo
     return result
 
 
-async def with_lines_and_channels(db: AsyncSession, logged: Sequence[LoggedEvent]) -> list[LoggedEvent]:
-    """`logged` with each order's lines and channel, read in `db`'s snapshot (two statements for the whole batch).
+async def with_lines_and_channels(db: AsyncSession, logged: Sequence[LoggedEvent],
+                                  known: dict[str, Channel] | None = None) -> list[LoggedEvent]:
+    """`logged` with each order's lines and channel, read in `db`'s snapshot (two statements for the whole batch;
+    one when `known` holds every order's channel, read in this snapshot).
 
     A display's selection asks for both: read here, in the tail's transaction, they spare each event's loaders two
     transactions of their own (≈ 2 ms before an event's first delivery). Same columns and order as the loaders'."""
@@ -242,8 +261,11 @@ async def with_lines_and_channels(db: AsyncSession, logged: Sequence[LoggedEvent
     query = select(*columns).where(columns.order_id.in_(order_ids)).order_by(columns.order_id, columns.id)
     for row in await db.execute(query):
         lines[row.order_id].append(row)
-    channels = {row.code: row for row in (await db.execute(select(Channel).where(
-        Channel.code.in_(codes)))).scalars()}  # type: ignore[attr-defined]
+    if known is not None and set(codes) <= known.keys():
+        channels = known
+    else:
+        channels = {row.code: row for row in (await db.execute(select(Channel).where(
+            Channel.code.in_(codes)))).scalars()}  # type: ignore[attr-defined]
     return [replace(item, items=tuple(lines[item.order.id]), channel=channels.get(item.order.channel_code))
             for item in logged]
 

@@ -15,8 +15,9 @@ import anyio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .eventlog import Horizon, LoggedEvent, read_events, snapshot, with_lines_and_channels, with_orders
-from .models import OrderEvent
+from .eventlog import (Horizon, LoggedEvent, read_events_with_orders, snapshot, with_lines_and_channels,
+                       with_orders)
+from .models import Channel, Order, OrderEvent
 from .pubsub import PubSub, SubscriptionClosed
 from .runtime import Hub
 
@@ -153,14 +154,21 @@ class Tail:
         async with snapshot(self.owner.hub.session_factory, postgresql=self.owner.postgresql) as db:
             safe = await self.owner.horizon.observe(db)
             fresh: list[OrderEvent] = []
+            orders: dict[int, Order] = {}
+            codes: dict[str, Channel] = {}
             above = self.floor
-            while True:
-                rows = await read_events(db, channels, above=above, limit=PAGE)
-                fresh.extend(row for row in rows if row.id not in self.seen)
+            while True:  # each event with its order and channel: one statement a page
+                rows = await read_events_with_orders(db, channels, above=above, limit=PAGE)
+                for event, order, channel in rows:
+                    if event.id not in self.seen:
+                        fresh.append(event)
+                        orders[order.id] = order  # type: ignore[index]
+                        if channel is not None:
+                            codes[channel.code] = channel
                 if len(rows) < PAGE:
                     break
-                above = int(rows[-1].id or 0)
-            logged = await with_lines_and_channels(db, await with_orders(db, fresh))
+                above = int(rows[-1][0].id or 0)
+            logged = await with_lines_and_channels(db, await with_orders(db, fresh, orders), codes)
         self.seen.update(item.id for item in logged)
         advanced = safe > self.floor
         if advanced:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 from sqlalchemy import text
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.eventlog import (MAX_SKIP, Horizon, Position, read_events, snapshot, with_lines_and_channels,
-                                  with_orders)
+from omniman_gql.eventlog import (MAX_SKIP, Horizon, Position, read_events, read_events_with_orders, snapshot,
+                                  with_lines_and_channels, with_orders)
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders, reads
 from omniman_gql.services.common import lock_order
@@ -98,3 +100,29 @@ async def test_lines_and_channels_come_with_the_events_as_the_loaders_read_them(
         assert (item.channel.code, item.channel.name) == (channels[item.order.channel_code].code,
                                                           channels[item.order.channel_code].name)
     assert [row.sku for row in logged[0].items or ()] == ["COFFEE", "CROISSANT"]
+
+
+@pytest.mark.anyio
+async def test_a_tails_joined_read_gives_what_the_separate_reads_give(hub: Hub) -> None:
+    first, second = await make_channel(hub), await make_channel(hub)
+    two_lines = await committed_order(hub, first, [("COFFEE", "2", 550), ("CROISSANT", "1", 400)])
+    await committed_order(hub, second)
+    await orders.add_order_event(hub, ref=two_lines.ref, type="custom.noted", payload={})
+    postgresql = not hub.settings.is_sqlite
+    for channels in (None, [first]):
+        async with snapshot(hub.session_factory, postgresql=postgresql) as db:
+            separate = await with_lines_and_channels(db, await with_orders(
+                db, await read_events(db, channels, above=0, limit=10_000)))
+        async with snapshot(hub.session_factory, postgresql=postgresql) as db:
+            rows = await read_events_with_orders(db, channels, above=0, limit=10_000)
+            known_orders = {order.id: order for _, order, _ in rows}
+            known_channels = {channel.code: channel for _, _, channel in rows if channel is not None}
+            joined = await with_lines_and_channels(
+                db, await with_orders(db, [event for event, _, _ in rows], known_orders), known_channels)
+
+        def seen(logged: list[Any]) -> list[tuple[Any, ...]]:
+            return [(item.id, item.event.type, item.order.ref, item.order.status, item.status,
+                     [tuple(row) for row in item.items or ()], item.channel.code if item.channel else None)
+                    for item in logged]
+
+        assert seen(joined) == seen(separate) and len(joined) >= 2
