@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_, in_greenlet
@@ -315,7 +315,13 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         options = conn.get_execution_options()
         if options.get(AUTOCOMMIT, False):
             return  # the driver is in autocommit already (isolation_level None): each statement commits itself
-        conn.exec_driver_sql("BEGIN" if options.get(READONLY, False) else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if options.get(READONLY, False) else "BEGIN IMMEDIATE"
+        # Straight to the driver: exec_driver_sql built a whole execution context (and result) for it.
+        driver = conn.connection.driver_connection
+        try:
+            driver.call(driver._conn.execute, statement)
+        except sqlite3.Error as error:  # as SQLAlchemy reports a failed statement
+            raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
 
 def insert_ignoring_conflicts(db: AsyncSession | AsyncConnection, table: Any) -> Any:
@@ -478,12 +484,21 @@ def _writer_queue(factory: async_sessionmaker[AsyncSession]) -> tuple[_WriterQue
     return queue, _BUSY_TIMEOUT_S[bind.sync_engine]
 
 
+def _no_turn() -> None:
+    pass
+
+
 @asynccontextmanager
-async def _writer_turn(factory: async_sessionmaker[AsyncSession], *, readonly: bool) -> AsyncIterator[None]:
-    """Wait for this process's SQLite writer queue (a no-op for readers and for PostgreSQL)."""
+async def _writer_turn(
+    factory: async_sessionmaker[AsyncSession], *, readonly: bool
+) -> AsyncIterator[Callable[[], None]]:
+    """Wait for this process's SQLite writer queue (a no-op for readers and for PostgreSQL). Gives a function that
+    ends the turn early: once the transaction has committed or rolled back, before its connection or session
+    closes. SQLAlchemy shields those closes in a task of their own, a loop iteration during which the turn would
+    otherwise stay held with nothing left to write, and every writer arriving meanwhile would queue."""
     writer = None if readonly else _writer_queue(factory)
     if writer is None:
-        yield
+        yield _no_turn
         return
     queue, timeout_s = writer
     try:
@@ -491,13 +506,21 @@ async def _writer_turn(factory: async_sessionmaker[AsyncSession], *, readonly: b
     except TimeoutError:
         # The same failure SQLite gives when busy_timeout runs out (e.g. a write opened inside another).
         raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)")) from None
+    held = True
+
+    def end_turn() -> None:
+        nonlocal held
+        if held:
+            held = False
+            queue.release()
+
     try:
-        yield
+        yield end_turn
     finally:
-        queue.release()
+        end_turn()
 
 
-def writer_turn(factory: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[None]:
+def writer_turn(factory: async_sessionmaker[AsyncSession]) -> AbstractAsyncContextManager[Any]:
     """The SQLite writer queue of this process, for a write sent on a connection that is already open."""
     return _writer_turn(factory, readonly=False)
 
@@ -507,10 +530,14 @@ async def open_transaction(
     factory: async_sessionmaker[AsyncSession], *, readonly: bool = False
 ) -> AsyncIterator[UnitOfWork]:
     """Commit on success, roll back on any exception. Post-commit work is the caller's (see Hub.transaction)."""
-    async with _writer_turn(factory, readonly=readonly), factory() as db, db.begin():
-        if readonly:
-            await db.connection(execution_options={READONLY: True})
-        yield UnitOfWork(db=db)
+    async with _writer_turn(factory, readonly=readonly) as end_turn, factory() as db:
+        try:
+            async with db.begin():
+                if readonly:
+                    await db.connection(execution_options={READONLY: True})
+                yield UnitOfWork(db=db)
+        finally:
+            end_turn()  # committed or rolled back
 
 
 @asynccontextmanager
@@ -519,11 +546,14 @@ async def open_connection(
 ) -> AsyncIterator[AsyncConnection]:
     """A Core transaction without an ORM session, for hot paths that only send statements (a directive's claim and
     completion): the same BEGIN rules and SQLite writer queue as `open_transaction`, less per-transaction work."""
-    async with _writer_turn(factory, readonly=readonly), factory.kw["bind"].connect() as connection:
+    async with _writer_turn(factory, readonly=readonly) as end_turn, factory.kw["bind"].connect() as connection:
         if readonly:
             connection = await connection.execution_options(**{READONLY: True})
-        async with connection.begin():
-            yield connection
+        try:
+            async with connection.begin():
+                yield connection
+        finally:
+            end_turn()  # committed or rolled back
 
 
 @asynccontextmanager
@@ -541,11 +571,14 @@ async def open_autocommit(factory: async_sessionmaker[AsyncSession], *, write: b
     trips, and on SQLite the writer lock is held for that one statement only. Writers still queue for this
     process's SQLite writer turn."""
     engine = factory.kw["bind"]
-    async with _writer_turn(factory, readonly=not write), engine.connect() as connection:
+    async with _writer_turn(factory, readonly=not write) as end_turn, engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             connection = await connection.execution_options(**{AUTOCOMMIT: True})
-            yield UnitOfWork(db=connection)
-            await connection.commit()
+            try:
+                yield UnitOfWork(db=connection)
+                await connection.commit()
+            finally:
+                end_turn()  # every statement has committed by itself
             return
         # psycopg's own autocommit switch, on and back off: SQLAlchemy's isolation_level option does the same through
         # its dialect and pool-reset machinery at ≈ 70 µs more per use (three uses per checkout).

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from omniman_gql import db
 from omniman_gql.models import Session
@@ -238,3 +239,19 @@ async def test_a_writer_waiting_past_its_timeout_leaves_the_queue() -> None:
     queue.release()
     await queue.acquire(60)
     queue.release()
+
+
+async def test_a_write_waiting_past_the_busy_timeout_fails_as_sqlalchemy_reports_a_locked_database(
+    sqlite_url: str, other_process: OtherProcess
+) -> None:
+    impatient = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=50))
+    try:
+        await make_channel(impatient, "before")
+        await other_process.say("lock", "locked")
+        with pytest.raises(OperationalError, match="database is locked"):
+            await make_channel(impatient, "blocked")
+        await other_process.say("release", "released")
+        await make_channel(impatient, "after")
+        assert {c.code for c in await channels.list_channels(impatient)} == {"before", "after"}
+    finally:
+        await impatient.dispose()
