@@ -20,6 +20,7 @@ from .db import (
     open_transaction,
     writer_turn,
 )
+from .pg_connections import ParkedConnections
 from .protocols import DirectiveDispatcher, EventPublisher
 from .registry import Registry, build_registry
 from .settings import Settings
@@ -47,6 +48,9 @@ class Hub:
     registry: Registry
     dispatcher: DirectiveDispatcher = field(default_factory=NullDispatcher)
     publisher: EventPublisher = field(default_factory=NullPublisher)
+    # PostgreSQL: the Core connections of `core_transaction` and `autocommit`, parked between use cases (made on
+    # first use; False on other databases).
+    _parked: ParkedConnections | bool | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def create(cls, settings: Settings, *, registry: Registry | None = None, **kwargs: Any) -> Hub:
@@ -64,7 +68,8 @@ class Hub:
     @asynccontextmanager
     async def core_transaction(self) -> AsyncIterator[UnitOfWork]:
         """As `transaction`, with a Core connection as `uow.db` (no ORM session): for the checkout's hot paths."""
-        async with open_core_transaction(self.session_factory) as uow:
+        parked = self._parked_connections()
+        async with (parked.core_transaction() if parked else open_core_transaction(self.session_factory)) as uow:
             yield uow
         await self._after_commit(uow)
 
@@ -72,9 +77,17 @@ class Hub:
     async def autocommit(self, *, write: bool = False) -> AsyncIterator[UnitOfWork]:
         """As `core_transaction`, but each statement commits by itself (see `db.open_autocommit`); after-commit
         work runs once the block is done."""
-        async with open_autocommit(self.session_factory, write=write) as uow:
+        parked = self._parked_connections()
+        async with (parked.autocommit() if parked else open_autocommit(self.session_factory, write=write)) as uow:
             yield uow
         await self._after_commit(uow)
+
+    def _parked_connections(self) -> ParkedConnections | None:
+        parked = self._parked
+        if parked is None:
+            parked = self._parked = (self.engine.dialect.name == "postgresql"
+                                     and ParkedConnections(self.engine, keep=self.settings.database_pool_size))
+        return parked or None
 
     def writer_turn(self) -> AbstractAsyncContextManager[None]:
         """This process's SQLite writer queue (a no-op on PostgreSQL): for one write on an autocommit connection."""
@@ -121,4 +134,6 @@ class Hub:
                 log.exception("publishing to %s failed; subscribers will catch up from the database", topic)
 
     async def dispose(self) -> None:
+        if isinstance(self._parked, ParkedConnections):
+            await self._parked.close()
         await self.engine.dispose()
