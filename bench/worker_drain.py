@@ -7,9 +7,11 @@ bench/directives.py commits orders over HTTP, so on a small machine its directiv
 commits (it says so: `enqueue_s` ≈ `processing_s`). This one takes the web out: it writes `--count` queued rows
 straight into the database (as a commit would, on a channel of its own), sends their ids to the worker's Redis
 queue, `--batch` per message (1: as single-directive commits arrive; 50: as a commit of 50 directives arrives), and
-waits until every row is `done`. Run it with the same environment as the worker (`omniman worker --processes 1`)
-and nothing else running directives. Prints ONE JSON line: directives/s (from the first claim to the last `done`,
-both by the database's rows) and, with `--worker-pid`, the worker's CPU per directive.
+waits until every row is `done` and every message has been acked. Run it with the same environment as the worker
+(`omniman worker --processes 1`) and nothing else running directives. Prints ONE JSON line: directives/s (from the
+first claim to the last `done`, both by the database's rows), `claims` (distinct claim times: how many batches ran
+them), `acked_s` (from the first send until the queue held no message, the worker having acked every one) and, with
+`--worker-pid`, the worker's CPU per directive over all of that (messages that found their directive done included).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ async def write_backlog(hub: Hub, count: int, marker: str) -> list[int]:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     import tasks.actors  # the worker's actors, declared on the broker built from the environment
+    import tasks.broker
 
     # Versions before batched messages have only run_directive(id): they can be measured at --batch 1.
     batched = getattr(tasks.actors, "run_directives", None)
@@ -81,17 +84,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             async with hub.connection(readonly=True) as connection:
                 pending = (await connection.execute(select(func.count()).select_from(table).where(
                     table.c.order_ref == marker, table.c.status != "done"))).scalar_one()
+        # Every message acked (dramatiq keeps a message in the queue's hash until its ack): the messages of ids a
+        # batch already ran are work of the worker's too.
+        messages = f"{settings.broker_namespace}:{tasks.broker.QUEUE}.msgs"
+        client = tasks.broker.broker.client
+        while client.hlen(messages) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        acked_s = time.perf_counter() - started
         if cpu is not None:
             cpu = cpu_seconds(args.worker_pid) - cpu
         async with hub.connection(readonly=True) as connection:
-            first, last = (await connection.execute(select(func.min(table.c.started_at), func.max(table.c.updated_at))
-                                                    .where(table.c.order_ref == marker))).one()
+            first, last, claims = (await connection.execute(
+                select(func.min(table.c.started_at), func.max(table.c.updated_at),
+                       func.count(func.distinct(table.c.started_at))).where(table.c.order_ref == marker))).one()
     finally:
         await hub.dispose()
     span = (last - first).total_seconds() if first and last else None
     done = len(ids) - pending
     return {"bench": "worker_drain", "topic": TOPIC, "directives": len(ids), "batch": args.batch, "not_done": pending,
-            "send_s": round(send_s, 2), "processing_s": round(span, 2) if span else None,
+            "send_s": round(send_s, 2), "processing_s": round(span, 2) if span else None, "claims": claims,
+            "acked_s": round(acked_s, 2),
             "directives_per_s": round(done / span, 1) if span else None,
             "worker_cpu_ms_per_directive": round(cpu * 1000 / done, 3) if cpu and done else None,
             "machine": machine()}
