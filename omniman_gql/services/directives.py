@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import ErrorCode, OmnimanError
@@ -74,6 +74,29 @@ _CLAIM_MANY = (update(_TABLE)
                .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
                        updated_at=bindparam("claim_now"))
                .returning(*_TABLE.c))
+# `_CLAIM_MANY` plus up to `claim_extra` other due, queued directives of the same topics (oldest first), skipping
+# rows another claimer holds locked: a burst of commits that each wrote one directive (so one message each) is run in
+# batches, and the later messages of the ids already taken find nothing to do. The message's own ids are claimed as
+# `_CLAIM_MANY` claims them (waiting for a lock, never skipping): a skipped own id would wait for the sweeper.
+# The target ids are a UNION of short lists so the UPDATE finds its rows by primary key.
+_EXTRA = (select(_TABLE.c.id)
+          .where(_TABLE.c.status == "queued", _TABLE.c.available_at <= bindparam("claim_now"),
+                 _TABLE.c.topic.in_(select(_TABLE.c.topic).where(
+                     _TABLE.c.id.in_(bindparam("like_ids", expanding=True))).scalar_subquery()),
+                 # Its own bind (an empty list renders "NOT IN" as always true: shared with the "IN"s below, the
+                 # rendering of an empty list would be shared too).
+                 _TABLE.c.id.not_in(bindparam("skip_ids", expanding=True)))
+          .order_by(_TABLE.c.available_at)  # the (status, available_at) index's order: a long backlog is not sorted
+          .limit(bindparam("claim_extra"))
+          .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time and no row locks
+          .cte("extra"))
+_OWN = select(_TABLE.c.id).where(_TABLE.c.id.in_(bindparam("claim_ids", expanding=True)))
+_CLAIM_WITH_EXTRA = (update(_TABLE)
+                     .where(_TABLE.c.id.in_(union_all(_OWN, select(_EXTRA.c.id))), _TABLE.c.status == "queued",
+                            _TABLE.c.available_at <= bindparam("claim_now"))
+                     .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
+                             updated_at=bindparam("claim_now"))
+                     .returning(*_TABLE.c))
 _STATES = select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.available_at).where(
     _TABLE.c.id.in_(bindparam("state_ids", expanding=True)))
 # (id, attempts) fences each run as _still_ours does, for a whole batch in one statement.
@@ -227,10 +250,12 @@ def _not_yet(directive_id: int, state: Any | None, now: dt.datetime) -> RunOutco
     return RunOutcome(directive_id, "skipped")
 
 
-async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hashable, Any] | None = None
-                     ) -> tuple[list[Directive], list[RunOutcome]]:
+async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hashable, Any] | None = None,
+                     extra: int = 0, like: Sequence[int] | None = None) -> tuple[list[Directive], list[RunOutcome]]:
     """`claim` for several ids: one conditional UPDATE takes every due, queued one (each its own attempt), and for
-    the rest one SELECT tells "due later" from "not ours". Returns (claimed, outcomes of the rest).
+    the rest one SELECT tells "due later" from "not ours". Returns (claimed, outcomes of the rest): the claimed
+    ones in the order of `directive_ids`, then up to `extra` other due, queued directives of the same topics that
+    the same UPDATE took (see _CLAIM_WITH_EXTRA), oldest first: of the topics of `like` (default: the ids).
 
     With `reads`, the `prefetch` of each claimed topic's handler (see _prefetch) runs on the same connection and
     its entries are added to `reads`."""
@@ -238,10 +263,16 @@ async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hash
     async with _statements(hub) as connection:
         # One id (most messages at low traffic) without the expanding IN, whose rendering per execution costs ≈ 5% of
         # a single delivery's CPU.
-        rows = (await connection.execute(_CLAIM, {"claim_id": directive_ids[0], "claim_now": now})
-                if len(directive_ids) == 1 else
-                await connection.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})).mappings().all()
-        claimed = {row["id"]: Directive(**row) for row in rows}
+        if extra > 0:
+            result = await connection.execute(_CLAIM_WITH_EXTRA, {
+                "claim_ids": list(directive_ids), "skip_ids": list(directive_ids),
+                "like_ids": list(directive_ids if like is None else like),
+                "claim_now": now, "claim_extra": extra})
+        elif len(directive_ids) == 1:
+            result = await connection.execute(_CLAIM, {"claim_id": directive_ids[0], "claim_now": now})
+        else:
+            result = await connection.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})
+        claimed = {row["id"]: Directive(**row) for row in result.mappings().all()}
         missing = [i for i in directive_ids if i not in claimed]
         states = {}
         if missing:
@@ -251,7 +282,9 @@ async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hash
                 await _prefetch(hub, connection, list(claimed.values()), reads)
             except Exception:  # only an optimisation: the handlers read for themselves (shared_read) instead
                 log.exception("prefetch for directives %s failed", sorted(claimed))
-    return ([claimed[i] for i in directive_ids if i in claimed],
+    own = set(directive_ids)
+    others = sorted((d for i, d in claimed.items() if i not in own), key=lambda d: (d.available_at, d.id or 0))
+    return ([claimed[i] for i in directive_ids if i in claimed] + others,
             [_not_yet(i, states.get(i), now) for i in missing])
 
 
@@ -328,33 +361,46 @@ async def _run_claimed(hub: Hub, directive: Directive, started: float) -> RunOut
     return replace(outcome, duration_s=time.perf_counter() - started)
 
 
-async def run_directives(hub: Hub, directive_ids: Sequence[int]) -> list[RunOutcome]:
+async def run_directives(hub: Hub, directive_ids: Sequence[int], *, extra: int = 0, like: Sequence[int] | None = None,
+                         running: set[int] | None = None) -> list[RunOutcome]:
     """One delivery of several directive ids (e.g. all those one commit wrote): one claim for all, each claimed
     one's handler (up to BATCH_LANES at a time), one completion for those that succeeded. Returns an outcome per
-    distinct id, in order.
+    distinct id, in order, then one per other directive the claim took with `extra` (see claim_many; with no ids,
+    only those, of the topics of `like`).
 
     Each directive keeps its own fate, as if delivered alone: a handler that raises records its own retry or failure
-    and its siblings still complete; only the caller that wins a directive's claim runs its handler.
+    and its siblings still complete; only the caller that wins a directive's claim runs its handler. `running`, if
+    given, holds the claimed ids while their handlers run and their outcomes are recorded (a worker's note of what
+    it has in hand; the database stays the truth).
     """
     started = time.perf_counter()
     ids = list(dict.fromkeys(int(i) for i in directive_ids))
-    if not ids:
+    if not ids and not (extra and like):
         return []
     reads: dict[Hashable, Any] = {}
-    claimed, outcomes = await claim_many(hub, ids, reads=reads)
+    claimed, outcomes = await claim_many(hub, ids, reads=reads, extra=extra, like=like)
     if claimed:
-        token = _batch_reads.set(reads)
+        taken = [d.id or 0 for d in claimed]
+        if running is not None:
+            running.update(taken)
         try:
-            results = await _run_all(hub, claimed, started)
+            token = _batch_reads.set(reads)
+            try:
+                results = await _run_all(hub, claimed, started)
+            finally:
+                _batch_reads.reset(token)
+            completed = await complete_many(hub, [d for d, r in zip(claimed, results, strict=True)
+                                                  if r.status == "done"])
         finally:
-            _batch_reads.reset(token)
-        completed = await complete_many(hub, [d for d, r in zip(claimed, results, strict=True) if r.status == "done"])
+            if running is not None:
+                running.difference_update(taken)
         duration = time.perf_counter() - started
         outcomes.extend(r if r.status != "done" else
                         replace(r, status="done" if r.directive_id in completed else "skipped", duration_s=duration)
                         for r in results)
     order = {directive_id: n for n, directive_id in enumerate(ids)}
-    return sorted(outcomes, key=lambda outcome: order[outcome.directive_id])
+    last = len(order)
+    return sorted(outcomes, key=lambda outcome: order.get(outcome.directive_id, last))
 
 
 async def _run_all(hub: Hub, claimed: list[Directive], started: float) -> list[RunOutcome]:
