@@ -229,7 +229,11 @@ class _SqliteCursor(AsyncAdapt_aiosqlite_cursor):
     async def _async_soft_close(self) -> None:
         # SQLAlchemy's async result, once it has the rows: keep the description, close the cursor.
         self._soft_closed_memoized = self._soft_closed_memoized.union({"description": self._cursor.description})
-        await self._connection._execute(self._cursor.close)
+        connection = self._connection
+        if connection._handed == connection._finished:
+            self._cursor.close()
+        else:  # a call still on the thread: close after it, there
+            await connection._execute(self._cursor.close)
 
     def close(self) -> None:
         self._rows.clear()
@@ -548,12 +552,18 @@ async def open_connection(
     completion): the same BEGIN rules and SQLite writer queue as `open_transaction`, less per-transaction work."""
     async with _writer_turn(factory, readonly=readonly) as end_turn, factory.kw["bind"].connect() as connection:
         if readonly:
-            connection = await connection.execution_options(**{READONLY: True})
+            _set_option(connection, READONLY)
         try:
             async with connection.begin():
                 yield connection
         finally:
             end_turn()  # committed or rolled back
+
+
+def _set_option(connection: AsyncConnection, name: str) -> None:
+    # As `await connection.execution_options(name=True)`, which runs the same pure-Python method in a greenlet of its
+    # own: our options need no I/O (the dialect ignores them; _on_begin reads them).
+    connection.sync_connection.execution_options(**{name: True})  # type: ignore[union-attr]
 
 
 @asynccontextmanager
@@ -573,7 +583,7 @@ async def open_autocommit(factory: async_sessionmaker[AsyncSession], *, write: b
     engine = factory.kw["bind"]
     async with _writer_turn(factory, readonly=not write) as end_turn, engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            connection = await connection.execution_options(**{AUTOCOMMIT: True})
+            _set_option(connection, AUTOCOMMIT)
             try:
                 yield UnitOfWork(db=connection)
                 await connection.commit()
