@@ -68,32 +68,40 @@ _CLAIM = (update(_TABLE)
           .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
                   updated_at=bindparam("claim_now"))
           .returning(*_TABLE.c))
+# Several ids: every row it takes it has first locked with SKIP LOCKED, so it never waits for a row while holding
+# others. A statement that did (a plain UPDATE of several rows) keeps the lock of a row it waited for and then found
+# taken, and a completion of that row, itself waiting for a row this statement locked, closes a deadlock (seen with
+# concurrent batch claims, each aborted after a second). An id another transaction holds is skipped: a claim will
+# run it, or the sweeper, whose re-send bumps `updated_at` (the other writer of queued rows), is sending it.
+_OWN = (select(_TABLE.c.id)
+        .where(_TABLE.c.id.in_(bindparam("claim_ids", expanding=True)), _TABLE.c.status == "queued",
+               _TABLE.c.available_at <= bindparam("claim_now"))
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time and no row locks
+        .cte("own"))
 _CLAIM_MANY = (update(_TABLE)
-               .where(_TABLE.c.id.in_(bindparam("claim_ids", expanding=True)), _TABLE.c.status == "queued",
+               .where(_TABLE.c.id.in_(select(_OWN.c.id)), _TABLE.c.status == "queued",
                       _TABLE.c.available_at <= bindparam("claim_now"))
                .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
                        updated_at=bindparam("claim_now"))
                .returning(*_TABLE.c))
-# `_CLAIM_MANY` plus up to `claim_extra` other due, queued directives of the same topics (oldest first), skipping
-# rows another claimer holds locked: a burst of commits that each wrote one directive (so one message each) is run in
-# batches, and the later messages of the ids already taken find nothing to do. The message's own ids are claimed as
-# `_CLAIM_MANY` claims them (waiting for a lock, never skipping): a skipped own id would wait for the sweeper.
-# The target ids are a UNION of short lists so the UPDATE finds its rows by primary key.
+# `_CLAIM_MANY` plus up to `claim_extra` other due, queued directives of the same topics (oldest first), locked the
+# same way: a burst of commits that each wrote one directive (so one message each) is run in batches, and the later
+# messages of the ids already taken find nothing to do. The target ids are a UNION of short lists so the UPDATE
+# finds its rows by primary key.
 _EXTRA = (select(_TABLE.c.id)
           .where(_TABLE.c.status == "queued", _TABLE.c.available_at <= bindparam("claim_now"),
                  _TABLE.c.topic.in_(select(_TABLE.c.topic).where(
                      _TABLE.c.id.in_(bindparam("like_ids", expanding=True))).scalar_subquery()),
-                 # Its own bind (an empty list renders "NOT IN" as always true: shared with the "IN"s below, the
+                 # Its own bind (an empty list renders "NOT IN" as always true: shared with the "IN" of _OWN, the
                  # rendering of an empty list would be shared too).
                  _TABLE.c.id.not_in(bindparam("skip_ids", expanding=True)))
           .order_by(_TABLE.c.available_at)  # the (status, available_at) index's order: a long backlog is not sorted
           .limit(bindparam("claim_extra"))
-          .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time and no row locks
+          .with_for_update(skip_locked=True)
           .cte("extra"))
-_OWN = select(_TABLE.c.id).where(_TABLE.c.id.in_(bindparam("claim_ids", expanding=True)))
 _CLAIM_WITH_EXTRA = (update(_TABLE)
-                     .where(_TABLE.c.id.in_(union_all(_OWN, select(_EXTRA.c.id))), _TABLE.c.status == "queued",
-                            _TABLE.c.available_at <= bindparam("claim_now"))
+                     .where(_TABLE.c.id.in_(union_all(select(_OWN.c.id), select(_EXTRA.c.id))),
+                            _TABLE.c.status == "queued", _TABLE.c.available_at <= bindparam("claim_now"))
                      .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
                              updated_at=bindparam("claim_now"))
                      .returning(*_TABLE.c))
@@ -198,6 +206,9 @@ async def due_ids(hub: Hub, *, idle_for: dt.timedelta = dt.timedelta(0), limit: 
             .where(Directive.status == "queued", Directive.available_at <= now, Directive.updated_at <= now - idle_for)
             .order_by(Directive.available_at, Directive.id)
             .limit(limit)
+            # Rows another transaction holds (a claim under way) are skipped, so the UPDATE below waits for no row
+            # while holding others (see _CLAIM_MANY).
+            .with_for_update(skip_locked=True)
         )).scalars().all()
         if not candidates:
             return []
@@ -220,6 +231,7 @@ async def reclaim_stuck(hub: Hub, *, limit: int = 500) -> tuple[list[int], list[
             select(Directive.id, Directive.attempts)
             .where(Directive.status == "running", Directive.started_at < cutoff)
             .order_by(Directive.id).limit(limit)
+            .with_for_update(skip_locked=True)  # one completing now is skipped: no waiting while holding rows
         )).all()
         requeue = [i for i, attempts in stuck if attempts < settings.directive_max_attempts]
         fail = [i for i, attempts in stuck if attempts >= settings.directive_max_attempts]

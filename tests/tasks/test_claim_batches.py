@@ -102,3 +102,20 @@ async def test_a_burst_of_one_directive_messages_runs_in_fewer_claims_each_direc
         started = func.count(func.distinct(Directive.started_at))  # type: ignore[arg-type]
         claims = (await connection.execute(select(started).where(batch, Directive.id != flaky))).scalar_one()
     assert claims < 30  # one claim per directive before: each claim now takes up to 50
+
+
+async def test_a_claim_with_extra_skips_an_own_id_another_transaction_holds_instead_of_waiting(task_hub: Hub) -> None:
+    # Two such claims taking each other's own ids as extras must not wait for each other (a deadlock, one of them
+    # aborted after a second): every row a claim takes, it first locks with SKIP LOCKED.
+    if task_hub.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+    held = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
+    free = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
+    table = Directive.__table__
+    async with task_hub.connection() as other:  # another claim's transaction, holding `held` locked
+        await other.execute(select(table.c.id).where(table.c.id == held).with_for_update())
+
+        outcomes = await svc.run_directives(task_hub, [held], extra=49)
+
+    assert [(o.directive_id, o.status) for o in outcomes] == [(held, "skipped"), (free, "done")]
+    assert (await directive(task_hub, held)).status == "queued"  # for whoever holds it, or the sweeper's re-send
