@@ -3,19 +3,26 @@ server (uvicorn's websockets-sansio protocol), and the ASGI path kept where a so
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import uvicorn
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import ClientConnection, connect
 
+from omniman_gql.runtime import Hub
+from omniman_gql.services.commit import commit_session
+from omniman_gql.services.orders import transition_order
 from omniman_gql.settings import Settings
 from omniman_gql.shared_feeds import feed_groups, followers
+from omniman_gql.tails import tail_topic
 from schema.asgi import create_app
 from schema.fanout import WebSocketsSansIOProtocol, _frame_header
 from schema.ws_auth import TEXTS_MAX, shared_text
@@ -35,10 +42,11 @@ def test_frame_header_is_websockets_own_framing(length: int) -> None:
 
 
 @pytest.fixture
-def served(stream_settings: Settings) -> Iterator[tuple[str, dict[str, Any]]]:
+def served(stream_settings: Settings, request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, Any]]]:
     """The app on a real uvicorn (in a thread, permessage-deflate allowed as uvicorn's default); yields its base URL
-    and the app's lifespan state (caught from the lifespan scope) to see its feeds, with the server as `server`."""
-    app = create_app(stream_settings, run_directives=False)
+    and the app's lifespan state (caught from the lifespan scope) to see its feeds, with the server as `server`.
+    Indirect parameters: settings to change."""
+    app = create_app(stream_settings.model_copy(update=getattr(request, "param", {})), run_directives=False)
     state: dict[str, Any] = {}
 
     async def catching_state(scope: Any, receive: Any, send: Any) -> None:
@@ -108,9 +116,12 @@ def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, A
             assert raw == [False, False, True, True]  # the deflated socket's two keep the ASGI path
             key, _ = open_with_lines(api, channel)
             ref = commit(api, channel, key)["result"]["orderRef"]
+            # `order` is the order as read when its event is delivered: the created event's messages are taken before
+            # the transition, so that read precedes it (events read in one batch: the test after this one).
+            received = {name: [_next(ws), _next(ws)] for name, ws in (("plain", plain), ("deflated", deflated))}
             ok(api, TRANSITION_ORDER, "transitionOrder", {"input": {"ref": ref, "status": "confirmed"}})
-            received = {name: [_next(ws), _next(ws), _next(ws), _next(ws)]
-                        for name, ws in (("plain", plain), ("deflated", deflated))}
+            for name, ws in (("plain", plain), ("deflated", deflated)):
+                received[name] += [_next(ws), _next(ws)]
             for messages in received.values():
                 by_id: dict[str, list[dict[str, Any]]] = {}
                 for message in messages:
@@ -123,13 +134,73 @@ def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, A
                 return sorted(messages, key=lambda m: (m["id"], m["payload"]["data"]["orderEvents"]["cursor"]))
 
             assert per_operation(received["plain"]) == per_operation(received["deflated"])
-            assert group.delivered == 8  # every message from the group's task; 4 of them written raw
+            # Every message from the group's task, 4 of them written raw (counted just after the write that a reader
+            # may see first).
+            wait_until(lambda: group.delivered == 8, what="8 delivered by the group")
             # `complete` still ends a raw-fed subscription at once, the other one goes on.
             plain.send(json.dumps({"id": 'k"1', "type": "complete"}))
             wait_until(lambda: followers(live, channel) == 3, what="one feed left")
             ok(api, TRANSITION_ORDER, "transitionOrder", {"input": {"ref": ref, "status": "processing"}})
             last = _next(plain)
             assert last["id"] == "c\u00e9"
+
+
+@pytest.mark.parametrize("served", [{"subscription_poll_s": 300}], indirect=True)  # tails read when poked only
+def test_events_read_in_one_batch_carry_the_order_as_read_on_both_paths(served: tuple[str, dict[str, Any]],
+                                                                       stream_settings: Settings) -> None:
+    base_url, state = served
+    secret = create_token_in(stream_settings, "admin", name="raw-frames-batch")
+    with httpx.Client(base_url=base_url, headers=bearer(secret), timeout=30) as http:
+        api = Api(http)  # type: ignore[arg-type]
+        channel = make_channel(api)
+        key, _ = open_with_lines(api, channel)  # session changes do not wake the channel's tail
+        with _socket(base_url, compression=None) as plain, _socket(base_url, compression="deflate") as deflated:
+            for ws in (plain, deflated):
+                _init(ws, secret)
+                ws.send(json.dumps({"id": "all", "type": "subscribe",
+                                    "payload": {"query": ORDER_EVENTS, "variables": {"channels": [channel]}}}))
+                ws.send(json.dumps({"id": "new", "type": "subscribe", "payload": {
+                    "query": ORDER_EVENTS, "variables": {"channels": [channel], "statuses": ["new"]}}}))
+            live = state["live"]
+            wait_until(lambda: followers(live, channel) == 4, what="4 feeds")
+            group = feed_groups(live).groups[channel]
+            wait_until(lambda: all(m.direct for m in group.members), what="direct delivery")
+            assert sorted(m.deliver.raw is not None for m in group.members) == [  # type: ignore[union-attr]
+                False, False, True, True]
+
+            async def created_then_confirmed() -> None:
+                # Another writer of the database, announcing nothing: the server's tail sees both events only when
+                # poked after both commits, so it reads them in one snapshot.
+                hub = Hub.create(stream_settings.model_copy(update={"redis_url": None}))
+                try:
+                    outcome = await commit_session(hub, channel_code=channel, session_key=key,
+                                                   idempotency_key=uuid.uuid4().hex)
+                    assert outcome.order is not None
+                    await transition_order(hub, ref=outcome.order.ref, status="confirmed")
+                finally:
+                    await hub.dispose()
+
+            anyio.run(created_then_confirmed)
+            assert group.task is not None
+            asyncio.run_coroutine_threadsafe(live.pubsub.publish(tail_topic(channel), {}),
+                                             group.task.get_loop()).result(timeout=30)
+            received = {name: [_next(ws), _next(ws), _next(ws)] for name, ws in (("plain", plain),
+                                                                                 ("deflated", deflated))}
+            for messages in received.values():
+                by_id: dict[str, list[dict[str, Any]]] = {}
+                for message in messages:
+                    assert message["type"] == "next" and "errors" not in message["payload"], message
+                    by_id.setdefault(message["id"], []).append(message["payload"]["data"]["orderEvents"])
+                # Each message's order is the order as read when its event was delivered: both events were read
+                # after the transition, so both say "confirmed"; the event itself says what happened, and the
+                # `statuses` filter goes by the status right after each event.
+                assert [(e["type"], e["event"]["payload"].get("new_status"), e["order"]["status"])
+                        for e in by_id["all"]] == [("created", None, "confirmed"),
+                                                   ("status_changed", "confirmed", "confirmed")]
+                assert by_id["new"] == by_id["all"][:1]
+            # The raw frames and the ASGI path's messages are the same messages.
+            assert sorted(received["plain"], key=json.dumps) == sorted(received["deflated"], key=json.dumps)
+            wait_until(lambda: group.delivered == 6, what="6 delivered by the group")
 
 
 def test_subscriptions_sending_one_text_keep_one_string() -> None:
