@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from psycopg.pq import TransactionStatus
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .db import UnitOfWork
+from .db import UnitOfWork, psycopg_autocommit
 
 _IDLE = TransactionStatus.IDLE
 
@@ -81,16 +81,8 @@ class ParkedConnections:
         clean = False
         try:
             driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-            await driver.set_autocommit(True)
-            try:
-                yield UnitOfWork(db=connection)
-                await connection.commit()
-            finally:
-                try:
-                    await driver.set_autocommit(False)
-                except BaseException:
-                    await connection.invalidate()  # never hand an autocommit connection back to the pool
-                    raise
+            async with psycopg_autocommit(connection, driver) as unit:
+                yield unit
             clean = True
         finally:
             await self.release(connection, clean=clean)
