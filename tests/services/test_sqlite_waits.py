@@ -102,7 +102,7 @@ async def other_process(sqlite_url: str) -> AsyncIterator[OtherProcess]:
 
 class _Waits(logging.Handler):
     """Counts the calls that met a busy lock and went to wait on their connection's thread; `first` is set on the
-    first one (db.py logs it on the event loop's thread, so setting an asyncio event here is safe)."""
+    first one (sqlite_driver logs it on the event loop's thread, so setting an asyncio event here is safe)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -117,7 +117,7 @@ class _Waits(logging.Handler):
 
 @pytest.fixture
 def waits() -> Iterator[_Waits]:
-    logger = logging.getLogger("omniman_gql.db")
+    logger = logging.getLogger("omniman_gql.sqlite_driver")
     handler, level = _Waits(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
