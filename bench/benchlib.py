@@ -210,5 +210,29 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / ticks
 
 
+def machine_cpu_seconds() -> dict[str, float]:
+    """CPU seconds the whole machine spent since boot, all cores together, from /proc/stat: `busy` (user, nice,
+    system, irq, softirq) and `steal` (time the hypervisor gave another guest: a noisy host shows here)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return {"busy": (user + nice + system + irq + softirq) / ticks, "steal": steal / ticks}
+
+
+def pids_named(*names: str) -> list[int]:
+    """Processes whose command name is one of `names` (e.g. every PostgreSQL backend: `postgres`)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() in names:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def error_counts(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items()))

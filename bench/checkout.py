@@ -19,8 +19,8 @@ from collections import Counter
 import httpx
 
 from benchlib import (COMMIT_SESSION, DEFAULT_URL, MODIFY_SESSION, OPEN_SESSION, SKUS, GraphQLFailure,
-                      KeepAliveConnection, cpu_seconds, error_counts, gql_lean, headers, machine, percentiles,
-                      setup_channel, unique)
+                      KeepAliveConnection, cpu_seconds, error_counts, gql_lean, headers, machine,
+                      machine_cpu_seconds, percentiles, pids_named, setup_channel, unique)
 
 MUTATIONS = ("openSession", "modifySession", "commitSession")
 
@@ -69,14 +69,31 @@ async def client_loop(index: int, args: argparse.Namespace, channel: str, stats:
         connection.close()
 
 
-async def server_cpu(pids: list[int] | None, begin: float, end: float) -> float | None:
-    """CPU seconds the server processes (and their children) used during the measured window."""
-    if not pids:
-        return None
+def cpu_by_part(server_pids: list[int] | None) -> dict[str, float]:
+    """CPU seconds so far of each part sharing the machine (this process is the bench client)."""
+    parts = {"server": cpu_seconds(server_pids) if server_pids else 0.0, "client": time.process_time(),
+             "postgres": cpu_seconds(pids_named("postgres")), "redis": cpu_seconds(pids_named("redis-server"))}
+    return {**parts, **{f"machine_{key}": value for key, value in machine_cpu_seconds().items()}}
+
+
+async def cpu_in_window(server_pids: list[int] | None, begin: float, end: float) -> dict[str, float]:
+    """CPU seconds each part used during the measured window; `rest` is the machine's busy time that none of the
+    named parts account for (the kernel's interrupts and softirqs, other processes)."""
     await asyncio.sleep(max(0.0, begin - time.perf_counter()))
-    before = cpu_seconds(pids)
+    before = cpu_by_part(server_pids)
     await asyncio.sleep(max(0.0, end - time.perf_counter()))
-    return cpu_seconds(pids) - before
+    after = cpu_by_part(server_pids)
+    used = {key: after[key] - before[key] for key in after}
+    used["rest"] = used["machine_busy"] - sum(used[key] for key in ("server", "client", "postgres", "redis"))
+    return used
+
+
+def per_checkout_ms(used: dict[str, float], checkouts: int, has_server: bool) -> dict[str, float | None]:
+    """The window's CPU of each part divided by the checkouts counted in it (ms)."""
+    if not checkouts:
+        return {}
+    return {key: (round(value * 1000 / checkouts, 2) if key != "server" or has_server else None)
+            for key, value in used.items()}
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
@@ -87,21 +104,25 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     stats = Stats()
     start = time.perf_counter()
     deadline = start + args.warmup + args.duration
-    cpu_probe = asyncio.create_task(server_cpu(args.server_pid, start + args.warmup, deadline))
+    cpu_probe = asyncio.create_task(cpu_in_window(args.server_pid, start + args.warmup, deadline))
     client_cpu = time.process_time()
     await asyncio.gather(*(client_loop(i, args, channel, stats, start, deadline) for i in range(args.concurrency)))
     elapsed = time.perf_counter() - start - args.warmup
-    server_cpu_s = await cpu_probe
+    used = await cpu_probe
     client_cpu = time.process_time() - client_cpu
+    cpu_ms = per_checkout_ms(used, stats.checkouts, bool(args.server_pid))
     return {
         "bench": "checkout", "url": args.url, "channel": channel, "concurrency": args.concurrency,
         "duration_s": round(elapsed, 2), "checkouts": stats.checkouts,
         "checkouts_per_s": round(stats.checkouts / elapsed, 1),
         "latency_ms": {name: percentiles(samples) for name, samples in stats.latency.items()},
-        "server_cpu_ms_per_checkout": (round(server_cpu_s * 1000 / stats.checkouts, 2)
-                                       if server_cpu_s is not None and stats.checkouts else None),
+        "server_cpu_ms_per_checkout": cpu_ms.get("server"),
         # this process shares the machine: its CPU (warm-up included) is CPU the server did not get
         "client_cpu_ms_per_checkout": round(client_cpu * 1000 / stats.checkouts, 2) if stats.checkouts else None,
+        # where the machine's cores went during the measured window, per checkout: the server, this client, every
+        # PostgreSQL backend, Redis, the rest (kernel, other processes) and the busy total; 2 cores give 2,000 ms/s,
+        # so checkouts/s can be at most 2,000 / machine_busy
+        "cpu_ms_per_checkout": cpu_ms,
         "errors": error_counts(stats.errors), "error_total": sum(stats.errors.values()),
         "error_examples": stats.examples, "machine": machine(),
     }
