@@ -86,7 +86,8 @@ class Hub:
         parked = self._parked
         if parked is None:
             parked = self._parked = (self.engine.dialect.name == "postgresql"
-                                     and ParkedConnections(self.engine, keep=self.settings.database_pool_size))
+                                     and ParkedConnections(self.engine, keep=self.settings.database_pool_size,
+                                                         linger_s=self.settings.database_linger_s))
         return parked or None
 
     def writer_turn(self) -> AbstractAsyncContextManager[None]:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         "sqlite:///./omniman.db", description="Database URL; `postgresql://…` or `sqlite:///path.db`."
     )
     database_pool_size: int = Field(10, ge=1, le=200, description="Connections kept open per process (PostgreSQL).")
+    database_linger_s: float = Field(
+        30.0, ge=0, le=3600, description="Seconds a connection beyond the pool size stays open after its last use "
+        "(PostgreSQL): a steady load above the pool size reuses those connections instead of opening one per request.")
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long a SQLite writer waits for the lock.")
     redis_url: str | None = Field(None, description="Redis URL; when set, directives and live events go through Redis.")
     broker_namespace: str = Field("omniman", description="Prefix of every Redis key used by the broker and pub/sub.")

@@ -1,13 +1,18 @@
 """PostgreSQL: the Hub's core transactions and autocommit blocks reuse a parked connection only when the last use
-case left it clean, never keep more idle connections than the pool's size, and give them back at disposal."""
+case left it clean, keep idle connections beyond the pool's size only for `database_linger_s` after their last use,
+and give them back at disposal."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from omniman_gql.pg_connections import ParkedConnections
 from omniman_gql.runtime import Hub
 from omniman_gql.services import sessions
 from tests.factories import make_channel
@@ -74,7 +79,7 @@ async def test_a_connection_left_in_a_transaction_is_not_parked(hub: Hub, pg: No
     assert connection.closed and parked._idle == []
 
 
-async def test_no_more_idle_connections_than_the_pool_size(hub: Hub, pg: None) -> None:
+async def test_a_burst_beyond_the_pool_size_lingers_then_shrinks_to_the_pool_size(hub: Hub, pg: None) -> None:
     code = await make_channel(hub)
     size = hub.settings.database_pool_size
 
@@ -85,10 +90,45 @@ async def test_no_more_idle_connections_than_the_pool_size(hub: Hub, pg: None) -
     pool = hub.engine.sync_engine.pool
     parked = hub._parked_connections()
     assert parked is not None
-    assert len(parked._idle) + pool.checkedin() <= size  # type: ignore[attr-defined]
+    assert parked.excess() > 0  # the burst's extra connections stay for the next burst…
     assert pool.checkedout() == len(parked._idle)  # type: ignore[attr-defined]  # nothing else kept out
-    await one(-1)  # once the burst is over, use cases park their connection again
-    await one(-2)
-    assert len(parked._idle) == 1 and len(parked._idle) + pool.checkedin() <= size  # type: ignore[attr-defined]
+    kept = len(parked._idle)
+    await one(-1)  # …which reuses them instead of opening new ones
+    assert len(parked._idle) == kept and pool.checkedout() == kept  # type: ignore[attr-defined]
+    await parked.trim(time.monotonic() + hub.settings.database_linger_s)  # once they have lingered long enough
+    assert parked.excess() == 0 and len(parked._idle) + pool.checkedin() == size  # type: ignore[attr-defined]
     await hub.dispose()
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def two_kept(hub: Hub, pg: None) -> AsyncIterator[AsyncEngine]:
+    """An engine of its own keeping 2 connections (as the Hub's engine keeps `database_pool_size`)."""
+    engine = create_async_engine(hub.settings.async_database_url, pool_size=2, max_overflow=8)
+    yield engine
+    await engine.dispose()
+
+
+async def _burst(parked: ParkedConnections, n: int) -> None:
+    connections = await asyncio.gather(*(parked.acquire() for _ in range(n)))
+    for connection in connections:
+        await parked.release(connection, clean=True)
+
+
+async def test_without_linger_no_more_idle_connections_than_the_pool_size(two_kept: AsyncEngine) -> None:
+    parked = ParkedConnections(two_kept, keep=2, linger_s=0)
+    await _burst(parked, 6)
+    pool = two_kept.sync_engine.pool
+    assert len(parked._idle) + pool.checkedin() == 2 and parked._trimmer is None  # type: ignore[attr-defined]
+    assert pool.checkedout() == len(parked._idle)  # type: ignore[attr-defined]
+    await parked.close()
+
+
+async def test_an_idle_process_goes_back_to_the_pool_size_by_itself(two_kept: AsyncEngine) -> None:
+    parked = ParkedConnections(two_kept, keep=2, linger_s=0.05)
+    await _burst(parked, 6)
+    assert parked.excess() > 0 and parked._trimmer is not None  # nothing else will come by to trim them
+    await asyncio.wait_for(parked._trimmer, timeout=10)
+    assert parked.excess() == 0 and two_kept.sync_engine.pool.checkedout() == len(parked._idle)  # type: ignore[attr-defined]
+    await parked.close()
+    assert parked._idle == []
