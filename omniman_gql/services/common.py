@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, any_, bindparam, case, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .. import pg_direct
+from ..backends.price_table import PriceTable
 from ..domain.draft import ChannelRules, PriceQuote
 from ..errors import ErrorCode, OmnimanError
-from ..models import Channel, Order, Session
+from ..models import Channel, Order, Price, Session
 
 
 async def fetch_prices(hub: Any, db: AsyncSession | AsyncConnection, skus: Iterable[str], channel_code: str) -> dict[str, PriceQuote]:
@@ -107,6 +108,68 @@ async def read_session(
     row = (await pg_direct.execute(connection, statement, {"channel_code": channel_code,
                                                             "session_key": session_key})).first()
     return None if row is None else split_session_row(row)
+
+
+@dataclass(frozen=True, slots=True)
+class PricesAtHand:
+    """The price table's quotes read with the session, for `asked`: the SKUs of the session's lines and those the
+    ops name. A draft whose SKUs are all among them needs no price lookup of its own."""
+
+    asked: frozenset[str]
+    quotes: dict[str, PriceQuote]
+
+    def for_skus(self, skus: set[str]) -> dict[str, PriceQuote] | None:
+        """What `fetch_prices` would answer for `skus`, or None when some SKU was not asked for."""
+        if not skus <= self.asked:
+            return None
+        quotes = self.quotes
+        return {sku: quotes[sku] for sku in sorted(skus) if sku in quotes}
+
+
+_PRICES = Price.__table__  # type: ignore[attr-defined]
+
+
+def _session_channel_and_prices() -> Any:
+    """PostgreSQL: the session and its channel (as `_SESSION_CHANNEL`) plus, for an internally priced session, the
+    price rows of its lines' SKUs and of the `skus` given, as one JSON array of [sku, unit_price_q, name]: a modify's
+    two reads in one round trip."""
+    line_skus = select(func.json_array_elements(_SESSIONS.c["items"]).op("->>")(literal_column("'sku'")))
+    quotes = (select(func.json_agg(func.json_build_array(_PRICES.c.sku, _PRICES.c.unit_price_q, _PRICES.c.name)))
+              .where(or_(_PRICES.c.sku == any_(bindparam("skus", type_=ARRAY(_PRICES.c.sku.type))),
+                         _PRICES.c.sku.in_(line_skus)))
+              .scalar_subquery())
+    return (select(*session_and_channel_columns(),
+                   case((_SESSIONS.c.pricing_policy == "internal", quotes), else_=None).label("quotes"))
+            .join_from(_SESSIONS, _CHANNELS, _CHANNELS.c.code == _SESSIONS.c.channel_code)
+            .where(_SESSIONS.c.channel_code == bindparam("channel_code"),
+                   _SESSIONS.c.session_key == bindparam("session_key")))
+
+
+_SESSION_CHANNEL_PRICES = _session_channel_and_prices()
+
+
+def prices_read_with_session(hub: Any, connection: AsyncConnection) -> bool:
+    """Whether a modify reads its prices with its session: on PostgreSQL, with the shipped price table as the
+    pricing backend (another backend answers for itself)."""
+    return connection.dialect.name == "postgresql" and type(hub.registry.pricing) is PriceTable
+
+
+async def read_session_and_prices(
+    connection: AsyncConnection, channel_code: str, session_key: str, skus: Iterable[str]
+) -> tuple[SessionRow, Any, PricesAtHand | None] | None:
+    """`read_session` (no lock) and, for an internally priced session, the price table's quotes of its lines' SKUs
+    and of `skus`, in one statement (PostgreSQL, the price table's backend: see `prices_read_with_session`)."""
+    wanted = sorted(set(skus))
+    row = (await pg_direct.execute(connection, _SESSION_CHANNEL_PRICES, {
+        "channel_code": channel_code, "session_key": session_key, "skus": wanted})).first()
+    if row is None:
+        return None
+    session, channel = split_session_row(row)
+    if session.pricing_policy != "internal":
+        return session, channel, None
+    asked = frozenset(wanted).union(line["sku"] for line in session.items)
+    quotes = {sku: PriceQuote(unit_price_q=price, name=name) for sku, price, name in row.quotes or ()}
+    return session, channel, PricesAtHand(asked, quotes)
 
 
 async def read_channel(connection: AsyncConnection, code: str) -> Any:

@@ -19,12 +19,15 @@ from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Channel, Session, utcnow
 from ..runtime import Hub
 from .common import (
+    PricesAtHand,
     SessionRow,
     ensure_session_open,
     fetch_prices,
     get_channel,
     lock_session,
+    prices_read_with_session,
     read_session,
+    read_session_and_prices,
     rules_of,
     session_not_found,
 )
@@ -191,8 +194,13 @@ async def modify_session(
     # writer lock is held for that alone. A change by someone else in between: done again under the row lock, which
     # answers exactly as if this one had waited for it (rev moves twice, or stale_rev for an expected_rev).
     async with hub.autocommit() as uow:
-        session, channel = await _editable_session(uow.db, channel_code, session_key, expected_rev, lock=False)
-        draft = await _draft(hub, uow.db, session, channel, ops, actor)
+        if prices_read_with_session(hub, uow.db):
+            session, channel, at_hand = await _editable_session_and_prices(uow.db, channel_code, session_key,
+                                                                           expected_rev, ops)
+        else:
+            (session, channel), at_hand = await _editable_session(uow.db, channel_code, session_key, expected_rev,
+                                                                  lock=False), None
+        draft = await _draft(hub, uow.db, session, channel, ops, actor, at_hand)
         required = channel.config.get("required_checks_on_commit") or []
         if not required:  # nothing to write but the session: the same connection, one statement
             async with hub.writer_turn():
@@ -227,6 +235,12 @@ async def _editable_session(
     if found is None:
         raise session_not_found(channel_code, session_key)
     session, channel = found
+    _check_editable(session, channel_code, expected_rev)
+    return session, channel
+
+
+def _check_editable(session: SessionRow, channel_code: str, expected_rev: int | None) -> None:
+    """Open, editable, and at the rev the caller expects: checked in this order."""
     ensure_session_open(session)
     if session.edit_policy == "locked":
         raise OmnimanError(ErrorCode.LOCKED, f"Sessions of channel {channel_code!r} cannot be edited.",
@@ -234,12 +248,42 @@ async def _editable_session(
     if expected_rev is not None and expected_rev != session.rev:
         raise OmnimanError(ErrorCode.STALE_REV, f"The session is at rev {session.rev}, not {expected_rev}.",
                            field=("expected_rev",), context={"rev": session.rev, "expected_rev": expected_rev})
-    return session, channel
+
+
+async def _editable_session_and_prices(
+    connection: Any, channel_code: str, session_key: str, expected_rev: int | None, ops: Sequence[Any]
+) -> tuple[SessionRow, Any, PricesAtHand | None]:
+    """`_editable_session` without a lock, the same checks in the same order, and the prices the draft will likely
+    need read with the session (one round trip instead of two: see `prices_read_with_session`)."""
+    found = await read_session_and_prices(connection, channel_code, session_key, _skus_named(ops))
+    if found is None:
+        raise session_not_found(channel_code, session_key)
+    session, channel, at_hand = found
+    _check_editable(session, channel_code, expected_rev)
+    return session, channel, at_hand
+
+
+def _skus_named(ops: Any) -> set[str]:
+    """The SKUs the raw ops seem to name (`sku` of `add_line` and `replace_sku`, in either shape), read leniently:
+    they are only a guess of the prices to read with the session. Ops are parsed (and refused) later, after the
+    session's own checks; a draft needing a SKU not guessed here looks its prices up as before."""
+    skus: set[str] = set()
+    if not isinstance(ops, Sequence) or isinstance(ops, str | bytes):
+        return skus
+    for raw in ops:
+        if not isinstance(raw, dict):
+            continue
+        fields = raw if "op" in raw else next(iter(raw.values()), None) if len(raw) == 1 else None
+        sku = fields.get("sku") if isinstance(fields, dict) else None
+        if isinstance(sku, str) and sku.strip():
+            skus.add(sku.strip())
+    return skus
 
 
 async def _draft(hub: Hub, connection: Any, session: SessionRow, channel: Any, ops: Sequence[Any],
-                 actor: str) -> Draft:
-    """The session with `ops` applied, priced, modified and validated; checks and issues cleared (stale now)."""
+                 actor: str, at_hand: PricesAtHand | None = None) -> Draft:
+    """The session with `ops` applied, priced, modified and validated; checks and issues cleared (stale now).
+    `at_hand`: prices read with the session, used when they cover every SKU of the draft."""
     rules = rules_of(channel, session)
     parsed = parse_ops(ops, external_pricing=session.pricing_policy == "external", limits=hub.registry.limits)
     # The row was just read and is this call's alone (a conflict reads it again): the draft takes its documents
@@ -248,8 +292,9 @@ async def _draft(hub: Hub, connection: Any, session: SessionRow, channel: Any, o
                   actor=actor)
     apply_ops(draft, parsed, new_line_id=ids.line_id)
     if session.pricing_policy == "internal" and draft.items:
-        draft.prices = await fetch_prices(hub, connection, (line["sku"] for line in draft.items),
-                                          session.channel_code)
+        quotes = None if at_hand is None else at_hand.for_skus({line["sku"] for line in draft.items})
+        draft.prices = quotes if quotes is not None else await fetch_prices(
+            hub, connection, (line["sku"] for line in draft.items), session.channel_code)
     run_modifiers_and_validators(hub, draft, stage="draft")
     draft.data.pop("checks", None)  # I12: whatever was checked is stale now
     draft.data.pop("issues", None)
