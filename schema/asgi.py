@@ -6,6 +6,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from omniman_gql import app as core_app
 from omniman_gql.feeds import live_stream
+from omniman_gql.log_redaction import redact_access_log
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings, get_settings
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     `options` go to `omniman_gql.app.create_app` (hub_factory, on_startup, extra_lifespans).
     """
     settings = settings or get_settings()
+    redact_access_log()  # `/kds?token=…` must not write the token into the access log
     view = OmnimanGraphQL(build_schema(settings), settings=settings)
     routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view), *kds_routes()]
     if run_directives:

@@ -44,6 +44,8 @@ def test_omniman_serve_runs_the_quick_start_and_stops_cleanly(tmp_path: Path) ->
                 response = client.post("/graphql", json={"query": QUICK_START, "operationName": name})
                 assert response.status_code == 200 and "errors" not in response.json(), response.text
                 results.setdefault(name, []).append(response.json()["data"])
+            # the kitchen display signs in with `?token=`: the access log keeps the request, not the token
+            assert client.get(f"/kds?channels=pos&token={token[1]}", headers={"Authorization": ""}).status_code == 200
         first, again = (r["commitSession"] for r in results["Commit"])
         assert first["errors"] == [] and first["result"]["totalQ"] == 1950 and first["replayed"] is False
         assert again["result"]["orderRef"] == first["result"]["orderRef"] and again["replayed"] is True
@@ -61,6 +63,7 @@ def test_omniman_serve_runs_the_quick_start_and_stops_cleanly(tmp_path: Path) ->
     assert "Application shutdown complete" in logged, logged
     assert f"GraphiQL: http://127.0.0.1:{port}/graphql" in printed
     assert printed.count("omn_") == 2 and "API token" in printed  # the token, and how to use it
+    assert '"GET /kds?channels=pos&token=[redacted] HTTP/1.1" 200' in printed, printed
     assert (tmp_path / "omniman.db").exists(), "the embedded default database is ./omniman.db"
 
 
