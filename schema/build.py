@@ -11,8 +11,8 @@ from strawberry.utils.logging import StrawberryLogger
 
 from omniman_gql.settings import Settings, get_settings
 
+from .planned import OperationPlans, PlannedExecutor
 from .extensions import PreparedHooksRunner, hide_suggestions, is_unexpected, schema_extensions
-from .fanout import SharingExecutor
 from .fast_inputs import plan_input_conversion
 from .mutations import Mutation
 from .queries import Query
@@ -23,7 +23,10 @@ log = logging.getLogger("omniman.graphql")
 
 
 class OmnimanSchema(strawberry.Schema):
-    """Logs unexpected errors with their traceback (before they are masked); a client's mistakes only at debug."""
+    """Logs unexpected errors with their traceback (before they are masked); a client's mistakes only at debug.
+    `plans`: the planned executions of simple mutations (see schema.planned), made once per operation."""
+
+    plans: OperationPlans
 
     def create_extensions_runner(self, execution_context: ExecutionContext,
                                  extensions: list[SchemaExtension]) -> PreparedHooksRunner:
@@ -49,8 +52,10 @@ def build_schema(settings: Settings | None = None, *, subscription: type | None 
         subscription=subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=not settings.introspection),
         extensions=schema_extensions(settings),
-        execution_context_class=SharingExecutor,  # one execution per event and distinct selection (schema.fanout)
+        # one execution per event and distinct selection (schema.fanout); simple mutations by plan (schema.planned)
+        execution_context_class=PlannedExecutor,
     )
+    built.plans = OperationPlans()
     plan_input_conversion(built)  # input objects built from a plan made once per type
     return built
 
