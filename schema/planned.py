@@ -14,6 +14,11 @@ an operation of a simple shape (`plan_operation` says which) that walk is planne
   the same value again. Completion only reads attributes and serializes scalars, so doing it twice changes nothing
   else; every error, message, path and null in a result comes from graphql-core.
 
+The variables of a planned mutation are coerced by a plan too (`plan_variables`): graphql-core's
+`coerce_input_value` written out once per variable type, which returns a value or Undefined exactly as graphql-core's
+does; any Undefined (a value graphql-core refuses) or a missing variable with a default builds the executor through
+graphql-core, which coerces again and reports the errors.
+
 Everything else (queries, subscriptions, fragments, directives, abort signals, execution hooks, resolver middleware)
 runs through graphql-core as before. tests/api/test_planned_execution.py compares both paths over many documents.
 """
@@ -25,24 +30,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLError,
     GraphQLField,
+    GraphQLInputType,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    MiddlewareManager,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     Undefined,
+    assert_valid_schema,
+    default_field_resolver,
+    default_type_resolver,
     get_argument_values,
+    is_input_object_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
     is_object_type,
+    is_required_input_field,
 )
 from graphql.execution.collect_fields import FieldDetails
-from graphql.pyutils import Path
+from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
+from graphql.execution.values import VariableValues, VariableValueSource
+from graphql.language.parser import MAX_NESTING_DEPTH
+from graphql.pyutils import Path, is_iterable
+from graphql.utilities.coerce_input_value import coerce_default_value
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -54,6 +71,9 @@ MAX_PLANS = 512  # operations remembered per schema (as many as prepared documen
 _PLAIN = frozenset({str, int, float, bool, dict, list, tuple})
 
 Complete = Callable[[Any], Any]
+Coerce = Callable[[Any], Any]  # a variable's value → its coerced value, or Undefined when graphql-core refuses it
+# (name, signature, coerce, may be left out: nullable without a default)
+PlannedVariable = tuple[str, GraphQLVariableSignature, Coerce, bool]
 
 
 class Unplanned(Exception):  # noqa: N818 - a signal, not an error anyone sees
@@ -73,23 +93,31 @@ class RootPlan:
 
 
 class OperationPlans:
-    """Per schema: operation node → its plan, or None when it does not qualify; decided once per node (documents
-    are prepared once per text, so the same node comes back for the same text). Bounded: the oldest goes first."""
+    """Per schema: operation node → its plan and its variables' plan (None when it does not qualify), decided once
+    per node (documents are prepared once per text, so the same node comes back for the same text). Bounded: the
+    oldest goes first."""
 
     def __init__(self, maxsize: int = MAX_PLANS) -> None:
         self.maxsize = maxsize
-        # id(node) → (node, plan): the node is held, so its id cannot be reused while the entry lives
-        self._plans: dict[int, tuple[OperationDefinitionNode, RootPlan | None]] = {}
+        # id(node) → (node, plan, variables' plan): the node is held, so its id cannot be reused while it is here
+        self._plans: dict[int, tuple[OperationDefinitionNode, RootPlan | None, list[PlannedVariable] | None]] = {}
 
     def get(self, schema: GraphQLSchema, operation: OperationDefinitionNode) -> RootPlan | None:
+        return self._entry(schema, operation)[1]
+
+    def variables(self, schema: GraphQLSchema, operation: OperationDefinitionNode) -> list[PlannedVariable] | None:
+        return self._entry(schema, operation)[2]
+
+    def _entry(self, schema: GraphQLSchema, operation: OperationDefinitionNode) -> tuple[Any, Any, Any]:
         entry = self._plans.get(id(operation))
         if entry is not None and entry[0] is operation:
-            return entry[1]
+            return entry
         plan = plan_operation(schema, operation)
+        entry = (operation, plan, plan_variables(schema, operation) if plan is not None else None)
         if len(self._plans) >= self.maxsize:
             del self._plans[next(iter(self._plans))]
-        self._plans[id(operation)] = (operation, plan)
-        return plan
+        self._plans[id(operation)] = entry
+        return entry
 
 
 def plan_operation(schema: GraphQLSchema, operation: OperationDefinitionNode) -> RootPlan | None:
@@ -169,6 +197,148 @@ def _basic_attribute(field_def: GraphQLField | None) -> str | None:
     return field.python_name
 
 
+def plan_variables(schema: GraphQLSchema, operation: OperationDefinitionNode) -> list[PlannedVariable] | None:
+    """How to coerce each variable of `operation`, in order; None when a variable's type is not an input type or
+    nests input objects in a cycle (graphql-core's depth check could then matter)."""
+    planned: list[PlannedVariable] = []
+    for node in operation.variable_definitions or ():
+        signature = get_variable_signature(schema, node)
+        if isinstance(signature, GraphQLError):
+            return None
+        coerce = _coercion(signature.type, 0, frozenset())
+        if coerce is None:
+            return None
+        optional = not node.default_value and not is_non_null_type(signature.type)
+        planned.append((signature.name, signature, coerce, optional))
+    return planned
+
+
+def coerce_planned(planned: list[PlannedVariable], inputs: dict[str, Any]) -> VariableValues | None:
+    """graphql-core's `coerce_variable_values` for values it accepts as they are; None for anything else (a value
+    it refuses, a missing variable with a default or a non-null type): graphql-core then coerces and reports."""
+    sources: dict[str, VariableValueSource] = {}
+    coerced: dict[str, Any] = {}
+    for name, signature, coerce, optional in planned:
+        value = inputs.get(name, Undefined)
+        if value is Undefined:
+            if not optional:
+                return None
+            sources[name] = VariableValueSource(signature)  # a nullable variable left out: no value at all
+            continue
+        sources[name] = VariableValueSource(signature, value)
+        try:
+            value = coerce(value)
+        except Exception:  # noqa: BLE001 - e.g. Strawberry's oneOf check raising: graphql-core raises or reports it
+            return None
+        if value is Undefined:
+            return None
+        coerced[name] = value
+    return VariableValues(sources, coerced)
+
+
+def _coercion(type_: GraphQLInputType, depth: int, enclosing: frozenset[Any]) -> Coerce | None:
+    """graphql-core's `coerce_input_value` for `type_`, with the type's structure looked at once; None for input
+    objects nested in a cycle or deeper than graphql-core's nesting limit (its depth check never fires here)."""
+    if depth > MAX_NESTING_DEPTH:
+        return None
+    if is_non_null_type(type_):
+        inner = _coercion(type_.of_type, depth, enclosing)  # type: ignore[attr-defined]
+        return None if inner is None else _non_null_input(inner)
+    if is_list_type(type_):
+        item = _coercion(type_.of_type, depth + 1, enclosing)  # type: ignore[attr-defined]
+        return None if item is None else _list_input(item)
+    if is_input_object_type(type_):
+        if type_ in enclosing:
+            return None
+        fields = []
+        for name, field in type_.fields.items():  # type: ignore[union-attr]
+            coerce = _coercion(field.type, depth + 1, enclosing | {type_})
+            if coerce is None:
+                return None
+            fields.append((name, field, field.out_name or name, is_required_input_field(field), coerce))
+        return _object_input(type_, fields)
+    return _leaf_input(type_.coerce_input_value)  # type: ignore[union-attr]
+
+
+def _non_null_input(inner: Coerce) -> Coerce:
+    def coerce(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return Undefined
+        return inner(value)
+
+    return coerce
+
+
+def _list_input(item: Coerce) -> Coerce:
+    def coerce(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return None
+        if not is_iterable(value):  # a non-list value counts as a list of one
+            coerced_item = item(value)
+            return Undefined if coerced_item is Undefined else [coerced_item]
+        coerced = []
+        for element in value:
+            coerced_item = item(element)
+            if coerced_item is Undefined:
+                return Undefined
+            coerced.append(coerced_item)
+        return coerced
+
+    return coerce
+
+
+def _object_input(type_: Any, fields: list[tuple[str, Any, str, bool, Coerce]]) -> Coerce:
+    known = type_.fields
+    one_of = type_.is_one_of
+    out_type = type_.out_type
+
+    def coerce(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return None
+        if not isinstance(value, dict):
+            return Undefined
+        defined = 0
+        for name, item in value.items():
+            if item is Undefined:
+                continue
+            defined += 1
+            if name not in known:
+                return Undefined
+        coerced: dict[str, Any] = {}
+        for name, field, out_name, required, coerce_field in fields:
+            item = value.get(name, Undefined)
+            if item is Undefined:
+                if required:
+                    return Undefined
+                default = coerce_default_value(field)
+                if default is not Undefined:
+                    coerced[out_name] = default
+            else:
+                item = coerce_field(item)
+                if item is Undefined:
+                    return Undefined
+                coerced[out_name] = item
+        if one_of:
+            keys = list(coerced)
+            if defined != 1 or len(keys) != 1 or coerced[keys[0]] is None:
+                return Undefined
+        return out_type(coerced)
+
+    return coerce
+
+
+def _leaf_input(parse: Callable[[Any], Any]) -> Coerce:
+    def coerce(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return None
+        try:
+            return parse(value)
+        except Exception:  # noqa: BLE001 - as graphql-core: refused, no value
+            return Undefined
+
+    return coerce
+
+
 def _unusual(value: Any) -> bool:
     """Whether graphql-core would treat `value` other than as a plain value: an exception or an awaitable."""
     return type(value) not in _PLAIN and (isinstance(value, Exception) or optimized_is_awaitable(value))
@@ -229,6 +399,38 @@ def _object(fields: list[tuple[str, Any]]) -> Complete:
 class PlannedExecutor(SharingExecutor):
     """graphql-core's executor (Strawberry's, sharing subscription results) that runs a planned operation by its
     plan. An operation without a plan, or any setting the plan does not mirror, runs as before."""
+
+    @classmethod
+    def build(cls, schema: GraphQLSchema, document: DocumentNode, root_value: Any = None,  # noqa: PLR0913
+              context_value: Any = None, raw_variable_values: dict[str, Any] | None = None,
+              operation_name: str | None = None, field_resolver: Any = None, type_resolver: Any = None,
+              subscribe_field_resolver: Any = None, max_coercion_errors: int = 50,
+              enable_early_execution: bool = False, middleware: Any = None, is_awaitable: Any = None,
+              is_async_iterable: Any = None, hide_suggestions: bool = False, abort_signal: Any = None,
+              hooks: Any = None, **custom_args: Any) -> Any:
+        """graphql-core's `build` for a document that is one planned mutation whose variables its plan coerces
+        (the operation and the executor as graphql-core picks and makes them); anything else: graphql-core's."""
+        variables = None
+        operation = document.definitions[0] if len(document.definitions) == 1 else None
+        plans: OperationPlans | None = getattr(getattr(schema, "_strawberry_schema", None), "plans", None)
+        if (plans is not None and isinstance(operation, OperationDefinitionNode)
+                and (operation_name is None or (operation.name is not None and operation.name.value == operation_name))
+                and (middleware is None or isinstance(middleware, MiddlewareManager))):
+            assert_valid_schema(schema)
+            planned = plans.variables(schema, operation)
+            if planned is not None:
+                variables = coerce_planned(planned, raw_variable_values or {})
+        if variables is None:
+            return super().build(
+                schema, document, root_value, context_value, raw_variable_values, operation_name, field_resolver,
+                type_resolver, subscribe_field_resolver, max_coercion_errors, enable_early_execution, middleware,
+                is_awaitable, is_async_iterable, hide_suggestions=hide_suggestions, abort_signal=abort_signal,
+                hooks=hooks, **custom_args)
+        return cls(schema, {}, {}, root_value, context_value, operation, variables,
+                   field_resolver or default_field_resolver, type_resolver or default_type_resolver,
+                   subscribe_field_resolver or default_field_resolver, enable_early_execution, middleware,
+                   is_awaitable, is_async_iterable, hide_suggestions=hide_suggestions, abort_signal=abort_signal,
+                   hooks=hooks, **custom_args)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         plan = self._plan() if serially is None else None

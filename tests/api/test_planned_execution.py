@@ -21,7 +21,7 @@ from typing import Any
 import hypothesis_graphql
 import pytest
 import strawberry
-from graphql import OperationDefinitionNode, parse
+from graphql import OperationDefinitionNode, get_variable_values, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strawberry.http import process_result
@@ -29,7 +29,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from omniman_gql.settings import Settings
 from schema.build import OmnimanSchema, build_schema
-from schema.planned import OperationPlans, PlannedExecutor, plan_operation
+from schema.planned import OperationPlans, PlannedExecutor, coerce_planned, plan_operation, plan_variables
 from schema.errors import ClientError
 from schema.extensions import schema_extensions
 from schema.scalars import JSON, SCALAR_MAP
@@ -93,10 +93,27 @@ class Payload:
 
 
 @strawberry.input
+class LineInput:
+    sku: str
+    qty: decimal.Decimal
+    price: int | None = None
+    meta: JSON | None = None
+
+
+@strawberry.input(one_of=True)
+class OpInput:
+    add: LineInput | None = strawberry.UNSET
+    remove: str | None = strawberry.UNSET
+
+
+@strawberry.input
 class RunInput:
     n: int
     s: str | None = None
     color: Color = Color.RED
+    ops: list[OpInput] | None = None
+    grid: list[list[int | None]] | None = None
+    when: dt.datetime | None = None
 
 
 calls: list[tuple[str, Any]] = []
@@ -121,7 +138,7 @@ class Mutation:
 
     @strawberry.mutation
     async def with_input(self, info: strawberry.Info, input: RunInput, times: int = 1) -> Payload:
-        calls.append(("withInput", (input.n, input.s, input.color, times)))
+        calls.append(("withInput", repr((input, times))))
         return info.context.produce()  # type: ignore[no-any-return]
 
 
@@ -331,12 +348,24 @@ CHECKOUT = [
 ]
 
 
+CHECKOUT_VARIABLES = [
+    {"input": {"channelCode": "pos", "sessionKey": "S-1"}},
+    {"input": {"channelCode": "pos", "sessionKey": "S-1", "ops": [
+        {"addLine": {"sku": "COFFEE", "qty": "2"}}, {"addLine": {"sku": "CAKE", "qty": "1", "meta": {"a": [1]}}}]}},
+    {"input": {"channelCode": "pos", "sessionKey": "S-1", "idempotencyKey": "idem-S-1"}},
+]
+
+
 def test_the_checkout_mutations_are_planned_on_the_real_schema() -> None:
     real = build_schema(Settings())
-    for query in CHECKOUT:
+    for query, variables in zip(CHECKOUT, CHECKOUT_VARIABLES, strict=True):
         operation = parse(query).definitions[0]
         assert isinstance(operation, OperationDefinitionNode)
         assert plan_operation(real._schema, operation) is not None, query
+        planned = coerce_planned(plan_variables(real._schema, operation) or [], variables)
+        stock = get_variable_values(real._schema, operation.variable_definitions, variables)
+        assert planned is not None and not isinstance(stock, list)
+        assert repr(planned.coerced) == repr(stock.coerced)
 
 
 @pytest.mark.parametrize("case", ROOT_CASES)
@@ -403,9 +432,73 @@ def test_operation_names_pick_the_same_operation(operation_name: str | None) -> 
     assert responses[0] == responses[1]
 
 
-ROOT_FIELDS = ["run", "maybe", "syncRun"]
 GENERATED = settings(max_examples=300, deadline=None, database=None, derandomize=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+# variables: mostly well-formed, now and then something else at any level
+JUNK = (st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=4)
+        | st.lists(st.integers(), max_size=2) | st.dictionaries(st.sampled_from(["n", "sku", "x"]), st.integers(),
+                                                               max_size=2))
+
+
+def mostly(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """`strategy`, and one time in twelve something else."""
+    return st.integers(0, 11).flatmap(lambda coin: JUNK if coin == 0 else strategy)
+
+
+def list_of(item: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A list of `item`s, or now and then one bare item (GraphQL takes it as a list of one)."""
+    return st.lists(item, max_size=3) | item
+
+
+LINE = st.fixed_dictionaries(
+    {"sku": mostly(st.text(max_size=4)), "qty": mostly(st.sampled_from(["1", "2.5", "0.001", "-1", "abc", "1e3"]))},
+    optional={"price": mostly(st.integers(-(2**33), 2**33)), "meta": mostly(st.dictionaries(st.text(max_size=2),
+                                                                                          st.integers())),
+              "extra": JUNK})
+OP = st.fixed_dictionaries({}, optional={"add": mostly(LINE) | st.none(), "remove": mostly(st.text(max_size=3))})
+RUN_INPUT = st.fixed_dictionaries({"n": mostly(st.integers(-(2**33), 2**33))}, optional={
+    "s": mostly(st.text(max_size=3)), "color": mostly(st.sampled_from(["RED", "GREEN", "BLUE", "red"])),
+    "ops": mostly(list_of(mostly(OP))),
+    "grid": mostly(list_of(mostly(list_of(mostly(st.integers(-9, 9)) | st.none())))),
+    "when": mostly(st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-01", "nope"]))})
+VARIABLES = st.fixed_dictionaries({}, optional={"input": mostly(RUN_INPUT), "times": mostly(st.integers(-3, 3))})
+
+
+def test_a_planned_mutations_variables_are_coerced_by_plan() -> None:
+    operation = parse(WITH_INPUT).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    planned = plan_variables(SCHEMA._schema, operation)
+    assert planned is not None
+    inputs = {"input": {"n": 1, "ops": [{"add": {"sku": "A", "qty": "2"}}], "grid": [[1, None]]}, "times": 2}
+    assert coerce_planned(planned, inputs) is not None
+
+
+@GENERATED
+@given(variables=VARIABLES)
+def test_planned_variables_coerce_as_graphql_core_does(variables: dict[str, Any]) -> None:
+    operation = parse(WITH_INPUT).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    planned = coerce_planned(plan_variables(SCHEMA._schema, operation) or [], variables)
+    stock = get_variable_values(SCHEMA._schema, operation.variable_definitions, variables)
+    assert (planned is None) == isinstance(stock, list)  # no defaults here: the plan takes exactly what is valid
+    if planned is None:
+        return  # graphql-core's turn: it reports the errors
+    assert not isinstance(stock, list)
+    assert planned.coerced == stock.coerced
+    assert repr(planned.coerced) == repr(stock.coerced)  # the same types, the same order
+    assert {name: (source.signature.name, source.value) for name, source in planned.sources.items()} == \
+        {name: (source.signature.name, source.value) for name, source in stock.sources.items()}
+
+
+@GENERATED
+@given(variables=VARIABLES)
+def test_generated_variables_give_the_same_answers(variables: dict[str, Any]) -> None:
+    assert_same(WITH_INPUT, good, variables)
+
+
+ROOT_FIELDS = ["run", "maybe", "syncRun"]
 
 
 @GENERATED
