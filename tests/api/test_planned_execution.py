@@ -26,12 +26,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strawberry.http import process_result
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.arguments import convert_argument
 
 from omniman_gql.settings import Settings
 from schema.build import OmnimanSchema, build_schema
 from schema.planned import OperationPlans, PlannedExecutor, coerce_planned, plan_operation, plan_variables
 from schema.errors import ClientError
 from schema.extensions import schema_extensions
+from schema.fast_inputs import plan_input_conversion
 from schema.scalars import JSON, SCALAR_MAP
 from tests.api.operations import make_channel
 from tests.fixtures.app import Api
@@ -151,6 +153,7 @@ def make_schema() -> OmnimanSchema:
     built = OmnimanSchema(query=Query, mutation=Mutation, config=StrawberryConfig(scalar_map=SCALAR_MAP),
                           extensions=schema_extensions(Settings()), execution_context_class=PlannedExecutor)
     built.plans = OperationPlans()
+    plan_input_conversion(built)  # as build_schema does
     return built
 
 
@@ -569,3 +572,52 @@ def test_checkout_errors_over_http_are_the_same(api: Api) -> None:
         ]
 
     _both_ways(api, steps)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# input objects: the planned conversion (schema.fast_inputs) builds what Strawberry's own builds, at the same paths
+
+
+def _convert_input(value: dict[str, Any], *, planned: bool) -> tuple[str, list[tuple[Any, ...]]]:
+    """repr of `RunInput` built from a coerced `value`, and the paths LineInput's from_input was called with."""
+    definitions = [cls.__strawberry_definition__ for cls in (RunInput, OpInput)]  # type: ignore[attr-defined]
+    line = LineInput.__strawberry_definition__  # type: ignore[attr-defined]
+    saved = [d.from_input for d in (*definitions, line)]
+    paths: list[tuple[Any, ...]] = []
+
+    def recording(cls: type, item: Any, context: Any) -> Any:
+        paths.append(context.path)
+        return saved[-1](cls, item, context)
+
+    try:
+        if not planned:
+            for definition in definitions:
+                definition.from_input = None
+        line.from_input = recording
+        built = convert_argument(value, RunInput, SCHEMA.schema_converter.scalar_registry, SCHEMA.config,
+                                 path=("input",))
+    finally:
+        for definition, from_input in zip((*definitions, line), saved, strict=True):
+            definition.from_input = from_input
+    return repr(built), paths
+
+
+VALID_LINE = st.fixed_dictionaries({"sku": st.text(max_size=3), "qty": st.sampled_from(["1", "2.5", "0.001"])},
+                                   optional={"price": st.integers(-9, 9) | st.none(),
+                                             "meta": st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)})
+VALID_OP = st.fixed_dictionaries({"add": VALID_LINE}) | st.fixed_dictionaries({"remove": st.text(max_size=3)})
+VALID_INPUT = st.fixed_dictionaries({"n": st.integers(-9, 9)}, optional={
+    "s": st.text(max_size=3) | st.none(), "color": st.sampled_from(["RED", "GREEN"]),
+    "ops": list_of(VALID_OP) | st.none(), "grid": list_of(list_of(st.integers(-9, 9) | st.none()) | st.none())})
+
+
+@GENERATED
+@given(variables=st.fixed_dictionaries({"input": VALID_INPUT}) | VARIABLES)
+def test_planned_input_conversion_matches_strawberrys(variables: dict[str, Any]) -> None:
+    operation = parse(WITH_INPUT).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    coerced = get_variable_values(SCHEMA._schema, operation.variable_definitions, variables)
+    if isinstance(coerced, list) or "input" not in coerced.coerced:
+        return
+    value = coerced.coerced["input"]
+    assert _convert_input(value, planned=True) == _convert_input(value, planned=False)
