@@ -27,7 +27,7 @@ from .common import (
     split_session_row,
 )
 from .events import announce_session
-from .ordering import create_order
+from .ordering import DoneKey, create_order
 
 KEY_WAIT_MS = 10_000  # longest wait for a concurrent commit holding the same key (PostgreSQL)
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available
@@ -127,11 +127,20 @@ async def _commit_in_one_pass(
         if found is None or found[0].state != ("committed" if sealed_at else "open"):
             raise _TakeTheLongWay
         session, channel = found
+        # On PostgreSQL the key goes in the order's own statement when it can (see DoneKey); else its INSERT follows.
+        done_key = DoneKey(scope, key) if sealed_at is not None else None
         try:
-            outcome = await _seal(hub, uow, session, channel, actor, sealed_at=sealed_at)
+            outcome = await _seal(hub, uow, session, channel, actor, sealed_at=sealed_at, done_key=done_key)
         except OmnimanError:
             raise _TakeTheLongWay from None
-        if not await _record_done_key(uow.db, scope, key, session_key, outcome.result):
+        except OperationalError as exc:
+            if done_key is None or not done_key.sent or done_key.recorded is not None or not _waited_too_long(exc):
+                raise
+            raise _in_progress(key) from None  # the order's statement waited for the key's holder (see below)
+        recorded = None if done_key is None else done_key.recorded
+        if recorded is None:
+            recorded = await _record_done_key(uow.db, scope, key, session_key, outcome.result)
+        if not recorded:
             raise _TakeTheLongWay
     return outcome
 
@@ -182,10 +191,15 @@ async def _record_done_key(
         else:
             inserted = await insert_new_id(connection, _KEYS, values)
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+        if not _waited_too_long(exc):
             raise
         raise _in_progress(key) from None
     return inserted is not None
+
+
+def _waited_too_long(exc: OperationalError) -> bool:
+    """Whether a key INSERT failed for waiting longer than KEY_WAIT_MS for the key's holder (`in_progress`)."""
+    return getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 async def _claim_key(connection: AsyncConnection, scope: str, key: str, session_key: str) -> CommitOutcome | None:
@@ -202,7 +216,7 @@ async def _claim_key(connection: AsyncConnection, scope: str, key: str, session_
             "scope": scope, "key": key, "status": "in_progress", "session_key": session_key, "result": {},
             "created_at": now, "updated_at": now})
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+        if not _waited_too_long(exc):
             raise
         raise _in_progress(key) from None
     if postgres:
@@ -261,9 +275,9 @@ def _expired(expiry: Any, now: dt.datetime) -> bool:
 
 
 async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, actor: str, *,
-                sealed_at: dt.datetime | None = None) -> CommitOutcome:
+                sealed_at: dt.datetime | None = None, done_key: DoneKey | None = None) -> CommitOutcome:
     """Check the session can be committed, create its order and mark it committed (`sealed_at`: already marked, at
-    that time, by the statement that read it)."""
+    that time, by the statement that read it; `done_key`: the key to record with the order if that is free)."""
     now = sealed_at or utcnow()
     check_freshness(session, channel.config, now)
     blocking = [issue for issue in session.data.get("issues") or [] if issue.get("blocking")]
@@ -284,7 +298,8 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, ac
     extras = {"stock.commit": {"holds": holds},
               "payment.capture": {"amount_q": session.pricing.get("total_q", 0),
                                   **({"intent_id": intent} if intent else {})}}
-    order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras)
+    order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras,
+                               done_key=done_key)
     if sealed_at is not None:
         announce_session(uow, session)
         return CommitOutcome(_result(order, "committed"), order, replayed=False)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, bindparam, column, func, insert, select
+from sqlalchemy import ARRAY, bindparam, column, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from .. import ids, pg_direct
 from ..db import UnitOfWork, connection_of
 from ..domain.flow import OrderFlow
-from ..models import Channel, Order, OrderItem, Session, utcnow
+from ..models import Channel, IdempotencyKey, Order, OrderItem, Session, utcnow
 from .events import _EVENTS, announce_events, record_events
 from .outbox import enqueue_many
 
@@ -24,6 +25,7 @@ _ITEMS = OrderItem.__table__  # type: ignore[attr-defined]
 _INSERT_ITEMS = insert(_ITEMS)
 _INSERT_ITEMS_RETURNING = insert(_ITEMS).returning(_ITEMS.c.id)
 _ORDERS = Order.__table__  # type: ignore[attr-defined]
+_KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]
 _INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
 _ITEM_COLUMNS = ("order_id", "line_id", "sku", "name", "qty", "unit_price_q", "line_total_q", "meta")
 _MANY_ITEMS = 64  # orders with more lines take SQLAlchemy's executemany (one statement text per count up to here)
@@ -45,11 +47,13 @@ _LINE_COLUMNS = _ITEM_COLUMNS[1:]
 _EVENT_COLUMNS = ("channel_code", "type", "actor", "payload", "created_at")
 
 
-def _order_lines_and_event() -> Any:
+def _order_lines_and_event(*, done_key: bool = False) -> Any:
     """PostgreSQL: the order, its lines and its one event in ONE statement (two round trips fewer per commit):
     `WITH new_order AS (INSERT … RETURNING id), new_items AS (INSERT … SELECT new_order.id, line.* FROM new_order,
     unnest(<one array per column>) WITH ORDINALITY … ORDER BY ordinality), new_event AS (INSERT … RETURNING id)
-    SELECT new_order.id, new_event.id`. One text for any number of lines; lines get their ids in their order."""
+    SELECT new_order.id, new_event.id`. One text for any number of lines; lines get their ids in their order.
+    `done_key`: also the commit's idempotency key recorded as done (see `_done_key_cte`), its id (NULL if the key
+    exists already) as a third column: one round trip fewer again."""
     new_order = (insert(_ORDERS)
                  .values({name: bindparam(f"o_{name}", type_=_ORDERS.c[name].type) for name in _ORDER_COLUMNS})
                  .returning(_ORDERS.c.id).cte("new_order"))
@@ -64,7 +68,46 @@ def _order_lines_and_event() -> Any:
                  .from_select(["order_id", *_EVENT_COLUMNS], select(new_order.c.id, *(
                      bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS)))
                  .returning(_EVENTS.c.id).cte("new_event"))
-    return select(new_order.c.id.label("order_id"), new_event.c.id.label("event_id")).add_cte(new_items)
+    answer = select(new_order.c.id.label("order_id"), new_event.c.id.label("event_id")).add_cte(new_items)
+    if not done_key:
+        return answer
+    new_key = _done_key_cte(new_order)
+    return answer.add_columns(select(new_key.c.id).scalar_subquery().label("key_id"))
+
+
+def _done_key_cte(new_order: Any) -> Any:
+    """`INSERT INTO idempotency_keys … SELECT … FROM new_order ON CONFLICT DO NOTHING RETURNING id`: the key as the
+    one-pass commit records it (status `done`), its result the commit's answer, `{order_ref, order_id, status,
+    total_q, items_count}` in that order (json_build_object keeps it), with the new order's id."""
+    # psycopg's dialect types every bind (`%(name)s::VARCHAR`), as json_build_object's variadic arguments need.
+    def bound(name: str, column: Any) -> Any:
+        return bindparam(name, type_=column.type)
+
+    result = func.json_build_object(
+        "order_ref", bound("o_ref", _ORDERS.c.ref), "order_id", new_order.c.id, "status", literal("committed"),
+        "total_q", bound("o_total_q", _ORDERS.c.total_q), "items_count", bound("o_items_count", _ORDERS.c.items_count))
+    row = select(bound("k_scope", _KEYS.c.scope), bound("k_key", _KEYS.c.key), literal("done"),
+                 bound("o_session_key", _KEYS.c.session_key), result, bound("k_now", _KEYS.c.created_at),
+                 bound("k_now", _KEYS.c.updated_at))
+    return (pg_insert(_KEYS)
+            .from_select(["scope", "key", "status", "session_key", "result", "created_at", "updated_at"],
+                         row.select_from(new_order))
+            .on_conflict_do_nothing()
+            .returning(_KEYS.c.id)
+            .cte("new_key"))
+
+
+@dataclass(slots=True)
+class DoneKey:
+    """A commit's idempotency key, to record as done with the order when that costs no statement of its own (the
+    order written in one statement: PostgreSQL). `recorded`: None until then (the caller records it itself), then
+    whether it was recorded (False: the key exists already). `sent`: the statement carrying it was sent (an error of
+    that statement may be the key's: waiting for a concurrent commit holding it)."""
+
+    scope: str
+    key: str
+    recorded: bool | None = None
+    sent: bool = False
 
 
 
@@ -98,6 +141,7 @@ class OrderRow:
 
 _ORDER_COLUMNS = tuple(name for name in OrderRow.__dataclass_fields__ if name != "id")
 _ORDER_LINES_AND_EVENT = _order_lines_and_event()
+_ORDER_LINES_EVENT_AND_KEY = _order_lines_and_event(done_key=True)
 
 
 def clean_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -113,9 +157,11 @@ async def create_order(
     actor: str,
     external_ref: str | None = None,
     directive_extras: dict[str, dict[str, Any]] | None = None,
+    done_key: DoneKey | None = None,
 ) -> OrderRow:
     """Create the order of `session` (already validated), with items, `created` and `price_override` events (I5),
-    and the channel's post-commit directives, all inside the caller's transaction."""
+    and the channel's post-commit directives, all inside the caller's transaction. `done_key`: a commit's key,
+    recorded with the order when it is written in one statement (see DoneKey)."""
     flow = OrderFlow.from_config(channel.config)
     now = utcnow()
     items = clean_items(session.items)
@@ -151,7 +197,14 @@ async def create_order(
                        "l_meta": [line["meta"] or {} for line in items],
                        "e_channel_code": order.channel_code, "e_type": type_, "e_actor": actor,
                        "e_payload": dict(payload), "e_created_at": utcnow()})
-        order.id, event_id = (await pg_direct.execute(connection, _ORDER_LINES_AND_EVENT, params)).one()
+        if done_key is None:
+            order.id, event_id = (await pg_direct.execute(connection, _ORDER_LINES_AND_EVENT, params)).one()
+        else:
+            params.update({"k_scope": done_key.scope, "k_key": done_key.key, "k_now": utcnow()})
+            done_key.sent = True
+            order.id, event_id, key_id = (await pg_direct.execute(connection, _ORDER_LINES_EVENT_AND_KEY,
+                                                                  params)).one()
+            done_key.recorded = key_id is not None
         announce_events(uow, order, [event_id], events)
     else:
         await _insert_one_by_one(uow, connection, order, values, items, events, actor)
