@@ -35,6 +35,7 @@ from .events import announce_session
 from .outbox import enqueue_many
 
 MAX_HANDLE_TYPE = 64  # the width of sessions.handle_type
+_SHORT_LIMITS: dict[Any, Any] = {}  # Limits (frozen) -> the same with strings bounded by MAX_HANDLE_TYPE
 
 
 def _check_open_input(hub: Hub, session_key: str | None, handle_type: str | None, handle_ref: str | None,
@@ -52,8 +53,12 @@ def _check_open_input(hub: Hub, session_key: str | None, handle_type: str | None
 
 def check_handle(handle_type: str | None, handle_ref: str | None, limits: Any) -> None:
     """A handle's parts within their bounds (the handle type is a short word such as `table`)."""
-    short = replace(limits, max_string_length=min(limits.max_string_length, MAX_HANDLE_TYPE))
-    check_optional_string(handle_type, short, field=("handle_type",), what="`handle_type`")
+    if handle_type is not None:  # (None passes whatever the bound)
+        short = _SHORT_LIMITS.get(limits)
+        if short is None:
+            short = _SHORT_LIMITS[limits] = replace(
+                limits, max_string_length=min(limits.max_string_length, MAX_HANDLE_TYPE))
+        check_optional_string(handle_type, short, field=("handle_type",), what="`handle_type`")
     check_optional_string(handle_ref, limits, field=("handle_ref",), what="`handle_ref`")
 
 
@@ -310,11 +315,13 @@ async def _write_draft(uow: Any, session: SessionRow, draft: Draft, config: Any)
         "b_now": now})
     if written.rowcount != 1:
         return None
-    edited = replace(session, items=draft.items, data=draft.data, pricing=draft.pricing,
-                     pricing_trace=draft.pricing_trace, rev=session.rev + 1, updated_at=now)
-    await _enqueue_checks(uow, edited, config)
-    announce_session(uow, edited)
-    return edited
+    # The row was read by this call and is its alone: it becomes the edited session (no copy of every field).
+    session.items, session.data, session.pricing, session.pricing_trace = (
+        draft.items, draft.data, draft.pricing, draft.pricing_trace)
+    session.rev, session.updated_at = session.rev + 1, now
+    await _enqueue_checks(uow, session, config)
+    announce_session(uow, session)
+    return session
 
 
 def run_modifiers_and_validators(hub: Hub, draft: Draft, *, stage: str) -> None:
