@@ -347,7 +347,10 @@ async def psycopg_autocommit(connection: AsyncConnection, driver: Any) -> AsyncI
     await driver.set_autocommit(True)
     try:
         yield UnitOfWork(db=connection)
-        await connection.commit()
+        # Ends the transaction SQLAlchemy began for a statement run through it (psycopg has committed each one). When
+        # every statement went by pg_direct there is none: commit() would be a no-op, after ≈ 13 µs of greenlet hop.
+        if connection.sync_connection.get_transaction() is not None:  # type: ignore[union-attr]
+            await connection.commit()
     finally:
         try:
             await driver.set_autocommit(False)
