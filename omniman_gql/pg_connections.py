@@ -54,7 +54,7 @@ class ParkedConnections:
         if pooled is None:  # a pool that keeps nothing idle (NullPool): park nothing either
             await connection.close()
             return
-        if clean and not self._closed and _reusable(connection):
+        if clean and not self._closed and not _pool_exhausted(self._engine) and _reusable(connection):
             self._idle.append((connection, time.monotonic()))
         else:
             await connection.close()
@@ -117,6 +117,16 @@ class ParkedConnections:
             clean = True
         finally:
             await self.release(connection, clean=clean)
+
+
+def _pool_exhausted(engine: AsyncEngine) -> bool:
+    """Whether every connection the pool may open is checked out (parked ones included): a use case may be waiting
+    in the pool for one, and it waits there, not here, so the connection in hand goes back to the pool for it."""
+    pool = engine.sync_engine.pool
+    size, max_overflow = getattr(pool, "size", None), getattr(pool, "_max_overflow", -1)
+    if size is None or max_overflow < 0:  # a pool without a limit: nobody ever waits
+        return False
+    return pool.checkedout() >= size() + max_overflow  # type: ignore[attr-defined, no-any-return]
 
 
 def _reusable(connection: AsyncConnection) -> bool:

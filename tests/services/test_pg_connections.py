@@ -124,6 +124,23 @@ async def test_without_linger_no_more_idle_connections_than_the_pool_size(two_ke
     await parked.close()
 
 
+async def test_use_cases_waiting_for_a_full_pool_get_the_connections_others_are_done_with(hub: Hub, pg: None) -> None:
+    engine = create_async_engine(hub.settings.async_database_url, pool_size=2, max_overflow=2, pool_timeout=10)
+    parked = ParkedConnections(engine, keep=2, linger_s=30)
+
+    async def use_case() -> int:
+        async with parked.core_transaction() as uow:
+            await asyncio.sleep(0)  # hold it while the others queue up in the pool
+            return int((await uow.db.execute(text("SELECT 1"))).scalar_one())
+
+    try:
+        assert await asyncio.wait_for(asyncio.gather(*(use_case() for _ in range(20))), timeout=30) == [1] * 20
+        assert engine.sync_engine.pool.checkedout() == len(parked._idle) <= 4  # type: ignore[attr-defined]
+    finally:
+        await parked.close()
+        await engine.dispose()
+
+
 async def test_an_idle_process_goes_back_to_the_pool_size_by_itself(two_kept: AsyncEngine) -> None:
     parked = ParkedConnections(two_kept, keep=2, linger_s=0.05)
     await _burst(parked, 6)
