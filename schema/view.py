@@ -130,7 +130,8 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         a header whose type Python's email parser might read differently (quotes, `=`), goes to Strawberry."""
         if request.method != "POST" or not self._single_results or not _plainly_json(request.content_type):
             return await super().parse_http_body(request)
-        data = self.parse_json(await request.get_body())
+        body = await request.get_body()
+        data = self.parse_json(body)
         if isinstance(data, list):
             self._validate_batch_request(data, protocol="http")  # refuses every batch (400)
         query, variables, extensions = data.get("query"), data.get("variables"), data.get("extensions")
@@ -140,8 +141,9 @@ class OmnimanGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The GraphQL operation's `variables` must be an object or null, if provided.")
         if not isinstance(extensions, dict | None):
             raise HTTPException(400, "The GraphQL operation's `extensions` must be an object or null, if provided.")
-        return GraphQLRequestData(query=query, variables=variables, operation_name=data.get("operationName"),
-                                  extensions=extensions, protocol="http")
+        checked = NulFreeRequestData if _nul_free(body) else GraphQLRequestData
+        return checked(query=query, variables=variables, operation_name=data.get("operationName"),
+                       extensions=extensions, protocol="http")
 
     def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
         raise HTTPException(400, NO_BATCHING)
@@ -163,7 +165,7 @@ class OmnimanGraphQL(GraphQL[Context, None]):
                              root_value: Any, request_data: GraphQLRequestData) -> ExecutionResult:
         """One operation over HTTP: queries (GET or POST) and mutations (POST); subscriptions need a websocket."""
         allowed = HTTP_OPERATIONS.get(request_adapter.method, set())
-        if contains_nul(request_data.variables):
+        if not isinstance(request_data, NulFreeRequestData) and contains_nul(request_data.variables):
             raise HTTPException(400, NUL_MESSAGE)
         try:
             return await self.schema.execute(
@@ -190,6 +192,18 @@ class OmnimanGraphQL(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_page(self.graphql_ide_html))
+
+
+class NulFreeRequestData(GraphQLRequestData):
+    """Request data decoded from a body that cannot hold a NUL anywhere (see `_nul_free`): its variables need no
+    walk looking for one."""
+
+
+def _nul_free(body: object) -> bool:
+    """Whether no string decoded from this JSON body can hold a NUL: it has no zero byte (so it is read as UTF-8,
+    not UTF-16 or UTF-32, whose text always has some) and no `\\u0000` escape, the only way to write a NUL in a JSON
+    string (a raw control character is a syntax error). An escaped backslash before `u0000` only makes this say no."""
+    return isinstance(body, bytes) and b"\x00" not in body and b"\\u0000" not in body
 
 
 def _plainly_json(content_type: str | None) -> bool:
