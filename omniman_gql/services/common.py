@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, any_, bindparam, case, func, literal_column, or_, select
+from sqlalchemy import ARRAY, any_, bindparam, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .. import pg_direct
@@ -133,10 +133,14 @@ def _session_channel_and_prices() -> Any:
     """PostgreSQL: the session and its channel (as `_SESSION_CHANNEL`) plus, for an internally priced session, the
     price rows of its lines' SKUs and of the `skus` given, as one JSON array of [sku, unit_price_q, name]: a modify's
     two reads in one round trip."""
-    line_skus = select(func.json_array_elements(_SESSIONS.c["items"]).op("->>")(literal_column("'sku'")))
+    # The SKUs of THIS session's lines (correlated to the outer row: uncorrelated, it read every session's lines,
+    # a scan of the whole table once the price table held a SKU not asked for), as one array with the `skus` given,
+    # so the price table is read by its key.
+    line_skus = (select(func.json_array_elements(_SESSIONS.c["items"]).op("->>")(literal_column("'sku'")))
+                 .correlate(_SESSIONS).scalar_subquery())
+    wanted = func.array_cat(bindparam("skus", type_=ARRAY(_PRICES.c.sku.type)), func.array(line_skus))
     quotes = (select(func.json_agg(func.json_build_array(_PRICES.c.sku, _PRICES.c.unit_price_q, _PRICES.c.name)))
-              .where(or_(_PRICES.c.sku == any_(bindparam("skus", type_=ARRAY(_PRICES.c.sku.type))),
-                         _PRICES.c.sku.in_(line_skus)))
+              .where(_PRICES.c.sku == any_(wanted))
               .scalar_subquery())
     return (select(*session_and_channel_columns(),
                    case((_SESSIONS.c.pricing_policy == "internal", quotes), else_=None).label("quotes"))

@@ -154,3 +154,20 @@ async def test_the_one_statement_reads_what_the_price_table_answers(hub: Hub, ba
         assert at_hand.asked == {"A", "C", "NONE"}
         assert at_hand.quotes == await PriceTable().get_prices(uow.db, ["A", "C", "NONE"], code)
         assert await read_session_and_prices(uow.db, code, "none-such", ["A"]) is None
+
+
+async def test_only_this_sessions_lines_are_read_not_every_sessions(hub: Hub, backend: str) -> None:
+    """The line SKUs are the read session's own: another session's lines add no quote (and no scan of its rows)."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's statement")
+    code = await make_channel(hub)
+    await catalog.set_prices(hub, prices=[{"sku": "A", "unit_price_q": 125}, {"sku": "B", "unit_price_q": 7},
+                                          {"sku": "C", "unit_price_q": 1}])
+    other, _ = await sessions.open_session(hub, channel_code=code)
+    await sessions.modify_session(hub, channel_code=code, session_key=other.session_key,
+                                  ops=[{"op": "add_line", "sku": "B", "qty": "1"}])
+    mine, _ = await sessions.open_session(hub, channel_code=code)
+    async with hub.autocommit() as uow:
+        found = await read_session_and_prices(uow.db, code, mine.session_key, ["A"])
+    assert found is not None and found[2] is not None
+    assert found[2].asked == {"A"} and set(found[2].quotes) == {"A"}
