@@ -116,6 +116,30 @@ async def test_event_listeners_see_every_statement(hub: Hub) -> None:
     assert seen and [s for s in seen if "channels" in s] == seen[-1:]  # on SQLite, after its BEGIN
 
 
+def test_psycopg_internals_are_used_only_on_the_tested_series() -> None:
+    assert pg_direct.psycopg_series_tested("3.3.9") and pg_direct.psycopg_series_tested("3.3.0.dev1")
+    assert not any(pg_direct.psycopg_series_tested(v) for v in ("3.4.0", "3.2.10", "4.3.1", "3", "x.y"))
+    assert pg_direct.DIRECT  # the installed psycopg is the pinned series: the tests below run the direct path
+
+
+async def test_another_psycopg_series_leaves_every_statement_to_sqlalchemy(
+        hub: Hub, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != "postgresql":
+        pytest.skip("pg_direct sends statements itself on PostgreSQL only")
+    code = await make_channel(hub)
+
+    def direct_path(*_args: object) -> object:
+        raise AssertionError("the direct path ran")
+
+    monkeypatch.setattr(pg_direct, "_execute_gen", direct_path)
+    async with hub.engine.connect() as connection:
+        with pytest.raises(AssertionError, match="direct path"):  # the tested series: the direct path
+            await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})
+    monkeypatch.setattr(pg_direct, "DIRECT", False)
+    async with hub.engine.connect() as connection:  # another series: SQLAlchemy's path, same answer
+        assert (await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})).one().code == code
+
+
 async def test_statements_sqlalchemy_must_prepare_are_left_to_it(hub: Hub, backend: str) -> None:
     """Expanding parameters, and INSERTs leaving out a column with a Python-side default, take SQLAlchemy's path."""
     if backend != "postgresql":
