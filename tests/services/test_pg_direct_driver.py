@@ -36,6 +36,12 @@ def _driver(connection: Any) -> Any:
     return connection.sync_connection.connection.driver_connection
 
 
+async def _read_channel(connection: Any, code: str, *, direct: bool) -> Any:
+    """The channel's row read by pg_direct (`direct`) or by SQLAlchemy's own execution."""
+    run = pg_direct.execute if direct else type(connection).execute
+    return await run(connection, _CHANNEL_CORE, {"code": code})
+
+
 def _sent_arguments(connection: Any, statement: Any, values: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     """What the plan sends for `values` (placeholders in order) and what SQLAlchemy's parameters would be."""
     plan = pg_direct._plan_of(statement, tuple(values), connection.dialect)
@@ -110,10 +116,7 @@ async def test_a_lost_connection_is_invalidated_as_sqlalchemy_does(hub: Hub, pg:
             await killer.execute(text("SELECT pg_terminate_backend(:pid)"),
                                  {"pid": _driver(victim).info.backend_pid})
             with pytest.raises(OperationalError) as caught:
-                if direct:
-                    await pg_direct.execute(victim, _CHANNEL_CORE, {"code": code})
-                else:
-                    await victim.execute(_CHANNEL_CORE, {"code": code})
+                await _read_channel(victim, code, direct=direct)
             outcomes.append((type(caught.value.orig), caught.value.connection_invalidated, victim.invalidated))
             await killer.rollback()
     assert outcomes[0] == outcomes[1] and outcomes[1][1:] == (True, True)
@@ -127,10 +130,7 @@ async def test_a_closed_driver_connection_fails_as_on_sqlalchemys_path(hub: Hub,
             await connection.commit()
             await _driver(connection).close()
             with pytest.raises(OperationalError) as caught:
-                if direct:
-                    await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})
-                else:
-                    await connection.execute(_CHANNEL_CORE, {"code": code})
+                await _read_channel(connection, code, direct=direct)
             outcomes.append((str(caught.value.orig), caught.value.connection_invalidated, connection.invalidated))
     assert outcomes[0] == outcomes[1] == ("the connection is closed", True, True)
 
