@@ -87,7 +87,8 @@ class Hub:
         if parked is None:
             parked = self._parked = (self.engine.dialect.name == "postgresql"
                                      and ParkedConnections(self.engine, keep=self.settings.database_pool_size,
-                                                         linger_s=self.settings.database_linger_s))
+                                                         linger_s=self.settings.database_linger_s,
+                                                         max_active=self.settings.database_max_active))
         return parked or None
 
     def writer_turn(self) -> AbstractAsyncContextManager[None]:

@@ -1,6 +1,6 @@
 """PostgreSQL: the Hub's core transactions and autocommit blocks reuse a parked connection only when the last use
 case left it clean, keep idle connections beyond the pool's size only for `database_linger_s` after their last use,
-and give them back at disposal."""
+give them back at disposal, and let no more than `database_max_active` use cases of a process run at once."""
 
 from __future__ import annotations
 
@@ -82,6 +82,9 @@ async def test_a_connection_left_in_a_transaction_is_not_parked(hub: Hub, pg: No
 async def test_a_burst_beyond_the_pool_size_lingers_then_shrinks_to_the_pool_size(hub: Hub, pg: None) -> None:
     code = await make_channel(hub)
     size = hub.settings.database_pool_size
+    # Turns for the whole burst at once (the default lets only `database_max_active` use cases take a connection).
+    hub._parked = ParkedConnections(hub.engine, keep=size, linger_s=hub.settings.database_linger_s,
+                                    max_active=3 * size)
 
     async def one(index: int) -> None:
         await sessions.open_session(hub, channel_code=code, session_key=f"k{index}")
@@ -149,3 +152,79 @@ async def test_an_idle_process_goes_back_to_the_pool_size_by_itself(two_kept: As
     assert parked.excess() == 0 and two_kept.sync_engine.pool.checkedout() == len(parked._idle)  # type: ignore[attr-defined]
     await parked.close()
     assert parked._idle == []
+
+
+async def test_the_hub_gives_its_use_cases_database_max_active_turns(hub: Hub, pg: None) -> None:
+    parked = hub._parked_connections()
+    assert parked is not None and parked._max_active == hub.settings.database_max_active
+
+
+async def test_no_more_use_cases_run_at_once_than_their_turns(two_kept: AsyncEngine) -> None:
+    parked = ParkedConnections(two_kept, keep=2, linger_s=0, max_active=3)
+    running, most = 0, 0
+
+    async def use_case() -> int:
+        nonlocal running, most
+        async with parked.core_transaction() as uow:
+            running += 1
+            most = max(most, running)
+            for _ in range(3):  # hand the loop to the others while holding the turn
+                await asyncio.sleep(0)
+            value = int((await uow.db.execute(text("SELECT 1"))).scalar_one())
+            running -= 1
+            return value
+
+    try:
+        assert await asyncio.wait_for(asyncio.gather(*(use_case() for _ in range(12))), timeout=30) == [1] * 12
+        assert most == 3  # three at once, never more
+        assert two_kept.sync_engine.pool.checkedout() == len(parked._idle) <= 3  # type: ignore[attr-defined]
+    finally:
+        await parked.close()
+
+
+async def test_a_use_case_inside_another_takes_no_second_turn(two_kept: AsyncEngine) -> None:
+    parked = ParkedConnections(two_kept, keep=2, linger_s=0, max_active=1)
+
+    async def nested() -> int:
+        async with parked.core_transaction(), parked.autocommit() as inner:
+            return int((await inner.db.execute(text("SELECT 2"))).scalar_one())
+
+    try:
+        assert await asyncio.wait_for(nested(), timeout=10) == 2  # waiting for its own turn would never end
+    finally:
+        await parked.close()
+
+
+async def test_a_use_case_cancelled_while_waiting_for_a_turn_takes_none_away(two_kept: AsyncEngine) -> None:
+    parked = ParkedConnections(two_kept, keep=2, linger_s=0, max_active=1)
+    holding, done = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with parked.autocommit():
+            holding.set()
+            await done.wait()
+
+    async def waiter() -> None:
+        async with parked.autocommit():
+            raise AssertionError("no turn was free")
+
+    first = asyncio.create_task(holder())
+    await holding.wait()
+    second = asyncio.create_task(waiter())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not second.done()  # waiting for the turn the holder has
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    done.set()
+    await first
+
+    async def after() -> int:
+        async with parked.autocommit() as uow:
+            return int((await uow.db.execute(text("SELECT 3"))).scalar_one())
+
+    try:
+        assert await asyncio.wait_for(after(), timeout=10) == 3
+    finally:
+        await parked.close()
