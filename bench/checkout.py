@@ -148,4 +148,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        pass
+    else:
+        uvloop.install()  # the load generator shares the server's cores: its event loop's cost is theirs too
     print(json.dumps(asyncio.run(main(parse()))), flush=True)
