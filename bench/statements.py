@@ -62,7 +62,7 @@ def _count_at_psycopg(seen: list[str]) -> None:
     psycopg.AsyncCursor.execute = counted_execute  # type: ignore[method-assign]
     psycopg.AsyncConnection.commit = counted_commit  # type: ignore[method-assign]
 
-    from omniman_gql import pg_direct  # sends its statements on psycopg's connection, without a cursor
+    from omniman_gql.infra import pg_direct  # sends its statements on psycopg's connection, without a cursor
 
     send = pg_direct._execute_gen
 

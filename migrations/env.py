@@ -6,7 +6,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from omniman_gql.db import create_engine
+from omniman_gql.infra.db import create_engine
 from omniman_gql.models import metadata
 from omniman_gql.settings import Settings, get_settings
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from .db import (
+from .infra.db import (
     UnitOfWork,
     create_engine,
     create_session_factory,
@@ -20,7 +20,7 @@ from .db import (
     open_transaction,
     writer_turn,
 )
-from .pg_connections import ParkedConnections
+from .infra.pg_connections import ParkedConnections
 from .protocols import DirectiveDispatcher, EventPublisher
 from .registry import Registry, build_registry
 from .settings import Settings

@@ -4,9 +4,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
-from omniman_gql import app as core_app
-from omniman_gql.feeds import live_stream
-from omniman_gql.log_redaction import redact_access_log
+from omniman_gql.infra import app as core_app
+from omniman_gql.live.feeds import live_stream
+from omniman_gql.infra.log_redaction import redact_access_log
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings, get_settings
 
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     `run_directives`: directives are sent to dramatiq after each commit; with a `redis_url` to the Redis broker
     (`omniman worker` processes run them), without one to an in-process worker and sweeper started with the app (the
     embedded default). False leaves them queued in the database (tests that run them by hand).
-    `options` go to `omniman_gql.app.create_app` (hub_factory, on_startup, extra_lifespans).
+    `options` go to `omniman_gql.infra.app.create_app` (hub_factory, on_startup, extra_lifespans).
     """
     settings = settings or get_settings()
     redact_access_log()  # `/kds?token=…` must not write the token into the access log

@@ -40,7 +40,7 @@ ENCODED_MAX = 256  # recent `next` payloads kept encoded (a few events × a few 
 # and its websocket handler and operation (by the graphql-transport-ws handler).
 current_executor: ContextVar[SharingExecutor | None] = ContextVar("omniman_executor", default=None)
 current_operation: ContextVar[tuple[Any, Any] | None] = ContextVar("omniman_ws_operation", default=None)
-# Set in the task that resumes a parked subscription (see `omniman_gql.shared_feeds`): (its feed member, when the
+# Set in the task that resumes a parked subscription (see `omniman_gql.live.shared_feeds`): (its feed member, when the
 # subscription started, as `time.perf_counter()` counts).
 resumed_subscription: ContextVar[tuple[Any, float] | None] = ContextVar("omniman_resumed", default=None)
 

@@ -1,4 +1,4 @@
-"""Reports every GraphQL operation to `omniman_gql.observability`: metrics, the request's JSON log line, and the
+"""Reports every GraphQL operation to `omniman_gql.infra.observability`: metrics, the request's JSON log line, and the
 open-subscriptions gauge (a subscription's operation spans its whole life); unexpected errors are masked first."""
 
 import functools
@@ -8,9 +8,9 @@ from typing import Any
 
 from graphql import DocumentNode, FieldNode, GraphQLError, get_operation_ast
 
-from omniman_gql import observability
+from omniman_gql.infra import observability
 from omniman_gql.settings import Settings
-from omniman_gql.shared_feeds import Parked
+from omniman_gql.live.shared_feeds import Parked
 
 from .extensions import MaskInternalErrors, is_unexpected
 from .fanout import resumed_subscription

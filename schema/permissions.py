@@ -8,12 +8,7 @@ exist (the same `OmnimanError`, built by the same function), so a caller cannot 
 from omniman_gql.errors import ErrorCode
 from omniman_gql.services import reads
 from omniman_gql.services.auth import Action, Principal
-from omniman_gql.services.common import (
-    channel_not_found,
-    fulfillment_not_found,
-    order_not_found,
-    session_not_found,
-)
+from omniman_gql.services.common import channel_not_found, fulfillment_not_found, order_not_found, session_not_found
 
 from .context import Info
 from .errors import ClientError

@@ -8,7 +8,7 @@ per subscriber; the order and event rows themselves were read once per process b
 
 `orderEvents` of one channel (or of every channel) over graphql-transport-ws is delivered directly: its feed group's
 task writes the shared `next` frame to the socket (`DirectDelivery`), and the subscription's own generator only
-yields what that declines (see `omniman_gql.shared_feeds`).
+yields what that declines (see `omniman_gql.live.shared_feeds`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import strawberry
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.feeds import LiveFeeds, OrderEventItem, order_event_feed, session_feed
-from omniman_gql.pubsub import SubscriptionClosed
-from omniman_gql.shared_feeds import shared_order_event_feed
+from omniman_gql.live.feeds import LiveFeeds, OrderEventItem, order_event_feed, session_feed
+from omniman_gql.live.pubsub import SubscriptionClosed
+from omniman_gql.live.shared_feeds import shared_order_event_feed
 from omniman_gql.services.auth import Action
 from omniman_gql.services.common import session_not_found
 

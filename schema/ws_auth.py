@@ -17,10 +17,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyInitMessage
 
-from omniman_gql.pubsub import PubSub, Subscription
+from omniman_gql.live.pubsub import PubSub, Subscription
 from omniman_gql.runtime import Hub
 from omniman_gql.services import auth
-from omniman_gql.shared_feeds import Member, Parked, release
+from omniman_gql.live.shared_feeds import Member, Parked, release
 
 from .context import Context
 from .extensions import NUL_MESSAGE, contains_nul

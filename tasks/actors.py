@@ -8,7 +8,7 @@ from collections import deque
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 
-from omniman_gql import observability
+from omniman_gql.infra import observability
 from omniman_gql.runtime import Hub
 from omniman_gql.services import directives
 

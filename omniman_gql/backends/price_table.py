@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import ARRAY, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from .. import pg_direct
+from ..infra import pg_direct
 from ..domain.draft import PriceQuote
 from ..models import Price
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..db import insert_ignoring_conflicts
+from ..infra.db import insert_ignoring_conflicts
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Price, StockLevel, utcnow

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..db import UnitOfWork, insert_ignoring_conflicts
+from ..infra.db import UnitOfWork, insert_ignoring_conflicts
 from ..domain.channel_config import POLICIES, validate_channel_config
 from ..domain.limits import check_json
 from ..errors import ErrorCode, OmnimanError, ValidationFailed

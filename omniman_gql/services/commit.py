@@ -11,8 +11,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .. import ids, pg_direct
-from ..db import UnitOfWork, insert_new_id
+from .. import ids
+from ..infra import pg_direct
+from ..infra.db import UnitOfWork, insert_new_id
 from ..domain.draft import Draft
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Channel, IdempotencyKey, Order, Session, utcnow

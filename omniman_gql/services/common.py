@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ARRAY, any_, bindparam, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from .. import pg_direct
+from ..infra import pg_direct
 from ..backends.price_table import PriceTable
 from ..domain.draft import ChannelRules, PriceQuote
 from ..errors import ErrorCode, OmnimanError

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from .. import pg_direct
-from ..db import UnitOfWork, connection_of, insert_values_returning_ids
+from ..infra import pg_direct
+from ..infra.db import UnitOfWork, connection_of, insert_values_returning_ids
 from ..models import OrderEvent, utcnow
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import ARRAY, bindparam, column, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from .. import ids, pg_direct
-from ..db import UnitOfWork, connection_of
+from .. import ids
+from ..infra import pg_direct
+from ..infra.db import UnitOfWork, connection_of
 from ..domain.flow import OrderFlow
 from ..models import Channel, IdempotencyKey, Order, OrderItem, Session, utcnow
 from .events import _EVENTS, announce_events, record_events

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..db import UnitOfWork, insert_returning_ids
+from ..infra.db import UnitOfWork, insert_returning_ids
 from ..models import Directive, utcnow
 
 

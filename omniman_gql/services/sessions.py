@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, cast, select, true, update
 
-from .. import ids, pg_direct
-from ..db import insert_ignoring_conflicts, insert_new_id
+from .. import ids
+from ..infra import pg_direct
+from ..infra.db import insert_ignoring_conflicts, insert_new_id
 from ..domain.channel_config import check_topic_for
 from ..domain.draft import Draft
 from ..domain.limits import check_json, check_object, check_optional_string, check_string

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from omniman_gql.http_protocol import CoalescingHttpToolsProtocol
+from omniman_gql.infra.http_protocol import CoalescingHttpToolsProtocol
 from tests.fixtures.app import free_port
 
 RELEASE = asyncio.Event()  # set by a request to /release: a streamed response's second chunk waits for it

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLSyntaxError, parse, validate
 
-from omniman_gql.settings_doc import settings_markdown
+from omniman_gql.cli.settings_doc import settings_markdown
 from schema.build import build_schema
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

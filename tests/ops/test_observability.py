@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from omniman_gql import observability
+from omniman_gql.infra import observability
 from omniman_gql.services import auth
 from omniman_gql.settings import Settings
 from schema.asgi import create_app

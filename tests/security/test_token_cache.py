@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from omniman_gql.pubsub import InProcessPubSub
+from omniman_gql.live.pubsub import InProcessPubSub
 from omniman_gql.runtime import Hub
 from omniman_gql.services import auth
 from omniman_gql.settings import Settings
-from omniman_gql.token_cache import TokenCache
+from omniman_gql.live.token_cache import TokenCache
 from schema.asgi import create_app
 from tests.fixtures.app import Api
 from tests.fixtures.stream import eventually, wait_until

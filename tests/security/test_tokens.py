@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from omniman_gql.cli import main
-from omniman_gql.cli_tokens import announce_first_admin_token, first_admin_token
+from omniman_gql.cli.tokens import announce_first_admin_token, first_admin_token
 from omniman_gql.settings import Settings, get_settings
 from tests.fixtures.app import Api
 from tests.graphql import gql

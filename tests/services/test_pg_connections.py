@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from omniman_gql.pg_connections import ParkedConnections
+from omniman_gql.infra.pg_connections import ParkedConnections
 from omniman_gql.runtime import Hub
 from omniman_gql.services import sessions
 from tests.factories import make_channel

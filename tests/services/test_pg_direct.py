@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, insert, text
 from sqlalchemy.exc import IntegrityError, OperationalError, ResourceClosedError
 
-from omniman_gql import pg_direct
+from omniman_gql.infra import pg_direct
 from omniman_gql.backends.price_table import _PRICES, _PRICES_ANY
 from omniman_gql.models import Order
 from omniman_gql.runtime import Hub

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from psycopg.pq import TransactionStatus
 
-from omniman_gql import pg_direct
+from omniman_gql.infra import pg_direct
 from omniman_gql.models import Channel
 from omniman_gql.runtime import Hub
 from omniman_gql.services import commit, sessions

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from omniman_gql import db
+from omniman_gql.infra import db
 from omniman_gql.models import Session
 from omniman_gql.runtime import Hub
 from omniman_gql.services import channels, sessions
@@ -117,7 +117,7 @@ class _Waits(logging.Handler):
 
 @pytest.fixture
 def waits() -> Iterator[_Waits]:
-    logger = logging.getLogger("omniman_gql.sqlite_driver")
+    logger = logging.getLogger("omniman_gql.infra.sqlite_driver")
     handler, level = _Waits(), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

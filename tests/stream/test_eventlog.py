@@ -9,8 +9,16 @@ import pytest
 from sqlalchemy import text
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.eventlog import (MAX_SKIP, Horizon, Position, read_events, read_events_with_orders, snapshot,
-                                  with_lines_and_channels, with_orders)
+from omniman_gql.live.eventlog import (
+    MAX_SKIP,
+    Horizon,
+    Position,
+    read_events,
+    read_events_with_orders,
+    snapshot,
+    with_lines_and_channels,
+    with_orders,
+)
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders, reads
 from omniman_gql.services.common import lock_order

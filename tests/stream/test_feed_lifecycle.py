@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.feeds import LiveFeeds, order_event_feed, session_feed
-from omniman_gql.pubsub import SubscriptionClosed
+from omniman_gql.live.feeds import LiveFeeds, order_event_feed, session_feed
+from omniman_gql.live.pubsub import SubscriptionClosed
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders, sessions
 from tests.factories import committed_order, make_channel, open_with_items

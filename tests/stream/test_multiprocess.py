@@ -18,7 +18,7 @@ import pytest
 import redis
 from websockets.asyncio.client import ClientConnection, connect
 
-from omniman_gql.eventlog import Position
+from omniman_gql.live.eventlog import Position
 from omniman_gql.settings import Settings
 from tests.api.operations import COMMIT_SESSION, MODIFY_SESSION, OPEN_SESSION, TRANSITION_ORDER, UPSERT_CHANNEL
 from tests.fixtures.app import free_port, wait_for_health

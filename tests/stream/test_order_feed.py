@@ -7,8 +7,8 @@ import anyio
 import pytest
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.eventlog import Position
-from omniman_gql.feeds import LiveFeeds, OrderEventItem, order_event_feed
+from omniman_gql.live.eventlog import Position
+from omniman_gql.live.feeds import LiveFeeds, OrderEventItem, order_event_feed
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders
 from omniman_gql.services.common import lock_order

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from omniman_gql import observability
-from omniman_gql.pubsub import SubscriptionClosed
+from omniman_gql.infra import observability
+from omniman_gql.live.pubsub import SubscriptionClosed
 from omniman_gql.settings import Settings
-from omniman_gql.shared_feeds import FeedGroup, feed_groups, followers
+from omniman_gql.live.shared_feeds import FeedGroup, feed_groups, followers
 from schema.fanout import LeanEvent, LeanQueue, WebSocketsSansIOProtocol
 from tests.api.operations import TRANSITION_ORDER, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api

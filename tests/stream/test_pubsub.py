@@ -6,7 +6,7 @@ import anyio
 import pytest
 import redis
 
-from omniman_gql.pubsub import Message, PubSub, SubscriptionClosed
+from omniman_gql.live.pubsub import Message, PubSub, SubscriptionClosed
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings
 from tests.fixtures.stream import eventually, redis_subscriptions
@@ -124,7 +124,7 @@ async def test_pubsub_fans_one_message_out_to_500_subscribers(
 async def test_redis_pubsub_keeps_one_redis_subscription_per_channel(
     request: pytest.FixtureRequest, namespace: str
 ) -> None:
-    from omniman_gql.redis_pubsub import RedisPubSub
+    from omniman_gql.live.redis_pubsub import RedisPubSub
 
     client: redis.Redis = request.getfixturevalue("redis_client")
     ps = RedisPubSub(request.getfixturevalue("redis_url"), namespace=namespace)

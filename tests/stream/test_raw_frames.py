@@ -21,8 +21,8 @@ from omniman_gql.runtime import Hub
 from omniman_gql.services.commit import commit_session
 from omniman_gql.services.orders import transition_order
 from omniman_gql.settings import Settings
-from omniman_gql.shared_feeds import feed_groups, followers
-from omniman_gql.tails import tail_topic
+from omniman_gql.live.shared_feeds import feed_groups, followers
+from omniman_gql.live.tails import tail_topic
 from schema.asgi import create_app
 from schema.fanout import WebSocketsSansIOProtocol, _frame_header
 from schema.ws_auth import TEXTS_MAX, shared_text

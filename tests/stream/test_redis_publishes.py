@@ -7,7 +7,7 @@ import anyio
 import pytest
 import redis
 
-from omniman_gql.redis_pubsub import RedisPubSub, _Publishes
+from omniman_gql.live.redis_pubsub import RedisPubSub, _Publishes
 
 pytestmark = pytest.mark.anyio
 

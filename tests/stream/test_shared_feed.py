@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from omniman_gql.feeds import LiveFeeds, OrderEventItem
+from omniman_gql.live.feeds import LiveFeeds, OrderEventItem
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders
-from omniman_gql.shared_feeds import feed_groups, followers, shared_order_event_feed
+from omniman_gql.live.shared_feeds import feed_groups, followers, shared_order_event_feed
 from schema.fanout import start_now
 from tests.factories import committed_order, make_channel
 from tests.fixtures.stream import collecting, eventually

@@ -14,7 +14,7 @@ from schema.asgi import create_app
 from tests.api.operations import ADD_ORDER_EVENT, MODIFY_SESSION, TRANSITION_ORDER, commit, make_channel, ok, \
     open_with_lines
 from tests.fixtures.app import Api
-from omniman_gql.shared_feeds import feed_groups
+from omniman_gql.live.shared_feeds import feed_groups
 from tests.graphql import authorize, create_token, init_payload
 from tests.fixtures.stream import redis_subscriptions, wait_until
 from tests.stream.wsclient import ORDER_EVENTS, SESSION_CHANGED, GraphQLWs, live_of, wait_for_no_feeds, \

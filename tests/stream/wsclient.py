@@ -6,8 +6,8 @@ from typing import Any
 
 from starlette.testclient import TestClient, WebSocketTestSession
 
-from omniman_gql.feeds import LiveFeeds
-from omniman_gql.shared_feeds import followers
+from omniman_gql.live.feeds import LiveFeeds
+from omniman_gql.live.shared_feeds import followers
 from schema.ws_auth import TOKENS_TOPIC
 from tests.fixtures.stream import wait_until
 

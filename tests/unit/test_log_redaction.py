@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from omniman_gql.log_redaction import RedactTokens, redact, redact_access_log
+from omniman_gql.infra.log_redaction import RedactTokens, redact, redact_access_log
 
 
 @pytest.mark.parametrize(("line", "expected"), [

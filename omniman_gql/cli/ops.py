@@ -1,6 +1,6 @@
 """Operator commands of `omniman`: `demo`, `channel apply FILE`, `directives list|retry`, `settings-doc`.
 
-Registered in `cli.COMMANDS`; each runs one short asyncio program on a Hub of its own (the database named by the
+Registered in `omniman_gql.cli.COMMANDS`; each runs one short asyncio program on a Hub of its own (the database named by the
 settings) and prints what it did. Expected failures print `error: …` lines on stderr and exit with status 1.
 """
 
@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import OmnimanError
-from .runtime import Hub
-from .settings import Settings, get_settings
+from ..errors import OmnimanError
+from ..runtime import Hub
+from ..settings import Settings, get_settings
+from .database import upgrade_database
 
 T = TypeVar("T")
 Commands = Any  # argparse's private _SubParsersAction
 DIRECTIVE_STATUSES = ("queued", "running", "done", "failed")
-DISPATCH_MODULE = "tasks.dispatch"  # named by string: the core never imports the task adapter
 
 
 def _run(settings: Settings, work: Callable[[Hub], Awaitable[T]], *, dispatcher: Any = None) -> T:
@@ -43,8 +42,6 @@ def _errors(exc: OmnimanError) -> int:
 
 
 def _prepare_database(settings: Settings) -> None:
-    from .cli import upgrade_database  # cli imports this module at its end; by now it is complete
-
     if settings.is_sqlite:  # as `serve` does: a new user's first command may be this one
         upgrade_database(settings)
 
@@ -64,7 +61,7 @@ def add_demo(commands: Commands) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .services.provisioning import seed_demo
+    from ..services.provisioning import seed_demo
 
     settings = get_settings()
     _prepare_database(settings)
@@ -107,7 +104,7 @@ def add_channel(commands: Commands) -> None:
 
 
 def cmd_channel_apply(args: argparse.Namespace) -> int:
-    from .services.provisioning import apply_channels, check_channel_document, parse_channel_document
+    from ..services.provisioning import apply_channels, check_channel_document, parse_channel_document
 
     source = "stdin" if str(args.file) == "-" else str(args.file)
     try:
@@ -165,7 +162,7 @@ def add_directives(commands: Commands) -> None:
 
 
 def cmd_directives_list(args: argparse.Namespace) -> int:
-    from .services.reads import directive_page
+    from ..services.reads import directive_page
 
     if not 1 <= args.limit <= 1000:
         print("error: --limit must be between 1 and 1000", file=sys.stderr)
@@ -196,10 +193,14 @@ def _directive_dict(row: Any) -> dict[str, Any]:
 
 
 def cmd_directives_retry(args: argparse.Namespace) -> int:
-    from .services.directives import retry_directive
+    from ..services.directives import retry_directive
 
     settings = get_settings()
-    dispatcher = importlib.import_module(DISPATCH_MODULE).dispatcher_for(settings) if settings.redis_url else None
+    dispatcher = None
+    if settings.redis_url:
+        from tasks.dispatch import dispatcher_for
+
+        dispatcher = dispatcher_for(settings)
     try:
         row = _run(settings, lambda hub: retry_directive(hub, directive_id=args.id), dispatcher=dispatcher)
     except OmnimanError as exc:

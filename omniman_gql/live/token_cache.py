@@ -12,10 +12,10 @@ from typing import Any
 
 import anyio
 
-from .protocols import EventPublisher
+from ..protocols import EventPublisher
 from .pubsub import PubSub, Subscription
-from .runtime import Hub
-from .services import auth
+from ..runtime import Hub
+from ..services import auth
 
 log = logging.getLogger(__name__)
 TOKENS_TOPIC = "tokens"  # `revoke_token` publishes {"revoked": id} here after its commit

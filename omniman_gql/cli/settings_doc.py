@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from .settings import Settings
+from ..settings import Settings
 
 HEADER = """# Settings reference
 

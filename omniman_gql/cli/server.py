@@ -1,52 +1,25 @@
-"""The `omniman` command line: serve the hub, migrate its database, export the GraphQL schema.
+"""Commands that run the hub's processes: `serve` (web), `worker` and `sweeper` (directives), `migrate`, `schema`.
 
-Each command is an `add_<name>(commands)` function registering a sub-parser whose `func(args) -> int` does the work.
-Commands to come register the same way in COMMANDS: `worker` (directives), `token create|list|revoke`, `demo`,
-`channel apply FILE`, `directives retry ID`. The core never imports the adapters (`schema`, `tasks`): it names them
-by string (uvicorn's factory path, importlib), as a process entry point does.
+They are the processes' composition roots, so they import the adapters (`schema`, `tasks`) openly; uvicorn and
+dramatiq still get the web app and the broker by name (`schema.asgi:create_app`, `tasks.broker:broker`), because each
+of their worker processes imports them itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .settings import Settings, get_settings
+from .. import __version__
+from ..settings import get_settings
+from .database import upgrade_database
+from .tokens import announce_first_admin_token
 
 ASGI_FACTORY = "schema.asgi:create_app"
-SCHEMA_MODULE = "schema.build"
-
 Commands = Any  # argparse's private _SubParsersAction
-
-
-def alembic_config(settings: Settings) -> Any:
-    """Alembic configured for `settings`, with the packaged `migrations` (works from an installed wheel too)."""
-    from alembic.config import Config
-
-    import migrations
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
-    cfg.set_main_option("path_separator", "os")
-    cfg.attributes["settings"] = settings
-    return cfg
-
-
-def upgrade_database(settings: Settings, revision: str = "head") -> None:
-    """Create or upgrade the database schema (idempotent: nothing happens at head)."""
-    from alembic import command
-
-    if settings.is_sqlite:  # SQLite creates the file, not its directory
-        path = settings.database_url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(settings), revision)
 
 
 def _say(message: str) -> None:
@@ -101,7 +74,7 @@ def _http_protocol() -> Any:
     """uvicorn's httptools protocol sending a response's headers with its body in one write (see http_protocol);
     uvicorn's own choice when httptools is not installed."""
     try:
-        from .http_protocol import CoalescingHttpToolsProtocol
+        from ..infra.http_protocol import CoalescingHttpToolsProtocol
     except ImportError:
         return "auto"
     return CoalescingHttpToolsProtocol
@@ -141,7 +114,9 @@ def add_schema(commands: Commands) -> None:
 
 
 def cmd_schema_export(args: argparse.Namespace) -> int:
-    sdl = str(importlib.import_module(SCHEMA_MODULE).schema) + "\n"
+    from schema.build import schema
+
+    sdl = str(schema) + "\n"
     if args.output:
         args.output.write_text(sdl, encoding="utf-8")
     else:
@@ -150,11 +125,10 @@ def cmd_schema_export(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# worker and sweeper (directives; the `tasks` adapter is named by string, never imported here)
+# worker and sweeper (directives)
 
 BROKER = "tasks.broker:broker"
 ACTORS = "tasks.actors"
-SWEEPER_MODULE = "tasks.sweeper"
 
 
 def add_worker(commands: Commands) -> None:
@@ -199,35 +173,10 @@ def add_sweeper(commands: Commands) -> None:
 
 
 def cmd_sweeper(args: argparse.Namespace) -> int:
-    importlib.import_module(SWEEPER_MODULE).main()
+    from tasks import sweeper
+
+    sweeper.main()
     return 0
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-
-from .cli_ops import OPS_COMMANDS  # noqa: E402 - demo, channel apply, directives, settings-doc
-
-COMMANDS: list[Callable[[Commands], None]] = [add_serve, add_migrate, add_schema, add_worker, add_sweeper,
-                                              *OPS_COMMANDS]
-
-from .cli_tokens import TOKEN_COMMANDS, announce_first_admin_token  # noqa: E402 - token create|list|revoke
-
-COMMANDS += TOKEN_COMMANDS
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="omniman", description="Omniman GQL: a headless omnichannel order hub.")
-    parser.add_argument("--version", action="version", version=f"omniman {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in COMMANDS:
-        add(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+SERVER_COMMANDS = [add_serve, add_migrate, add_schema, add_worker, add_sweeper]

@@ -15,11 +15,10 @@ import anyio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .eventlog import (Horizon, LoggedEvent, read_events_with_orders, snapshot, with_lines_and_channels,
-                       with_orders)
-from .models import Channel, Order, OrderEvent
+from .eventlog import Horizon, LoggedEvent, read_events_with_orders, snapshot, with_lines_and_channels, with_orders
+from ..models import Channel, Order, OrderEvent
 from .pubsub import PubSub, SubscriptionClosed
-from .runtime import Hub
+from ..runtime import Hub
 
 log = logging.getLogger(__name__)
 

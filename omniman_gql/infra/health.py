@@ -10,9 +10,9 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from . import __version__
-from .runtime import Hub
-from .settings import Settings
+from .. import __version__
+from ..runtime import Hub
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT_S = 3.0

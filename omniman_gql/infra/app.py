@@ -28,8 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .health import health_endpoint
 from .observability import ObservabilityMiddleware, metrics_endpoint
-from .runtime import Hub
-from .settings import Settings, get_settings
+from ..runtime import Hub
+from ..settings import Settings, get_settings
 
 HubFactory = Callable[[Settings], Hub]
 StartupHook = Callable[[Hub], Awaitable[None]]

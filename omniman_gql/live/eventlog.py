@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import READONLY
-from .errors import ErrorCode, OmnimanError
-from .models import Channel, Order, OrderEvent, OrderItem
+from ..infra.db import READONLY
+from ..errors import ErrorCode, OmnimanError
+from ..models import Channel, Order, OrderEvent, OrderItem
 
 CURSOR_PREFIX = "oe1."
 MAX_CURSOR_CHARS = 8_000

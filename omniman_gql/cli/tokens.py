@@ -12,11 +12,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from .errors import OmnimanError
-from .pubsub import create_pubsub
-from .runtime import Hub
-from .services import auth
-from .settings import Settings, get_settings
+from ..errors import OmnimanError
+from ..live.pubsub import create_pubsub
+from ..runtime import Hub
+from ..services import auth
+from ..settings import Settings, get_settings
 
 T = TypeVar("T")
 Commands = Any  # argparse's private _SubParsersAction

@@ -29,8 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .models import Directive
-from .settings import Settings
+from ..models import Directive
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 REQUEST_LOG = logging.getLogger("omniman.requests")

@@ -25,12 +25,12 @@ from typing import Any
 import anyio
 from sqlalchemy import select
 
-from .errors import ErrorCode, OmnimanError
+from ..errors import ErrorCode, OmnimanError
 from .eventlog import LoggedEvent, Position, read_events, snapshot, with_orders
-from .models import Order, OrderEvent, Session
+from ..models import Order, OrderEvent, Session
 from .pubsub import PubSub, create_pubsub
-from .runtime import Hub
-from .services.events import session_topic
+from ..runtime import Hub
+from ..services.events import session_topic
 from .tails import OrderEventTails, Tail
 from .token_cache import TokenCache
 

@@ -15,7 +15,7 @@ from sqlalchemy import event, insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from .settings import Settings
+from ..settings import Settings
 from .sqlite_driver import SqliteDriver
 
 READONLY = "omniman_readonly"
