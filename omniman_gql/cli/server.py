@@ -62,22 +62,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _say(f"Health: {base}/health")
     announce_first_admin_token(settings, base)
     uvicorn.run(ASGI_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers,
-                reload=args.reload, log_level=args.log_level, http=_http_protocol(),
+                reload=args.reload, log_level=args.log_level,
                 access_log=not settings.log_json,  # with JSON logs, the request lines replace uvicorn's
                 # Browsers offer permessage-deflate; accepting it costs ≈ 100 KiB and a compression per message for
                 # every kitchen display socket (measured with bench/stream.py), and GraphQL events are small.
                 ws_per_message_deflate=False)
     return 0
-
-
-def _http_protocol() -> Any:
-    """uvicorn's httptools protocol sending a response's headers with its body in one write (see http_protocol);
-    uvicorn's own choice when httptools is not installed."""
-    try:
-        from ..infra.http_protocol import CoalescingHttpToolsProtocol
-    except ImportError:
-        return "auto"
-    return CoalescingHttpToolsProtocol
 
 
 # ---------------------------------------------------------------------------------------------------------------------
