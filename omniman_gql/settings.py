@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///./omniman.db", description="Database URL; `postgresql://…` or `sqlite:///path.db`."
     )
+    accelerate: bool = Field(
+        True, description="Use the accelerators: modules that reach past a library's public API for speed (each "
+        "isolated in one module, pinned to the library's minor series in pyproject.toml and tested both ways). "
+        "`false` puts every one of them back on the library's own path (see docs/deploy.md).")
     database_pool_size: int = Field(10, ge=1, le=200, description="Connections kept open per process (PostgreSQL).")
     database_linger_s: float = Field(
         30.0, ge=0, le=3600, description="Seconds a connection beyond the pool size stays open after its last use "
