@@ -6,18 +6,17 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, union_all, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import ErrorCode, OmnimanError
 from ..models import Directive, utcnow
 from ..runtime import Hub
+from ..uow import UnitOfWork
 
 log = logging.getLogger("omniman.directives")
 
@@ -60,7 +59,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 # A worker runs claim and complete for every directive: built once (statement construction and its cache key cost
-# more than the execution), sent as Core on the connection with bound values.
+# more than the execution), sent with bound values.
 _TABLE = Directive.__table__
 _CLAIM = (update(_TABLE)
           .where(_TABLE.c.id == bindparam("claim_id"), _TABLE.c.status == "queued",
@@ -119,21 +118,17 @@ _COMPLETE = (update(_TABLE)
              .values(status="done", last_error="", updated_at=bindparam("done_at")))
 
 
-@asynccontextmanager
-async def _statements(hub: Hub) -> AsyncIterator[AsyncConnection]:
-    """A connection for the worker's claim and completion, each statement atomic on its own, in autocommit
-    (`hub.autocommit`): a transaction block around one UPDATE adds a BEGIN and a COMMIT round trip and nothing else
-    (on PostgreSQL a single delivery went from 7 round trips to 3). SQLite writers still queue for this process's
-    writer turn."""
-    async with hub.autocommit(write=True) as uow:
-        yield uow.db  # type: ignore[misc]  # a Core connection in autocommit
+def _statements(hub: Hub) -> Any:
+    """A unit of work for the worker's claim and completion, each statement atomic on its own, in autocommit: a
+    transaction around one UPDATE adds a BEGIN and a COMMIT round trip and nothing else."""
+    return hub.transaction(autocommit=True)
 
 
 async def claim(hub: Hub, directive_id: int) -> Directive | None:
     """Take a due, queued directive for this caller (→ running, attempts + 1). A conditional UPDATE decides, so of
     any number of concurrent callers exactly one gets the row; the others get None."""
-    async with _statements(hub) as connection:
-        row = (await connection.execute(_CLAIM, {"claim_id": directive_id, "claim_now": utcnow()})).mappings().one_or_none()
+    async with _statements(hub) as uow:
+        row = (await uow.execute(_CLAIM, {"claim_id": directive_id, "claim_now": utcnow()})).mappings().one_or_none()
     return Directive(**row) if row is not None else None
 
 
@@ -146,8 +141,8 @@ def _still_ours(directive: Directive) -> ColumnElement[bool]:
 
 async def complete(hub: Hub, directive: Directive) -> bool:
     """Mark a claimed directive `done`. Returns False if the claim was lost (reclaimed meanwhile)."""
-    async with _statements(hub) as connection:
-        result = await connection.execute(
+    async with _statements(hub) as uow:
+        result = await uow.execute(
             _COMPLETE, {"run_id": directive.id, "run_attempts": directive.attempts, "done_at": utcnow()})
         return bool(result.rowcount)
 
@@ -269,29 +264,29 @@ async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hash
     ones in the order of `directive_ids`, then up to `extra` other due, queued directives of the same topics that
     the same UPDATE took (see _CLAIM_WITH_EXTRA), oldest first: of the topics of `like` (default: the ids).
 
-    With `reads`, the `prefetch` of each claimed topic's handler (see _prefetch) runs on the same connection and
+    With `reads`, the `prefetch` of each claimed topic's handler (see _prefetch) runs in the same unit of work and
     its entries are added to `reads`."""
     now = utcnow()
-    async with _statements(hub) as connection:
-        # One id (most messages at low traffic) without the expanding IN, whose rendering per execution costs ≈ 5% of
-        # a single delivery's CPU.
+    async with _statements(hub) as uow:
+        # One id (most messages at low traffic) without the expanding IN, which SQLAlchemy renders anew on every
+        # execution.
         if extra > 0:
-            result = await connection.execute(_CLAIM_WITH_EXTRA, {
+            result = await uow.execute(_CLAIM_WITH_EXTRA, {
                 "claim_ids": list(directive_ids), "skip_ids": list(directive_ids),
                 "like_ids": list(directive_ids if like is None else like),
                 "claim_now": now, "claim_extra": extra})
         elif len(directive_ids) == 1:
-            result = await connection.execute(_CLAIM, {"claim_id": directive_ids[0], "claim_now": now})
+            result = await uow.execute(_CLAIM, {"claim_id": directive_ids[0], "claim_now": now})
         else:
-            result = await connection.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})
+            result = await uow.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})
         claimed = {row["id"]: Directive(**row) for row in result.mappings().all()}
         missing = [i for i in directive_ids if i not in claimed]
         states = {}
         if missing:
-            states = {r.id: r for r in await connection.execute(_STATES, {"state_ids": missing})}
+            states = {r.id: r for r in await uow.execute(_STATES, {"state_ids": missing})}
         if reads is not None and claimed:
             try:
-                await _prefetch(hub, connection, list(claimed.values()), reads)
+                await _prefetch(hub, uow, list(claimed.values()), reads)
             except Exception:  # only an optimisation: the handlers read for themselves (shared_read) instead
                 log.exception("prefetch for directives %s failed", sorted(claimed))
     own = set(directive_ids)
@@ -300,11 +295,10 @@ async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hash
             [_not_yet(i, states.get(i), now) for i in missing])
 
 
-async def _prefetch(hub: Hub, connection: AsyncConnection, claimed: list[Directive], reads: dict[Hashable, Any]
-                    ) -> None:
-    """Run the `prefetch` of each claimed topic's handler: `async (connection, directives of its topic) -> {key:
+async def _prefetch(hub: Hub, uow: UnitOfWork, claimed: list[Directive], reads: dict[Hashable, Any]) -> None:
+    """Run the `prefetch` of each claimed topic's handler: `async (uow, directives of its topic) -> {key:
     value}`, whose entries answer that delivery's `shared_read(key, …)`. A read the handler would do in a
-    transaction of its own (BEGIN, SELECT, COMMIT) becomes one statement on the claim's connection. It must only
+    transaction of its own (BEGIN, SELECT, COMMIT) becomes one statement of the claim's unit of work. It must only
     read; if it raises, the handlers read for themselves."""
     by_topic: dict[str, list[Directive]] = {}
     for directive in claimed:
@@ -312,7 +306,7 @@ async def _prefetch(hub: Hub, connection: AsyncConnection, claimed: list[Directi
     for topic, group in by_topic.items():
         prefetch = getattr(hub.registry.handlers.get(topic), "prefetch", None)
         if prefetch is not None:
-            reads.update(await prefetch(connection, group))
+            reads.update(await prefetch(uow, group))
 
 
 async def complete_many(hub: Hub, directives: Sequence[Directive]) -> set[int]:
@@ -323,8 +317,8 @@ async def complete_many(hub: Hub, directives: Sequence[Directive]) -> set[int]:
     if len(directives) == 1:
         return {directives[0].id or 0} if await complete(hub, directives[0]) else set()
     runs = [(d.id, d.attempts) for d in directives]
-    async with _statements(hub) as connection:
-        return set((await connection.execute(_COMPLETE_MANY, {"runs": runs, "done_at": utcnow()})).scalars())
+    async with _statements(hub) as uow:
+        return set((await uow.execute(_COMPLETE_MANY, {"runs": runs, "done_at": utcnow()})).scalars())
 
 
 # Reads a batch's handlers share (see `shared_read`): set for the duration of one `run_directives`.

@@ -140,7 +140,7 @@ async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict
             draft = Draft.of(rules_of(channel), items=[], data=data, actor=actor)
             apply_ops(draft, parsed, new_line_id=ids.line_id)
             if channel.pricing_policy == "internal":
-                draft.prices = await fetch_prices(hub, uow.db, (line["sku"] for line in draft.items), channel_code)
+                draft.prices = await fetch_prices(hub, uow, (line["sku"] for line in draft.items), channel_code)
             run_modifiers_and_validators(hub, draft, stage="import")
         except OmnimanError as exc:
             raise _as_item_error(exc) from None

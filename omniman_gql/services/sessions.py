@@ -7,28 +7,25 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import bindparam, cast, select, true, update
+from sqlalchemy import select
 
 from .. import ids
-from ..infra import pg_direct
-from ..infra.db import insert_ignoring_conflicts, insert_new_id
 from ..domain.channel_config import check_topic_for
 from ..domain.draft import Draft
 from ..domain.limits import check_json, check_object, check_optional_string, check_string
 from ..domain.ops import DATA_ROOTS, apply_ops, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..models import Channel, Session, utcnow
+from ..models import Session, utcnow
+from ..models.rows import ChannelRow, SessionRow
 from ..runtime import Hub
+from ..uow import UnitOfWork
 from .common import (
     PricesAtHand,
-    SessionRow,
     ensure_session_open,
     fetch_prices,
     get_channel,
     lock_session,
     prices_read_with_session,
-    read_session,
-    read_session_and_prices,
     rules_of,
     session_not_found,
 )
@@ -98,40 +95,16 @@ async def open_session(
               "handle_type": handle_type, "handle_ref": handle_ref, "open_handle": open_handle, "state": "open",
               "rev": 0, "items": [], "data": doc, "pricing": {"total_q": 0, "items_count": 0}, "pricing_trace": [],
               "opened_at": now, "updated_at": now}
-    async with hub.autocommit(write=True) as uow:
-        inserted = (await pg_direct.execute(uow.db, _open_statement(uow.db),
-                                            {f"b_{name}": value for name, value in values.items()})).first()
+    async with hub.transaction(autocommit=True) as uow:
+        inserted = await uow.sessions.insert_open(values)
         if inserted is not None:
-            opened = SessionRow(id=inserted.id, pricing_policy=inserted.pricing_policy,
-                                edit_policy=inserted.edit_policy, committed_at=None, commit_token=None, **values)
+            session_id, pricing_policy, edit_policy = inserted
+            opened = SessionRow(id=session_id, pricing_policy=pricing_policy, edit_policy=edit_policy,
+                                committed_at=None, commit_token=None, **values)
             announce_session(uow, opened)
     if inserted is not None:
         return opened, True
     return await _open_the_long_way(hub, channel_code, session_key, handle_type, handle_ref, open_handle, doc)
-
-
-_OPENED_COLUMNS = ("channel_code", "session_key", "handle_type", "handle_ref", "open_handle", "state", "rev", "items",
-                   "data", "pricing", "pricing_trace", "opened_at", "updated_at")
-_OPEN_STATEMENTS: dict[str, Any] = {}
-
-
-def _open_statement(connection: Any) -> Any:
-    """The one-statement open, built once per dialect (the row's values are bound parameters)."""
-    statement = _OPEN_STATEMENTS.get(connection.dialect.name)
-    if statement is None:
-        table, channels = Session.__table__, Channel.__table__  # type: ignore[attr-defined]
-        # PostgreSQL types the parameters of a SELECT list from their casts (a bare NULL or text would not go into
-        # a json or timestamptz column); SQLite must not cast (CAST(… AS JSON) would mean NUMERIC there).
-        postgres = connection.dialect.name == "postgresql"
-        params = [bindparam(f"b_{name}", type_=table.c[name].type) for name in _OPENED_COLUMNS]
-        params = [cast(param, param.type) for param in params] if postgres else params
-        source = (select(*params, channels.c.pricing_policy, channels.c.edit_policy)
-                  .where(channels.c.code == bindparam("b_channel_code"), channels.c.is_active.is_(true())))
-        statement = _OPEN_STATEMENTS[connection.dialect.name] = (
-            insert_ignoring_conflicts(connection, table)
-            .from_select([*_OPENED_COLUMNS, "pricing_policy", "edit_policy"], source)
-            .returning(table.c.id, table.c.pricing_policy, table.c.edit_policy))
-    return statement
 
 
 async def _open_the_long_way(
@@ -155,7 +128,7 @@ async def _open_the_long_way(
         # Insert first: a unique constraint (key, or open handle), not luck, decides get-or-open, so the common case
         # (a new session) costs one statement; only a conflict reads the session that is already there.
         values = {c: getattr(row, c) for c in Session.model_fields if c != "id"}
-        inserted = await insert_new_id(uow.db, Session.__table__, values)
+        inserted = await uow.rows.insert_new(Session.__table__, values)
         if inserted is None:
             winner = await _find_existing(uow.db, channel_code, session_key, open_handle)
             if winner is None:
@@ -199,45 +172,34 @@ async def modify_session(
     # the session is still open at the rev read. The write is one UPDATE (plus the checks' directives), so SQLite's
     # writer lock is held for that alone. A change by someone else in between: done again under the row lock, which
     # answers exactly as if this one had waited for it (rev moves twice, or stale_rev for an expected_rev).
-    async with hub.autocommit() as uow:
-        if prices_read_with_session(hub, uow.db):
-            session, channel, at_hand = await _editable_session_and_prices(uow.db, channel_code, session_key,
+    async with hub.transaction(autocommit=True) as uow:
+        if prices_read_with_session(hub):
+            session, channel, at_hand = await _editable_session_and_prices(uow, channel_code, session_key,
                                                                            expected_rev, ops)
         else:
-            (session, channel), at_hand = await _editable_session(uow.db, channel_code, session_key, expected_rev,
+            (session, channel), at_hand = await _editable_session(uow, channel_code, session_key, expected_rev,
                                                                   lock=False), None
-        draft = await _draft(hub, uow.db, session, channel, ops, actor, at_hand)
+        draft = await _draft(hub, uow, session, channel, ops, actor, at_hand)
         required = channel.config.get("required_checks_on_commit") or []
-        if not required:  # nothing to write but the session: the same connection, one statement
-            async with hub.writer_turn():
-                edited = await _write_draft(uow, session, draft, channel.config)
+        if not required:  # nothing to write but the session: one statement, on the same connection
+            edited = await _write_draft(uow, session, draft, channel.config)
     if required:  # the session and the checks' directives, together
-        async with hub.core_transaction() as uow:
+        async with hub.transaction() as uow:
             edited = await _write_draft(uow, session, draft, channel.config)
     if edited is not None:
         return edited
-    async with hub.core_transaction() as uow:
-        session, channel = await _editable_session(uow.db, channel_code, session_key, expected_rev, lock=True)
-        draft = await _draft(hub, uow.db, session, channel, ops, actor)
+    async with hub.transaction() as uow:
+        session, channel = await _editable_session(uow, channel_code, session_key, expected_rev, lock=True)
+        draft = await _draft(hub, uow, session, channel, ops, actor)
         edited = await _write_draft(uow, session, draft, channel.config)
     assert edited is not None  # the row is locked: nobody moved it
     return edited
 
 
-_SESSION_TABLE = Session.__table__  # type: ignore[attr-defined]
-# Every modify sends it: built once. The rev and state conditions make it a no-op when someone else got there first.
-_WRITE_DRAFT = (update(_SESSION_TABLE)
-                .where(_SESSION_TABLE.c.id == bindparam("b_id"), _SESSION_TABLE.c.rev == bindparam("b_rev"),
-                       _SESSION_TABLE.c.state == "open")
-                .values(items=bindparam("b_items"), data=bindparam("b_data"), pricing=bindparam("b_pricing"),
-                        pricing_trace=bindparam("b_pricing_trace"), rev=bindparam("b_new_rev"),
-                        updated_at=bindparam("b_now")))
-
-
 async def _editable_session(
-    connection: Any, channel_code: str, session_key: str, expected_rev: int | None, *, lock: bool
-) -> tuple[SessionRow, Any]:
-    found = await read_session(connection, channel_code, session_key, lock=lock)
+    uow: UnitOfWork, channel_code: str, session_key: str, expected_rev: int | None, *, lock: bool
+) -> tuple[SessionRow, ChannelRow]:
+    found = await uow.sessions.read(channel_code, session_key, lock=lock)
     if found is None:
         raise session_not_found(channel_code, session_key)
     session, channel = found
@@ -257,16 +219,19 @@ def _check_editable(session: SessionRow, channel_code: str, expected_rev: int | 
 
 
 async def _editable_session_and_prices(
-    connection: Any, channel_code: str, session_key: str, expected_rev: int | None, ops: Sequence[Any]
-) -> tuple[SessionRow, Any, PricesAtHand | None]:
+    uow: UnitOfWork, channel_code: str, session_key: str, expected_rev: int | None, ops: Sequence[Any]
+) -> tuple[SessionRow, ChannelRow, PricesAtHand | None]:
     """`_editable_session` without a lock, the same checks in the same order, and the prices the draft will likely
-    need read with the session (one round trip instead of two: see `prices_read_with_session`)."""
-    found = await read_session_and_prices(connection, channel_code, session_key, _skus_named(ops))
+    need, read with the session where the database can (one round trip instead of two)."""
+    skus = _skus_named(ops)
+    found = await uow.sessions.read_with_prices(channel_code, session_key, sorted(skus))
     if found is None:
         raise session_not_found(channel_code, session_key)
-    session, channel, at_hand = found
+    session, channel, quotes = found
     _check_editable(session, channel_code, expected_rev)
-    return session, channel, at_hand
+    if quotes is None:
+        return session, channel, None
+    return session, channel, PricesAtHand(frozenset(skus).union(line["sku"] for line in session.items), quotes)
 
 
 def _skus_named(ops: Any) -> set[str]:
@@ -286,7 +251,7 @@ def _skus_named(ops: Any) -> set[str]:
     return skus
 
 
-async def _draft(hub: Hub, connection: Any, session: SessionRow, channel: Any, ops: Sequence[Any],
+async def _draft(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: ChannelRow, ops: Sequence[Any],
                  actor: str, at_hand: PricesAtHand | None = None) -> Draft:
     """The session with `ops` applied, priced, modified and validated; checks and issues cleared (stale now).
     `at_hand`: prices read with the session, used when they cover every SKU of the draft."""
@@ -300,21 +265,18 @@ async def _draft(hub: Hub, connection: Any, session: SessionRow, channel: Any, o
     if session.pricing_policy == "internal" and draft.items:
         quotes = None if at_hand is None else at_hand.for_skus({line["sku"] for line in draft.items})
         draft.prices = quotes if quotes is not None else await fetch_prices(
-            hub, connection, (line["sku"] for line in draft.items), session.channel_code)
+            hub, uow, (line["sku"] for line in draft.items), session.channel_code)
     run_modifiers_and_validators(hub, draft, stage="draft")
     draft.data.pop("checks", None)  # I12: whatever was checked is stale now
     draft.data.pop("issues", None)
     return draft
 
 
-async def _write_draft(uow: Any, session: SessionRow, draft: Draft, config: Any) -> SessionRow | None:
+async def _write_draft(uow: UnitOfWork, session: SessionRow, draft: Draft, config: Any) -> SessionRow | None:
     """Store the draft if the session is still open at the rev it was made from (I11: rev + 1); None if not."""
     now = utcnow()
-    written = await pg_direct.execute(uow.db, _WRITE_DRAFT, {
-        "b_id": session.id, "b_rev": session.rev, "b_items": draft.items, "b_data": draft.data,
-        "b_pricing": draft.pricing, "b_pricing_trace": draft.pricing_trace, "b_new_rev": session.rev + 1,
-        "b_now": now})
-    if written.rowcount != 1:
+    if not await uow.sessions.write_draft(session.id, session.rev, items=draft.items, data=draft.data,
+                                          pricing=draft.pricing, pricing_trace=draft.pricing_trace, now=now):
         return None
     # The row was read by this call and is its alone: it becomes the edited session (no copy of every field).
     session.items, session.data, session.pricing, session.pricing_trace = (
@@ -336,7 +298,7 @@ def run_modifiers_and_validators(hub: Hub, draft: Draft, *, stage: str) -> None:
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
 
 
-async def _enqueue_checks(uow: Any, session: Any, config: Any) -> None:
+async def _enqueue_checks(uow: UnitOfWork, session: Any, config: Any) -> None:
     # Enqueued even when the session is now empty: the check's handler must release the holds of the old lines.
     required = config.get("required_checks_on_commit") or []
     if not required:

@@ -15,7 +15,7 @@ from omniman_gql.domain.draft import PriceQuote
 from omniman_gql.errors import OmnimanError
 from omniman_gql.runtime import Hub
 from omniman_gql.services import catalog, channels, commit, sessions
-from omniman_gql.services.common import PricesAtHand, read_session_and_prices
+from omniman_gql.services.common import PricesAtHand
 from tests.factories import make_channel
 
 pytestmark = pytest.mark.anyio
@@ -146,14 +146,13 @@ async def test_the_one_statement_reads_what_the_price_table_answers(hub: Hub, ba
     session, _ = await sessions.open_session(hub, channel_code=code)
     session = await sessions.modify_session(hub, channel_code=code, session_key=session.session_key,
                                             ops=[{"op": "add_line", "sku": "A", "qty": "1"}])
-    async with hub.autocommit() as uow:
-        found = await read_session_and_prices(uow.db, code, session.session_key, ["C", "NONE"])
-        assert found is not None
-        read, _channel, at_hand = found
+    async with hub.transaction(autocommit=True) as uow:
+        read, _channel, at_hand = await sessions._editable_session_and_prices(
+            uow, code, session.session_key, None, [{"op": "add_line", "sku": "C"}, {"addLine": {"sku": "NONE"}}])
         assert read.rev == session.rev and read.items == session.items and at_hand is not None
         assert at_hand.asked == {"A", "C", "NONE"}
-        assert at_hand.quotes == await PriceTable().get_prices(uow.db, ["A", "C", "NONE"], code)
-        assert await read_session_and_prices(uow.db, code, "none-such", ["A"]) is None
+        assert at_hand.quotes == await PriceTable().get_prices(uow, ["A", "C", "NONE"], code)
+        assert await uow.sessions.read_with_prices(code, "none-such", ["A"]) is None
 
 
 async def test_only_this_sessions_lines_are_read_not_every_sessions(hub: Hub, backend: str) -> None:
@@ -167,7 +166,8 @@ async def test_only_this_sessions_lines_are_read_not_every_sessions(hub: Hub, ba
     await sessions.modify_session(hub, channel_code=code, session_key=other.session_key,
                                   ops=[{"op": "add_line", "sku": "B", "qty": "1"}])
     mine, _ = await sessions.open_session(hub, channel_code=code)
-    async with hub.autocommit() as uow:
-        found = await read_session_and_prices(uow.db, code, mine.session_key, ["A"])
+    async with hub.transaction(autocommit=True) as uow:
+        found = await sessions._editable_session_and_prices(uow, code, mine.session_key, None,
+                                                            [{"op": "add_line", "sku": "A"}])
     assert found is not None and found[2] is not None
     assert found[2].asked == {"A"} and set(found[2].quotes) == {"A"}
