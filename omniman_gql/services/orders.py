@@ -21,7 +21,8 @@ from .common import fetch_prices, get_channel, lock_order, rules_of
 from .events import record_event
 from .ordering import create_order
 from .outbox import enqueue_many
-from .sessions import check_handle, check_session_data, run_modifiers_and_validators
+from .modify import run_modifiers_and_validators
+from .sessions import check_handle, check_session_data
 
 
 async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "system") -> Order:
