@@ -21,8 +21,9 @@ AfterCommit = Callable[[UnitOfWork], Awaitable[None]]
 
 class Database:
     """Opens the units of work of one engine. SQLite: this process's writers take turns (see `db._WriterQueue`).
-    PostgreSQL: at most `database_max_active` units of work at once (`Turns`), on connections parked between them
-    (`ParkedConnections`), their checkout statements sent by psycopg directly when `accelerate` is on (`pg_direct`)."""
+    PostgreSQL: at most `database_max_active` units of work that may write at once (`Turns`), all on connections
+    parked between them (`ParkedConnections`), their statement sets' statements sent by psycopg directly when
+    `accelerate` is on (`pg_direct`)."""
 
     def __init__(self, engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession],
                  settings: Settings) -> None:
@@ -55,7 +56,8 @@ class Database:
                           after_commit: AfterCommit | None) -> AsyncIterator[SqlUnitOfWork]:
         turns, parked = self.turns, self.parked
         assert turns is not None and parked is not None
-        taken = await turns.acquire()
+        # A read-only unit takes no turn: a writer holding one may be waiting for a read to finish.
+        taken = None if readonly else await turns.acquire()
         try:
             connection = await parked.acquire()
             clean = False

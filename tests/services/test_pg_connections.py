@@ -211,3 +211,24 @@ async def test_a_use_case_cancelled_while_waiting_for_a_turn_takes_none_away(sma
             return int((await uow.execute(text("SELECT 3"))).scalar_one())
 
     assert await asyncio.wait_for(after(), timeout=10) == 3
+
+
+async def test_a_read_only_use_case_never_waits_for_a_turn(small: Database) -> None:
+    _with_turns(small, 1)
+    holding, done = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with small.unit():
+            holding.set()
+            await done.wait()
+
+    first = asyncio.create_task(writer())
+    await holding.wait()
+
+    async def reader() -> int:
+        async with small.unit(readonly=True) as uow:
+            return int((await uow.execute(text("SELECT 4"))).scalar_one())
+
+    assert await asyncio.wait_for(reader(), timeout=10) == 4  # while the only turn is held
+    done.set()
+    await first
