@@ -1,5 +1,7 @@
-"""Units of work on the database: a Core connection in a transaction (or in autocommit), an ORM session on it made
-on first use, and the statement sets of the database's dialect."""
+"""Units of work on the database: a connection in a transaction or in autocommit, with its ORM session and statements.
+
+The ORM session is made on first use; the statement sets are those of the database's dialect.
+"""
 
 from __future__ import annotations
 

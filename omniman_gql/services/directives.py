@@ -1,4 +1,4 @@
-"""The directive lifecycle: run a delivery (claim, handlers, completion), back off, fail, revive; the sweeper's queries."""
+"""The directive lifecycle: a delivery's run (claim, handlers, completion), back-off, failure, revival, sweeping."""
 
 from __future__ import annotations
 

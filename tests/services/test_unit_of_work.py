@@ -47,7 +47,7 @@ async def test_orm_and_core_statements_share_one_transaction(hub: Hub) -> None:
 async def test_pending_orm_changes_are_written_at_commit(hub: Hub) -> None:
     code = await make_channel(hub)
     async with hub.transaction() as uow:
-        channel = (await uow.db.execute(select(Channel).where(Channel.code == code))).scalar_one()  # type: ignore[arg-type]
+        channel = (await uow.db.execute(select(Channel).where(Channel.code == code))).scalar_one()  # type: ignore
         channel.name = "renamed, never flushed by the use case"
     assert await _name(hub, code) == "renamed, never flushed by the use case"
     assert channel.name == "renamed, never flushed by the use case"  # still readable after the unit ended
@@ -92,7 +92,7 @@ class OrmPricing:
     """A pricing backend as the protocol promises it: it gets an ORM session and reads with the ORM."""
 
     async def get_prices(self, db: Any, skus: Any, channel_code: str) -> dict[str, int]:
-        rows = (await db.execute(select(Price).where(Price.sku.in_(list(skus))))).scalars()  # type: ignore[attr-defined]
+        rows = (await db.execute(select(Price).where(Price.sku.in_(list(skus))))).scalars()  # type: ignore
         return {row.sku: row.unit_price_q + 1 for row in rows}
 
 

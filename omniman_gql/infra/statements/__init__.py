@@ -1,5 +1,7 @@
-"""The statement sets of a unit of work, per concern, in the SQL of each database (SQLAlchemy Core for both, and
-PostgreSQL's own forms where they save round trips)."""
+"""The statement sets of a unit of work, one module per concern, in the SQL of each database.
+
+SQLAlchemy Core for both databases, and PostgreSQL's own forms where they save round trips.
+"""
 
 from __future__ import annotations
 
