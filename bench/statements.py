@@ -44,9 +44,8 @@ async def _python_calls(step: object) -> int:
 
 
 def _count_at_psycopg(seen: list[str]) -> None:
-    """PostgreSQL: count at psycopg's cursor and connection (SQLAlchemy's execution) and where pg_direct sends a
-    statement. An engine event listener would make pg_direct step aside, and this would measure a path the server
-    does not take."""
+    """PostgreSQL: count at psycopg's cursor and connection, where both SQLAlchemy's execution and pg_direct send
+    their statements. An engine event listener would not see pg_direct's, which skip SQLAlchemy's execution."""
     import psycopg
 
     execute, commit = psycopg.AsyncCursor.execute, psycopg.AsyncConnection.commit
@@ -61,16 +60,6 @@ def _count_at_psycopg(seen: list[str]) -> None:
 
     psycopg.AsyncCursor.execute = counted_execute  # type: ignore[method-assign]
     psycopg.AsyncConnection.commit = counted_commit  # type: ignore[method-assign]
-
-    from omniman_gql.infra import pg_direct  # sends its statements on psycopg's connection, without a cursor
-
-    send = pg_direct._execute_gen
-
-    def counted_send(driver: Any, sent: Any) -> Any:
-        seen.append(sent.query.split(None, 1)[0].decode().upper())
-        return send(driver, sent)
-
-    pg_direct._execute_gen = counted_send  # type: ignore[assignment]
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:

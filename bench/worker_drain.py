@@ -81,8 +81,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         pending = len(ids)
         while pending and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            async with hub.connection(readonly=True) as connection:
-                pending = (await connection.execute(select(func.count()).select_from(table).where(
+            async with hub.transaction(readonly=True) as uow:
+                pending = (await uow.execute(select(func.count()).select_from(table).where(
                     table.c.order_ref == marker, table.c.status != "done"))).scalar_one()
         # Every message acked (dramatiq keeps a message in the queue's hash until its ack): the messages of ids a
         # batch already ran are work of the worker's too.
@@ -93,8 +93,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         acked_s = time.perf_counter() - started
         if cpu is not None:
             cpu = cpu_seconds(args.worker_pid) - cpu
-        async with hub.connection(readonly=True) as connection:
-            first, last, claims = (await connection.execute(
+        async with hub.transaction(readonly=True) as uow:
+            first, last, claims = (await uow.execute(
                 select(func.min(table.c.started_at), func.max(table.c.updated_at),
                        func.count(func.distinct(table.c.started_at))).where(table.c.order_ref == marker))).one()
     finally:

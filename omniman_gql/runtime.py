@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .infra.db import (
-    UnitOfWork,
-    create_engine,
-    create_session_factory,
-    open_autocommit,
-    open_connection,
-    open_core_transaction,
-    open_transaction,
-    writer_turn,
-)
-from .infra.pg_connections import ParkedConnections
+from .infra.db import create_engine, create_session_factory
+from .infra.units import Database
 from .protocols import DirectiveDispatcher, EventPublisher
 from .registry import Registry, build_registry
 from .settings import Settings
+from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +40,10 @@ class Hub:
     registry: Registry
     dispatcher: DirectiveDispatcher = field(default_factory=NullDispatcher)
     publisher: EventPublisher = field(default_factory=NullPublisher)
-    # PostgreSQL: the Core connections of `core_transaction` and `autocommit`, parked between use cases (made on
-    # first use; False on other databases).
-    _parked: ParkedConnections | bool | None = field(default=None, init=False, repr=False, compare=False)
+    database: Database = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.database = Database(self.engine, self.session_factory, self.settings)
 
     @classmethod
     def create(cls, settings: Settings, *, registry: Registry | None = None, **kwargs: Any) -> Hub:
@@ -58,47 +51,17 @@ class Hub:
         return cls(settings=settings, engine=engine, session_factory=create_session_factory(engine),
                    registry=registry or build_registry(settings), **kwargs)
 
-    @asynccontextmanager
-    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
-        """One use case's transaction; once it has committed, new directives are dispatched and events published."""
-        async with open_transaction(self.session_factory, readonly=readonly) as uow:
-            yield uow
-        await self._after_commit(uow)
+    def transaction(self, *, readonly: bool = False, autocommit: bool = False
+                    ) -> AbstractAsyncContextManager[UnitOfWork]:
+        """The one way a use case gets at the database: a unit of work, committed at the end of the block and rolled
+        back on any exception; once it has committed, its directives are dispatched and its events published.
 
-    @asynccontextmanager
-    async def core_transaction(self) -> AsyncIterator[UnitOfWork]:
-        """As `transaction`, with a Core connection as `uow.db` (no ORM session): for the checkout's hot paths."""
-        parked = self._parked_connections()
-        async with (parked.core_transaction() if parked else open_core_transaction(self.session_factory)) as uow:
-            yield uow
-        await self._after_commit(uow)
-
-    @asynccontextmanager
-    async def autocommit(self, *, write: bool = False) -> AsyncIterator[UnitOfWork]:
-        """As `core_transaction`, but each statement commits by itself (see `db.open_autocommit`); after-commit
-        work runs once the block is done."""
-        parked = self._parked_connections()
-        async with (parked.autocommit() if parked else open_autocommit(self.session_factory, write=write)) as uow:
-            yield uow
-        await self._after_commit(uow)
-
-    def _parked_connections(self) -> ParkedConnections | None:
-        parked = self._parked
-        if parked is None:
-            parked = self._parked = (self.engine.dialect.name == "postgresql"
-                                     and ParkedConnections(self.engine, keep=self.settings.database_pool_size,
-                                                         linger_s=self.settings.database_linger_s,
-                                                         max_active=self.settings.database_max_active))
-        return parked or None
-
-    def writer_turn(self) -> AbstractAsyncContextManager[None]:
-        """This process's SQLite writer queue (a no-op on PostgreSQL): for one write on an autocommit connection."""
-        return writer_turn(self.session_factory)
-
-    def connection(self, *, readonly: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A Core transaction with no ORM session and no after-commit work (nothing to dispatch or publish): for
-        hot paths made of a statement or two."""
-        return open_connection(self.session_factory, readonly=readonly)
+        - `readonly=True`: nothing will be written (SQLite: a plain BEGIN, no wait for the writer turn).
+        - `autocommit=True`: no transaction around the statements, each commits by itself; for a use case made of
+          one write, or of reads that need no common snapshot followed by one conditional write. Its after-commit
+          work runs once the block is done.
+        """
+        return self.database.unit(readonly=readonly, autocommit=autocommit, after_commit=self._after_commit)
 
     async def _after_commit(self, uow: UnitOfWork) -> None:
         # Failures here are logged, never raised: the change is committed, and the sweeper and cursor replay
@@ -136,6 +99,5 @@ class Hub:
                 log.exception("publishing to %s failed; subscribers will catch up from the database", topic)
 
     async def dispose(self) -> None:
-        if isinstance(self._parked, ParkedConnections):
-            await self._parked.close()
+        await self.database.dispose()
         await self.engine.dispose()

@@ -35,13 +35,11 @@ class Settings(BaseSettings):
         "isolated in one module, pinned to the library's minor series in pyproject.toml and tested both ways). "
         "`false` puts every one of them back on the library's own path (see docs/deploy.md).")
     database_pool_size: int = Field(10, ge=1, le=200, description="Connections kept open per process (PostgreSQL).")
-    database_linger_s: float = Field(
-        30.0, ge=0, le=3600, description="Seconds a connection beyond the pool size stays open after its last use "
-        "(PostgreSQL): a steady load above the pool size reuses those connections instead of opening one per request.")
     database_max_active: int = Field(
-        4, ge=1, le=200, description="Checkout use cases (open, modify, commit) running statements at once per process "
-        "(PostgreSQL); the others wait their turn. PostgreSQL spends more CPU per statement when far more backends are busy "
-        "than it has cores: 4 was best for 2 web processes on 2 shared cores; scale it with PostgreSQL's cores.")
+        4, ge=1, le=200, description="Units of work that may write (use cases' write transactions and autocommit "
+        "blocks) running statements at once per process (PostgreSQL); the others wait their turn, reads never do. "
+        "PostgreSQL spends more CPU per statement when far more backends are busy than it has cores: 4 was best for "
+        "2 web processes on 2 shared cores; scale it with PostgreSQL's cores.")
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long a SQLite writer waits for the lock.")
     redis_url: str | None = Field(None, description="Redis URL; when set, directives and live events go through Redis.")
     broker_namespace: str = Field("omniman", description="Prefix of every Redis key used by the broker and pub/sub.")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..models import Channel, Directive
 from ..runtime import Hub
 from ..services.directives import DirectiveFailed, shared_read
+from ..uow import UnitOfWork
 
 ROUTING_KEYS = ("backend", "recipient", "event", "message")
 _CHANNELS = Channel.__table__
@@ -22,15 +22,15 @@ def _key(channel_code: str) -> tuple[str, str]:
     return ("channel.config", channel_code)
 
 
-async def prefetch_channels(connection: AsyncConnection, directives: list[Directive]) -> dict[Any, Any]:
-    """The channels of a delivery's notifications, read with the claim (see services.directives._prefetch)."""
+async def prefetch_channels(uow: UnitOfWork, directives: list[Directive]) -> dict[Any, Any]:
+    """The channels of a delivery's notifications, read with the claim (see services.claims._prefetch)."""
     codes = sorted({code for d in directives if isinstance(code := d.payload.get("channel_code"), str) and code})
     if not codes:
         return {}
     if len(codes) == 1:
-        configs = {codes[0]: (await connection.execute(_CHANNEL_CONFIG, {"code": codes[0]})).scalar_one_or_none()}
+        configs = {codes[0]: (await uow.execute(_CHANNEL_CONFIG, {"code": codes[0]})).scalar_one_or_none()}
     else:
-        configs = {row.code: row.config for row in await connection.execute(_CHANNEL_CONFIGS, {"codes": codes})}
+        configs = {row.code: row.config for row in await uow.execute(_CHANNEL_CONFIGS, {"codes": codes})}
     return {_key(code): configs.get(code) for code in codes}  # an unknown channel too: no settings, no second read
 
 
@@ -39,8 +39,8 @@ async def _channel_settings(hub: Hub, channel_code: str | None) -> dict[str, Any
         return {}
 
     async def read() -> Any:
-        async with hub.connection(readonly=True) as connection:
-            return (await connection.execute(_CHANNEL_CONFIG, {"code": channel_code})).scalar_one_or_none()
+        async with hub.transaction(readonly=True) as uow:
+            return (await uow.execute(_CHANNEL_CONFIG, {"code": channel_code})).scalar_one_or_none()
 
     # Prefetched with the claim (prefetch_channels); else read once for all the notifications of the delivery.
     config = await shared_read(_key(channel_code), read)

@@ -1,14 +1,18 @@
-"""The checkout's hot statements sent straight to psycopg on PostgreSQL: compiled once, run without SQLAlchemy's
-execution layer (≈ 190 → 70 µs of CPU per statement), with the same parameters, rows, errors and events.
+"""PostgreSQL accelerator: the checkout's statements compiled once and sent on a psycopg cursor of the unit of work.
 
-Nor through a psycopg cursor: a statement goes on the driver connection as cursor.execute() would send it (BEGIN
-when a transaction must start, psycopg's own prepared statements after `prepare_threshold` runs, its lock and its
-wait, which cancels a statement on the server when the task is cancelled), without building a cursor, a query
-object and a parameter dict per statement (in one process, A/B alternated: ≈ 30 µs less CPU per statement, ≈ 0.25
-ms per checkout). That takes a few of psycopg's internals (`_start_query`, `_prepared`, `_query2pg`); the tests of
-tests/services/test_pg_direct*.py hold this path to SQLAlchemy's answers, errors, lost connections and
-cancellations, so a psycopg upgrade that moves them fails there. Only on the psycopg series those tests ran
-against (`TESTED_PSYCOPG`, which pyproject.toml pins): on any other, SQLAlchemy runs every statement."""
+SQLAlchemy's execution of a statement (its execution context, cache lookup, parameter processing, cursor wrapper and
+result machinery, a greenlet hop each way) costs several times what the statement costs psycopg. Here a statement
+is compiled once per set of value keys; each call only runs the binds' processors and psycopg's `cursor.execute`
+(with psycopg's own prepared statements after `prepare_threshold` runs), and rows come back as named tuples whose
+values went through the columns' result processors, as SQLAlchemy's rows do. Database errors are raised as
+SQLAlchemy raises them (wrapped, a lost connection invalidated).
+
+Public API only: SQLAlchemy's `compile`, `Compiled.string/binds/construct_params`, `TypeEngine.dialect_impl`,
+`bind_processor` and `result_processor`, `Dialect.is_disconnect`, `DBAPIError.instance`; psycopg's
+`AsyncConnection.cursor` and `AsyncCursor`. Statements sent here skip SQLAlchemy's engine events (tracing
+listeners); `OMNIMAN_ACCELERATE=false` sends every statement through SQLAlchemy. tests/services/test_pg_direct.py
+holds this path to SQLAlchemy's answers.
+"""
 
 from __future__ import annotations
 
@@ -19,42 +23,17 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from psycopg import errors, generators
-from psycopg.adapt import Transformer
-from psycopg.pq import ExecStatus, Format
 from psycopg.rows import tuple_row
-from sqlalchemy.exc import MultipleResultsFound, NoResultFound, ResourceClosedError
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, ResourceClosedError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.util.concurrency import greenlet_spawn
-
-TESTED_PSYCOPG = (3, 3)  # the series whose internals this module was written and tested against
-
-
-def psycopg_series_tested(version: str) -> bool:
-    """Whether a psycopg version string belongs to the series this module's use of its internals was tested on."""
-    parts = version.split(".")
-    return len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() \
-        and (int(parts[0]), int(parts[1])) == TESTED_PSYCOPG
-
-
-try:  # private modules: present on the tested series, maybe not on another
-    from psycopg._preparing import Prepare
-    from psycopg._queries import _query2pg
-except ImportError:  # pragma: no cover - another psycopg series: SQLAlchemy runs the statements
-    DIRECT = False
-else:
-    DIRECT = psycopg_series_tested(psycopg.__version__)
+from sqlalchemy.sql.expression import Delete, Insert, Select, Update
 
 Processor = Callable[[Any], Any]
-TUPLES_OK, COMMAND_OK, EMPTY_QUERY = ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK, ExecStatus.EMPTY_QUERY
-COPY_BOTH, FATAL_ERROR = ExecStatus.COPY_BOTH, ExecStatus.FATAL_ERROR
-TEXT = Format.TEXT
 
 
 class DirectResult:
-    """The part of SQLAlchemy's Result the checkout reads: rows as named tuples (attribute, index and slice access,
-    values converted by the columns' types as SQLAlchemy would), and `rowcount`. A statement that returns no rows
-    refuses to be read, as SQLAlchemy's result does."""
+    """The part of SQLAlchemy's Result the statement sets read: rows as named tuples (attribute, index and slice
+    access) and `rowcount`. A statement that returns no rows refuses to be read, as SQLAlchemy's result does."""
 
     __slots__ = ("_rows", "rowcount")
 
@@ -100,209 +79,150 @@ class DirectResult:
         return [row[0] for row in self.rows]
 
 
-class _Value:
-    """Stands for the value of `key` in the caller's values while a plan finds where each bind's value comes from."""
+class _Key:
+    """Stands for the value of `name` in the caller's values while a plan finds where each bind's value comes from."""
 
-    __slots__ = ("key",)
+    __slots__ = ("name",)
 
-    def __init__(self, key: str) -> None:
-        self.key = key
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-# Values SQLAlchemy would send unchanged on every call: a statement's own literal binds of these types are processed
-# once per plan instead of once per call.
+# Values SQLAlchemy would send unchanged on every call: a statement's own literals of these types are processed once.
 _CONSTANT_TYPES = (str, int, float, bool, type(None), bytes, Decimal, dt.datetime, dt.date, dt.time, dt.timedelta)
 
 
-class _Plan:
-    """A statement compiled for PostgreSQL once: its SQL text, where each bind's value comes from (the caller's
-    values, through the bind's processor, or a literal of the statement processed once), and (after its first run,
-    from the column types psycopg reports) the row type and its processors."""
+class Plan:
+    """A statement compiled for PostgreSQL once: its SQL, where each bind's value comes from (a key of the caller's
+    values through the bind's processor, or one of the statement's literals, processed once), and (from its first
+    run, with the column types psycopg reports) the row type and the result processors."""
 
-    __slots__ = ("sql", "compiled", "binds", "row", "processors", "sources", "converted")
+    __slots__ = ("sql", "binds", "columns", "row", "processors")
 
-    def __init__(self, compiled: Any, keys: tuple[str, ...]) -> None:
-        self.sql: str = compiled.string
-        self.compiled = compiled
-        self.binds: Mapping[str, Processor] = compiled._bind_processors
+    def __init__(self, sql: str, binds: list[tuple[str, str | None, Any]], columns: list[Any]) -> None:
+        self.sql = sql
+        self.binds = binds  # (bind name, the values' key or None, its processor, or the processed literal)
+        self.columns = columns  # the statement's result columns (their types), in order
         self.row: Any = None
-        self.processors: list[tuple[int, Processor]] | None = None
-        self.sources = self._sources(keys)
-        # client encoding -> (the query with $n placeholders, their names in that order, their formats)
-        self.converted: dict[str, tuple[bytes, list[str], list[Any]]] = {}
-
-    def _sources(self, keys: tuple[str, ...]) -> dict[str, tuple[str | None, Any]] | None:
-        """Bind name -> (the values' key, its processor) or (None, the literal processed): what construct_params
-        answers for these keys, found by asking it once with stand-ins. None when a bind's value may change between
-        calls (a callable, or a mutable literal): `parameters` then builds them on every call."""
-        compiled = self.compiled
-        if any(bind.callable is not None for bind in compiled.binds.values()):
-            return None
-        try:
-            found = compiled.construct_params({key: _Value(key) for key in keys}, escape_names=False)
-        except Exception:  # noqa: BLE001  # a required bind missing: parameters() raises it on every call
-            return None
-        sources: dict[str, tuple[str | None, Any]] = {}
-        for name, value in found.items():
-            processor = self.binds.get(name)
-            if isinstance(value, _Value):
-                sources[name] = (value.key, processor)
-            elif type(value) in _CONSTANT_TYPES:
-                sources[name] = (None, value if processor is None else processor(value))
-            else:
-                return None
-        return sources
+        self.processors: list[tuple[int, Processor]] = []
 
     def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        # What SQLAlchemy's execution context sends: every bind of the statement (its own literals included), each
-        # through its type's processor.
-        binds = self.binds
-        params = self.compiled.construct_params(values, escape_names=False)
-        return {key: binds[key](value) if key in binds else value for key, value in params.items()}
-
-    def arguments(self, values: Mapping[str, Any], names: list[str]) -> list[Any]:
-        """`parameters(values)` as a list in the order of `names` (the query's placeholders)."""
-        sources = self.sources
-        if sources is None:
-            params = self.parameters(values)
-            return [params[name] for name in names]
-        arguments = []
-        for name in names:
-            key, processor = sources[name]
+        params = {}
+        for name, key, processor in self.binds:
             if key is None:
-                arguments.append(processor)  # the literal, processed already
+                params[name] = processor  # the literal, processed already
             elif processor is None:
-                arguments.append(values[key])
+                params[name] = values[key]
             else:
-                arguments.append(processor(values[key]))
-        return arguments
+                params[name] = processor(values[key])
+        return params
 
-    def convert(self, encoding: str) -> tuple[bytes, list[str], list[Any]]:
-        """The SQL as psycopg sends it on a connection of this client encoding (%(name)s -> $n), converted once."""
-        converted = self.converted.get(encoding)
-        if converted is None:
-            query, formats, order, _parts = _query2pg(self.sql.encode(encoding), encoding)
-            converted = self.converted[encoding] = (query, order or [], formats)
-        return converted
-
-    def describe(self, type_codes: list[int], dialect: Any) -> None:
-        """The row type and the result processors, from the first run's column types (a processor may depend on
-        the type psycopg reports, as it does in SQLAlchemy's result)."""
-        columns = self.compiled._result_columns
-        self.row = namedtuple("Row", [column[0] for column in columns], rename=True)  # type: ignore[misc]
-        found = [(index, column[3]._cached_result_processor(dialect, type_code))
-                 for index, (column, type_code) in enumerate(zip(columns, type_codes, strict=True))]
+    def describe(self, description: Any, dialect: Any) -> None:
+        """The row type and the result processors, from the first run's columns (a processor may depend on the
+        type psycopg reports, as it does in SQLAlchemy's result)."""
+        if len(description) != len(self.columns):
+            raise RuntimeError(f"{len(description)} columns came back for {len(self.columns)} selected: {self.sql}")
+        self.row = namedtuple("Row", [column.name for column in description], rename=True)  # type: ignore[misc]
+        found = [(index, column.type.dialect_impl(dialect).result_processor(dialect, described.type_code))
+                 for index, (column, described) in enumerate(zip(self.columns, description, strict=True))]
         self.processors = [(index, processor) for index, processor in found if processor is not None]
 
 
-# (id(statement), the keys of the values) -> (statement, plan or None). SQLAlchemy compiles a statement for the
-# keys it is given (an INSERT names those columns only): so does this. The statements are module constants.
-_plans: dict[tuple[int, tuple[str, ...]], tuple[Any, _Plan | None]] = {}
+# (id(statement), the keys of the values) -> (statement, plan or None). SQLAlchemy compiles a statement for the keys
+# it is given (an INSERT names those columns only): so does this. The statements are module constants.
+_plans: dict[tuple[int, tuple[str, ...]], tuple[Any, Plan | None]] = {}
 
 
-def _plan_of(statement: Any, keys: tuple[str, ...], dialect: Any) -> _Plan | None:
-    """The statement's plan for these keys, or None when it needs what only SQLAlchemy's execution does:
-    Python-side column defaults, expanding or literal-execute parameters, escaped bind names, a positional
-    paramstyle, or schema translation."""
+def plan_of(statement: Any, keys: tuple[str, ...], dialect: Any) -> Plan | None:
+    """The statement's plan for these keys, or None when only SQLAlchemy's execution can run it: Python-side column
+    defaults, expanding, literal-execute or callable binds, escaped bind names, or another kind of statement."""
     known = _plans.get((id(statement), keys))
     if known is not None and known[0] is statement:
         return known[1]
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-    plain = not (compiled.positional or compiled.insert_prefetch or compiled.update_prefetch
-                 or compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names
-                 or compiled.schema_translate_map)
-    plan = _Plan(compiled, keys) if plain else None
+    plan = _plan(statement, keys, dialect)
     _plans[(id(statement), keys)] = (statement, plan)
     return plan
 
 
-async def execute(connection: AsyncConnection, statement: Any, values: Mapping[str, Any]) -> Any:
-    """`connection.execute(statement, values)` for one set of values. On PostgreSQL, with nobody listening to the
-    engine's events, the statement goes to psycopg directly on the connection's driver connection (same
-    transaction, same autocommit state); a database error is raised exactly as SQLAlchemy raises it (wrapped, with
-    a lost connection invalidated). Anywhere else, or for a statement SQLAlchemy must prepare itself: SQLAlchemy."""
-    sync = connection.sync_connection
-    if (not DIRECT or connection.dialect.name != "postgresql" or sync is None or sync._has_events or sync.engine._has_events
-            or sync._dbapi_connection is None or sync.invalidated):
-        return await connection.execute(statement, values)
-    plan = _plan_of(statement, tuple(values), connection.dialect)
-    driver = sync._dbapi_connection.driver_connection
-    if plan is None or driver._pipeline is not None or driver.row_factory is not tuple_row:
-        return await connection.execute(statement, values)  # pipeline mode, or rows psycopg must build otherwise
+def _plan(statement: Any, keys: tuple[str, ...], dialect: Any) -> Plan | None:
+    if not isinstance(statement, Select | Insert | Update | Delete):
+        return None
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    if compiled.positional or compiled.insert_prefetch or compiled.update_prefetch or compiled.escaped_bind_names \
+            or any(b.expanding or b.literal_execute or b.callable is not None for b in compiled.binds.values()):
+        return None
     try:
-        driver._check_connection_ok()  # as driver.cursor() does: "the connection is closed"
-        transformer = Transformer(driver)
-        query, names, formats = plan.convert(transformer.encoding)
-        params = transformer.dump_sequence(plan.arguments(values, names), formats)
-        sent = _Sent(query, transformer.types or (), transformer.formats, params)
-        async with driver.lock:
-            result = await driver.wait(_execute_gen(driver, sent))
-    except Exception as error:
-        if isinstance(error, connection.dialect.loaded_dbapi.Error):  # SQLAlchemy wraps it (and drops a lost link)
-            await greenlet_spawn(sync._handle_dbapi_exception, error, plan.sql, plan.parameters(values), None, None)
-        raise
-    if result.status != TUPLES_OK:  # no rows: an INSERT, UPDATE or DELETE without RETURNING
-        rowcount = result.command_tuples
-        return DirectResult(None, -1 if rowcount is None else rowcount)
-    transformer.set_pgresult(result)
-    if plan.row is None:
-        plan.describe([result.ftype(index) for index in range(result.nfields)], connection.dialect)
-    processors = plan.processors
-    if not processors:
-        return DirectResult(transformer.load_rows(0, result.ntuples, plan.row._make), result.ntuples)
-    rows = []
-    make = plan.row._make
-    for row in transformer.load_rows(0, result.ntuples, list):
-        for index, processor in processors:
-            row[index] = processor(row[index])
-        rows.append(make(row))
-    return DirectResult(rows, result.ntuples)
+        found = compiled.construct_params({key: _Key(key) for key in keys}, escape_names=False)
+    except Exception:  # noqa: BLE001  # a bind without a value: SQLAlchemy's execution raises it as it should
+        return None
+    binds: list[tuple[str, str | None, Any]] = []
+    for name, value in found.items():
+        bind = compiled.binds.get(name)
+        processor = None if bind is None else bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if isinstance(value, _Key):
+            binds.append((name, value.name, processor))
+        elif type(value) in _CONSTANT_TYPES:
+            binds.append((name, None, value if processor is None else processor(value)))
+        else:
+            return None  # a mutable literal: processed on every call by SQLAlchemy
+    return Plan(compiled.string, binds, list(statement.exported_columns))
 
 
-class _Sent:
-    """A statement as psycopg's prepared statement manager keys it (query and parameter types), with what is sent."""
+class DirectConnection:
+    """One unit of work's statements sent on its psycopg connection, through one cursor."""
 
-    __slots__ = ("query", "types", "formats", "params")
+    __slots__ = ("_connection", "_driver", "_cursor")
 
-    def __init__(self, query: bytes, types: tuple[int, ...], formats: Any, params: Any) -> None:
-        self.query = query
-        self.types = types
-        self.formats = formats
-        self.params = params
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._driver: psycopg.AsyncConnection[Any] | None = None
+        self._cursor: psycopg.AsyncCursor[Any] | None = None
 
+    async def execute(self, statement: Any, values: Mapping[str, Any]) -> Any:
+        """`connection.execute(statement, values)`, sent by psycopg when the statement has a plan."""
+        connection = self._connection
+        plan = plan_of(statement, tuple(values), connection.dialect)
+        if plan is None:
+            return await connection.execute(statement, values)
+        params = plan.parameters(values)
+        driver = self._driver
+        if driver is None:  # SQLAlchemy raises its own error here when the connection is invalid or closed
+            driver = self._driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        if not driver.autocommit and not connection.in_transaction():
+            # psycopg begins a transaction with the statement: begin SQLAlchemy's too, as its own path would, so that
+            # its commit and rollback reach psycopg's.
+            await connection.begin()
+        cursor = self._cursor
+        try:
+            if cursor is None:
+                cursor = self._cursor = driver.cursor(row_factory=tuple_row)
+            await cursor.execute(plan.sql, params)
+            if not plan.columns:  # no rows: an INSERT, UPDATE or DELETE without RETURNING
+                return DirectResult(None, cursor.rowcount)
+            rows = await cursor.fetchall()
+        except psycopg.Error as error:
+            raise await self._wrapped(error, driver, cursor, plan.sql, params) from error
+        if plan.row is None:  # psycopg builds the description anew on each access: once per plan is enough
+            plan.describe(cursor.description, connection.dialect)
+        make, processors = plan.row._make, plan.processors
+        if not processors:
+            return DirectResult([make(row) for row in rows], len(rows))
+        made = []
+        for row in rows:
+            values_ = list(row)
+            for index, processor in processors:
+                values_[index] = processor(values_[index])
+            made.append(make(values_))
+        return DirectResult(made, len(made))
 
-def _execute_gen(driver: Any, sent: _Sent) -> Any:
-    """What psycopg's cursor.execute() does on a connection outside pipeline mode, without a cursor: BEGIN first if
-    a transaction must start, the statement prepared as the connection's prepared statement manager decides (after
-    `prepare_threshold` runs, on its own names, so the two paths share one cache), errors raised as psycopg raises
-    them. Returns the statement's result."""
-    yield from driver._start_query()
-    pgconn, prepared = driver.pgconn, driver._prepared
-    prepare, name = prepared.get(sent)
-    if prepare is Prepare.NO:
-        if sent.params:
-            pgconn.send_query_params(sent.query, sent.params, param_formats=sent.formats, param_types=sent.types,
-                                     result_format=TEXT)
-        else:  # as psycopg: the simple query protocol when there is nothing to bind
-            pgconn.send_query(sent.query)
-    else:
-        if prepare is Prepare.SHOULD:
-            pgconn.send_prepare(name, sent.query, param_types=sent.types)
-            for result in (yield from generators.execute(pgconn)):
-                if result.status == FATAL_ERROR:
-                    raise errors.error_from_result(result, encoding=pgconn._encoding)
-        pgconn.send_query_prepared(name, sent.params, param_formats=sent.formats, result_format=TEXT)
-    key = prepared.maybe_add_to_cache(sent, prepare, name)
-    results = yield from generators.execute(pgconn)
-    if key is not None:
-        prepared.validate(key, prepare, name, results)
-    if not results:
-        raise errors.InternalError("got no result from the query")
-    for result in results:
-        status = result.status
-        if status != TUPLES_OK and status != COMMAND_OK and status != EMPTY_QUERY and status != COPY_BOTH:
-            if status == FATAL_ERROR:
-                raise errors.error_from_result(result, encoding=pgconn._encoding)
-            raise errors.InternalError(f"unexpected result status from query: {ExecStatus(status).name}")
-    yield from prepared.maintain_gen(driver)
-    return results[0]
+    async def _wrapped(self, error: psycopg.Error, driver: Any, cursor: Any, sql: str,
+                       params: dict[str, Any]) -> BaseException:
+        """The error as SQLAlchemy raises it; a lost connection is invalidated first, as SQLAlchemy does."""
+        connection = self._connection
+        dialect = connection.dialect
+        lost = dialect.is_disconnect(error, driver, cursor)
+        if lost:
+            self._driver = self._cursor = None
+            await connection.invalidate(error)
+        return DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                                   dialect=dialect)

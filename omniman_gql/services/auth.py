@@ -150,8 +150,8 @@ async def authenticate(hub: Hub, secret: str | None) -> Principal | None:
 
 async def principal_by_hash(hub: Hub, token_hash: str) -> Principal | None:
     """The principal of the live token with this hash, or None."""
-    async with hub.connection(readonly=True) as connection:  # every request: Core, no ORM session
-        row = (await connection.execute(_LIVE_TOKEN, {"token_hash": token_hash})).one_or_none()
+    async with hub.transaction(readonly=True) as uow:  # every request: Core, no ORM session
+        row = (await uow.execute(_LIVE_TOKEN, {"token_hash": token_hash})).one_or_none()
     if row is None:
         return None
     role = Role(row.role)

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..infra.db import insert_ignoring_conflicts
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Price, StockLevel, utcnow
 from ..money import parse_qty, parse_quantum
 from ..runtime import Hub
+from ..uow import UnitOfWork
 
 MAX_BATCH = 1000
 
@@ -48,7 +48,7 @@ async def set_prices(hub: Hub, prices: Sequence[dict[str, Any]]) -> list[Price]:
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     async with hub.transaction() as uow:
         now = utcnow()
-        existing = await _lock_rows(uow.db, Price, [
+        existing = await _lock_rows(uow, Price, [
             {"sku": sku, "unit_price_q": price, "name": name or "", "updated_at": now}
             for sku, (price, name) in sorted(clean.items())])
         for sku, (price, name) in clean.items():
@@ -61,14 +61,14 @@ async def set_prices(hub: Hub, prices: Sequence[dict[str, Any]]) -> list[Price]:
     return [existing[sku] for sku in clean]
 
 
-async def _lock_rows(db: Any, model: Any, new_rows: list[dict[str, Any]]) -> dict[str, Any]:
+async def _lock_rows(uow: UnitOfWork, model: Any, new_rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Create the SKUs' rows that are missing, then lock them all, by SKU: concurrent calls neither collide on the
     primary key nor deadlock (every caller takes the locks in the same order)."""
     if not new_rows:
         return {}
-    await db.execute(insert_ignoring_conflicts(db, model).values(new_rows))
+    await uow.rows.insert_missing(model.__table__, new_rows)
     skus = [row["sku"] for row in new_rows]
-    found = (await db.execute(select(model).where(model.sku.in_(skus)).order_by(model.sku).with_for_update()))
+    found = (await uow.db.execute(select(model).where(model.sku.in_(skus)).order_by(model.sku).with_for_update()))
     return {row.sku: row for row in found.scalars()}
 
 
@@ -98,7 +98,7 @@ async def set_stock_levels(hub: Hub, levels: Sequence[dict[str, Any]]) -> list[t
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     async with hub.transaction() as uow:
         now = utcnow()
-        existing = await _lock_rows(uow.db, StockLevel, [
+        existing = await _lock_rows(uow, StockLevel, [
             {"sku": sku, "on_hand": qty, "updated_at": now} for sku, qty in sorted(clean.items())])
         for sku, qty in clean.items():
             existing[sku].on_hand = qty

@@ -6,68 +6,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from .. import ids
-from ..infra import pg_direct
-from ..infra.db import UnitOfWork, insert_new_id
 from ..domain.draft import Draft
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..models import Channel, IdempotencyKey, Order, Session, utcnow
+from ..models import utcnow
+from ..models.rows import SessionRow
 from ..runtime import Hub
-from .common import (
-    SessionRow,
-    read_channel,
-    read_session,
-    rules_of,
-    session_and_channel_columns,
-    session_not_found,
-    split_session_row,
-)
+from ..uow import DoneKey, LockWaitTimeout, UnitOfWork
+from .common import read_channel, rules_of, session_not_found
 from .events import announce_session
-from .ordering import DoneKey, create_order
+from .ordering import create_order
 
-KEY_WAIT_MS = 10_000  # longest wait for a concurrent commit holding the same key (PostgreSQL)
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available
-# set_config(…, is_local) is SET LOCAL with a bound value: KEY_WAIT_MS is read when a commit runs.
-_WAIT_FOR_KEY = select(func.set_config("lock_timeout", bindparam("b_wait_ms"), True))
-_STOP_WAITING = text("SET LOCAL lock_timeout = DEFAULT")
-
-_KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]
-_ORDERS = Order.__table__  # type: ignore[attr-defined]
-_SESSIONS = Session.__table__  # type: ignore[attr-defined]
-_CHANNELS = Channel.__table__  # type: ignore[attr-defined]
-# Statements every commit sends, built once (building one and its cache key costs more than sending it).
-_SEAL_SESSION = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("b_id"))
-                 .values(state="committed", open_handle=None, committed_at=bindparam("b_now"),
-                         updated_at=bindparam("b_now"), commit_token=bindparam("b_token")))
-# PostgreSQL: the same UPDATE also bounds the key INSERT's wait that follows it (set_config(…, is_local) is SET
-# LOCAL): one round trip less. The session row is ours already, so the bound changes nothing for the UPDATE itself.
-_SEAL_SESSION_BOUNDING_KEY_WAIT = _SEAL_SESSION.returning(func.set_config("lock_timeout", bindparam("b_wait_ms"), True))
-# PostgreSQL's one-pass commit: lock the open session, mark it committed and read it with its channel's rules, all
-# in one UPDATE … FROM channels … RETURNING (SQLite's RETURNING cannot name the FROM table). Its RETURNING also
-# bounds the lock waits of the rest of the transaction (set_config(…, is_local) is SET LOCAL): only the key INSERT
-# can meet one, on a concurrent commit holding the same key.
-_SEAL_AND_READ = (update(_SESSIONS)
-                  .where(_SESSIONS.c.channel_code == bindparam("b_channel_code"),
-                         _SESSIONS.c.session_key == bindparam("b_session_key"), _SESSIONS.c.state == "open",
-                         _CHANNELS.c.code == _SESSIONS.c.channel_code)
-                  .values(state="committed", open_handle=None, committed_at=bindparam("b_now"),
-                          updated_at=bindparam("b_now"), commit_token=bindparam("b_token"))
-                  .returning(*session_and_channel_columns(),
-                             func.set_config("lock_timeout", bindparam("b_wait_ms"), True)))
-_FINISH_KEY = (update(_KEYS).where(_KEYS.c.scope == bindparam("b_scope"), _KEYS.c.key == bindparam("b_key"))
-               .values(status="done", result=bindparam("b_result"), updated_at=bindparam("b_now")))
-_KEY_RECORD = (select(_KEYS.c.session_key, _KEYS.c.status, _KEYS.c.result)
-               .where(_KEYS.c.scope == bindparam("scope"), _KEYS.c.key == bindparam("key")).with_for_update())
-# PostgreSQL: the done key's INSERT, sent by pg_direct (insert_new_id's statement, built here for that path).
-_INSERT_DONE_KEY = pg_insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.id)
-_ORDER_BY_REF = select(*_ORDERS.columns).where(_ORDERS.c.ref == bindparam("ref"))
-_ORDER_OF_SESSION = select(*_ORDERS.columns).where(_ORDERS.c.channel_code == bindparam("channel_code"),
-                                                     _ORDERS.c.session_key == bindparam("session_key"))
+KEY_WAIT_MS = 10_000  # longest wait for a concurrent commit holding the same key (where the database waits)
 
 
 @dataclass(frozen=True)
@@ -110,37 +60,31 @@ async def commit_session(
 async def _commit_in_one_pass(
     hub: Hub, scope: str, channel_code: str, session_key: str, key: str, actor: str
 ) -> CommitOutcome:
-    """The common case, an open session committed with a new key: lock the session, seal it, and record the key as
-    done at the end (one INSERT instead of a claim and a later UPDATE). Anything else (no such session, a closed one,
-    an error, a key that exists) rolls back and takes the long way, whose answer and error precedence are the
-    reference."""
-    async with hub.core_transaction() as uow:
-        sealed_at = None
-        if uow.db.dialect.name == "postgresql":
-            # Lock, read and mark committed in one statement; whatever the checks below reject rolls back with it.
-            sealed_at, token = utcnow(), ids.commit_token()
-            row = (await pg_direct.execute(uow.db, _SEAL_AND_READ, {
-                "b_channel_code": channel_code, "b_session_key": session_key, "b_now": sealed_at, "b_token": token,
-                "b_wait_ms": str(int(KEY_WAIT_MS))})).first()
-            found = None if row is None else split_session_row(row)
-        else:
-            found = await read_session(uow.db, channel_code, session_key, lock=True)
-        if found is None or found[0].state != ("committed" if sealed_at else "open"):
+    """The common case, an open session committed with a new key: lock the session and mark it committed, create
+    the order, and record the key as done with it (one INSERT instead of a claim and a later UPDATE). Anything else
+    (no such session, a closed one, an error, a key that exists) rolls back and takes the long way, whose answer and
+    error precedence are the reference."""
+    async with hub.transaction() as uow:
+        sealed_at, token = utcnow(), ids.commit_token()
+        found = await uow.commits.seal_open(channel_code, session_key, now=sealed_at, token=token,
+                                            lock_wait_ms=KEY_WAIT_MS)
+        if found is None:
             raise _TakeTheLongWay
         session, channel = found
-        # On PostgreSQL the key goes in the order's own statement when it can (see DoneKey); else its INSERT follows.
-        done_key = DoneKey(scope, key) if sealed_at is not None else None
+        done_key = DoneKey(scope, key)
         try:
             outcome = await _seal(hub, uow, session, channel, actor, sealed_at=sealed_at, done_key=done_key)
         except OmnimanError:
             raise _TakeTheLongWay from None
-        except OperationalError as exc:
-            if done_key is None or not done_key.sent or done_key.recorded is not None or not _waited_too_long(exc):
-                raise
-            raise _in_progress(key) from None  # the order's statement waited for the key's holder (see below)
+        except LockWaitTimeout:
+            raise _in_progress(key) from None  # the key's statement waited for a concurrent commit holding it
         recorded = None if done_key is None else done_key.recorded
         if recorded is None:
-            recorded = await _record_done_key(uow.db, scope, key, session_key, outcome.result)
+            try:
+                recorded = await uow.commits.record_done_key(scope, key, session_key=session_key,
+                                                             result=outcome.result, now=utcnow())
+            except LockWaitTimeout:
+                raise _in_progress(key) from None
         if not recorded:
             raise _TakeTheLongWay
     return outcome
@@ -151,86 +95,48 @@ async def _commit_claiming_first(
 ) -> CommitOutcome:
     """Every case: the session locked, then the key claimed (replays, reuse and keys in progress answered), then the
     session sealed, or its earlier order returned. Locks are taken in the same order as the one-pass commit's."""
-    async with hub.core_transaction() as uow:
-        connection = uow.db
-        found = await read_session(connection, channel_code, session_key, lock=True)
+    async with hub.transaction() as uow:
+        found = await uow.sessions.read(channel_code, session_key, lock=True)
         if found is None:
-            await read_channel(connection, channel_code)  # `not_found` for the channel comes first
-        replay = await _claim_key(connection, scope, key, session_key)
+            await read_channel(uow, channel_code)  # `not_found` for the channel comes first
+        replay = await _claim_key(uow, scope, key, session_key)
         if replay is not None:
             return replay
         if found is None:
             raise session_not_found(channel_code, session_key)
         session, channel = found
         if session.state == "committed":
-            order = (await connection.execute(_ORDER_OF_SESSION, {"channel_code": channel_code,
-                                                                  "session_key": session_key})).one()
+            order = await uow.commits.order_of_session(channel_code, session_key)
             outcome = CommitOutcome(_result(order, "already_committed"), order, replayed=False)
         elif session.state == "abandoned":
             raise OmnimanError(ErrorCode.ABANDONED, "This session was abandoned and cannot be committed.",
                                field=("session_key",))
         else:
             outcome = await _seal(hub, uow, session, channel, actor)
-        await connection.execute(_FINISH_KEY, {"b_scope": scope, "b_key": key, "b_result": outcome.result,
-                                               "b_now": utcnow()})
+        await uow.commits.finish_key(scope, key, result=outcome.result, now=utcnow())
     return outcome
 
 
-async def _record_done_key(
-    connection: AsyncConnection, scope: str, key: str, session_key: str, result: dict[str, Any]
-) -> bool:
-    """Insert the key record as done; False if the key exists already. A concurrent holder of the key makes the
-    INSERT wait on the unique index until it commits; on PostgreSQL that wait is bounded (KEY_WAIT_MS, set by the
-    seal's UPDATE just before) and a holder that takes longer is reported as `in_progress`. Nothing but COMMIT
-    follows, so the bound stays set."""
-    now = utcnow()
-    values = {"scope": scope, "key": key, "status": "done", "session_key": session_key, "result": result,
-              "created_at": now, "updated_at": now}
-    try:
-        if connection.dialect.name == "postgresql":
-            inserted = (await pg_direct.execute(connection, _INSERT_DONE_KEY, values)).scalar_one_or_none()
-        else:
-            inserted = await insert_new_id(connection, _KEYS, values)
-    except OperationalError as exc:
-        if not _waited_too_long(exc):
-            raise
-        raise _in_progress(key) from None
-    return inserted is not None
-
-
-def _waited_too_long(exc: OperationalError) -> bool:
-    """Whether a key INSERT failed for waiting longer than KEY_WAIT_MS for the key's holder (`in_progress`)."""
-    return getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
-
-
-async def _claim_key(connection: AsyncConnection, scope: str, key: str, session_key: str) -> CommitOutcome | None:
+async def _claim_key(uow: UnitOfWork, scope: str, key: str, session_key: str) -> CommitOutcome | None:
     """Insert the key record; if it exists already, return the replay (or raise). A concurrent holder of the key
     makes our INSERT wait on the unique index until it commits, so a finished first commit is seen as a replay.
-    On PostgreSQL that wait is bounded (KEY_WAIT_MS): a holder that takes longer is reported as `in_progress`
-    instead of leaving the client hanging. SQLite serialises writers, so there the holder has always finished."""
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        await connection.execute(_WAIT_FOR_KEY, {"b_wait_ms": str(int(KEY_WAIT_MS))})
+    That wait is bounded (KEY_WAIT_MS) where the database has such waits: a holder that takes longer is reported as
+    `in_progress` instead of leaving the client hanging. SQLite serialises writers, so there the holder has always
+    finished."""
     try:
-        now = utcnow()
-        inserted = await insert_new_id(connection, _KEYS, {
-            "scope": scope, "key": key, "status": "in_progress", "session_key": session_key, "result": {},
-            "created_at": now, "updated_at": now})
-    except OperationalError as exc:
-        if not _waited_too_long(exc):
-            raise
+        claimed = await uow.commits.claim_key(scope, key, session_key=session_key, now=utcnow(),
+                                              lock_wait_ms=KEY_WAIT_MS)
+    except LockWaitTimeout:
         raise _in_progress(key) from None
-    if postgres:
-        await connection.execute(_STOP_WAITING)
-    if inserted is not None:
+    if claimed:
         return None
-    record = (await connection.execute(_KEY_RECORD, {"scope": scope, "key": key})).one()
+    record = await uow.commits.key_record(scope, key)
     if record.session_key != session_key:
         raise OmnimanError(ErrorCode.IDEMPOTENCY_KEY_REUSED,
                            "This idempotency key was used to commit another session.", field=("idempotency_key",),
                            context={"idempotency_key": key, "session_key": session_key})
     if record.status == "done":
-        order = (await connection.execute(_ORDER_BY_REF, {"ref": record.result["order_ref"]})).one()
+        order = await uow.commits.order_by_ref(record.result["order_ref"])
         return CommitOutcome(dict(record.result), order, replayed=True)
     if record.status == "in_progress":
         raise _in_progress(key)
@@ -301,16 +207,10 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, ac
                                   **({"intent_id": intent} if intent else {})}}
     order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras,
                                done_key=done_key)
-    if sealed_at is not None:
-        announce_session(uow, session)
-        return CommitOutcome(_result(order, "committed"), order, replayed=False)
-    token = ids.commit_token()
-    if uow.db.dialect.name == "postgresql":
-        await uow.db.execute(_SEAL_SESSION_BOUNDING_KEY_WAIT, {"b_id": session.id, "b_now": now, "b_token": token,
-                                                              "b_wait_ms": str(int(KEY_WAIT_MS))})
-    else:
-        await uow.db.execute(_SEAL_SESSION, {"b_id": session.id, "b_now": now, "b_token": token})
-    session.state, session.open_handle, session.committed_at, session.updated_at, session.commit_token = (
-        "committed", None, now, now, token)
+    if sealed_at is None:  # the long way: the session was only locked
+        token = ids.commit_token()
+        await uow.commits.seal(session.id, now=now, token=token)
+        session.state, session.open_handle, session.committed_at, session.updated_at, session.commit_token = (
+            "committed", None, now, now, token)
     announce_session(uow, session)
     return CommitOutcome(_result(order, "committed"), order, replayed=False)

@@ -1,4 +1,4 @@
-"""The directive lifecycle: claim, run, complete, back off, fail, revive, and the sweeper's queries."""
+"""The directive lifecycle: a delivery's run (claim, handlers, completion), back-off, failure, revival, sweeping."""
 
 from __future__ import annotations
 
@@ -6,18 +6,22 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, union_all, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select, update
 
 from ..errors import ErrorCode, OmnimanError
 from ..models import Directive, utcnow
 from ..runtime import Hub
+from .claims import claim, claim_many, complete, complete_many, still_ours
+from .outcomes import RunOutcome
+
+__all__ = ["DirectiveFailed", "RunOutcome", "backoff_ms", "claim", "claim_many", "complete", "complete_many",
+           "directives_of_order", "due_ids", "fail_or_backoff", "reclaim_stuck", "retry_directive", "run_directive",
+           "run_directives", "shared_read"]
 
 log = logging.getLogger("omniman.directives")
 
@@ -35,19 +39,6 @@ class DirectiveFailed(Exception):
     """Raised by a handler when retrying cannot help (a declined card, a missing intent): the directive fails now."""
 
 
-@dataclass(frozen=True)
-class RunOutcome:
-    """What one delivery of a directive id did. `retry_in_ms` is set when the directive should be sent again later."""
-
-    directive_id: int
-    status: str  # "done" | "queued" (backing off) | "failed" | "skipped" (someone else has it, or it is finished)
-    retry_in_ms: int | None = None
-    # Set when this delivery claimed the directive (a run), for logs and metrics; not part of the outcome's value.
-    topic: str = field(default="", compare=False)
-    attempts: int = field(default=0, compare=False)
-    duration_s: float = field(default=0.0, compare=False)  # the handler's run, for metrics
-
-
 def backoff_ms(hub: Hub, attempts: int) -> int:
     """Exponential: base × 2^(attempts−1), capped."""
     settings = hub.settings
@@ -57,99 +48,6 @@ def backoff_ms(hub: Hub, attempts: int) -> int:
 def _error_text(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text[:MAX_ERROR_CHARS]
-
-
-# A worker runs claim and complete for every directive: built once (statement construction and its cache key cost
-# more than the execution), sent as Core on the connection with bound values.
-_TABLE = Directive.__table__
-_CLAIM = (update(_TABLE)
-          .where(_TABLE.c.id == bindparam("claim_id"), _TABLE.c.status == "queued",
-                 _TABLE.c.available_at <= bindparam("claim_now"))
-          .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
-                  updated_at=bindparam("claim_now"))
-          .returning(*_TABLE.c))
-# Several ids: every row it takes it has first locked with SKIP LOCKED, so it never waits for a row while holding
-# others. A statement that did (a plain UPDATE of several rows) keeps the lock of a row it waited for and then found
-# taken, and a completion of that row, itself waiting for a row this statement locked, closes a deadlock (seen with
-# concurrent batch claims, each aborted after a second). An id another transaction holds is skipped: a claim will
-# run it, or the sweeper, whose re-send bumps `updated_at` (the other writer of queued rows), is sending it.
-_OWN = (select(_TABLE.c.id)
-        .where(_TABLE.c.id.in_(bindparam("claim_ids", expanding=True)), _TABLE.c.status == "queued",
-               _TABLE.c.available_at <= bindparam("claim_now"))
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time and no row locks
-        .cte("own"))
-_CLAIM_MANY = (update(_TABLE)
-               .where(_TABLE.c.id.in_(select(_OWN.c.id)), _TABLE.c.status == "queued",
-                      _TABLE.c.available_at <= bindparam("claim_now"))
-               .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
-                       updated_at=bindparam("claim_now"))
-               .returning(*_TABLE.c))
-# `_CLAIM_MANY` plus up to `claim_extra` other due, queued directives of the same topics (oldest first), locked the
-# same way: a burst of commits that each wrote one directive (so one message each) is run in batches, and the later
-# messages of the ids already taken find nothing to do. The target ids are a UNION of short lists so the UPDATE
-# finds its rows by primary key.
-_EXTRA = (select(_TABLE.c.id)
-          .where(_TABLE.c.status == "queued", _TABLE.c.available_at <= bindparam("claim_now"),
-                 _TABLE.c.topic.in_(select(_TABLE.c.topic).where(
-                     _TABLE.c.id.in_(bindparam("like_ids", expanding=True))).scalar_subquery()),
-                 # Its own bind (an empty list renders "NOT IN" as always true: shared with the "IN" of _OWN, the
-                 # rendering of an empty list would be shared too).
-                 _TABLE.c.id.not_in(bindparam("skip_ids", expanding=True)))
-          .order_by(_TABLE.c.available_at)  # the (status, available_at) index's order: a long backlog is not sorted
-          .limit(bindparam("claim_extra"))
-          .with_for_update(skip_locked=True)
-          .cte("extra"))
-_CLAIM_WITH_EXTRA = (update(_TABLE)
-                     .where(_TABLE.c.id.in_(union_all(select(_OWN.c.id), select(_EXTRA.c.id))),
-                            _TABLE.c.status == "queued", _TABLE.c.available_at <= bindparam("claim_now"))
-                     .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
-                             updated_at=bindparam("claim_now"))
-                     .returning(*_TABLE.c))
-_STATES = select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.available_at).where(
-    _TABLE.c.id.in_(bindparam("state_ids", expanding=True)))
-# (id, attempts) fences each run as _still_ours does, for a whole batch in one statement.
-_COMPLETE_MANY = (update(_TABLE)
-                  .where(tuple_(_TABLE.c.id, _TABLE.c.attempts).in_(bindparam("runs", expanding=True)),
-                         _TABLE.c.status == "running")
-                  .values(status="done", last_error="", updated_at=bindparam("done_at"))
-                  .returning(_TABLE.c.id))
-_COMPLETE = (update(_TABLE)
-             .where(_TABLE.c.id == bindparam("run_id"), _TABLE.c.status == "running",
-                    _TABLE.c.attempts == bindparam("run_attempts"))
-             .values(status="done", last_error="", updated_at=bindparam("done_at")))
-
-
-@asynccontextmanager
-async def _statements(hub: Hub) -> AsyncIterator[AsyncConnection]:
-    """A connection for the worker's claim and completion, each statement atomic on its own, in autocommit
-    (`hub.autocommit`): a transaction block around one UPDATE adds a BEGIN and a COMMIT round trip and nothing else
-    (on PostgreSQL a single delivery went from 7 round trips to 3). SQLite writers still queue for this process's
-    writer turn."""
-    async with hub.autocommit(write=True) as uow:
-        yield uow.db  # type: ignore[misc]  # a Core connection in autocommit
-
-
-async def claim(hub: Hub, directive_id: int) -> Directive | None:
-    """Take a due, queued directive for this caller (→ running, attempts + 1). A conditional UPDATE decides, so of
-    any number of concurrent callers exactly one gets the row; the others get None."""
-    async with _statements(hub) as connection:
-        row = (await connection.execute(_CLAIM, {"claim_id": directive_id, "claim_now": utcnow()})).mappings().one_or_none()
-    return Directive(**row) if row is not None else None
-
-
-def _still_ours(directive: Directive) -> ColumnElement[bool]:
-    # The attempt number fences a run: after a reclaim another worker holds a higher attempt, and a slow first run
-    # must not overwrite what the newer one recorded.
-    table = Directive.__table__
-    return and_(table.c.id == directive.id, table.c.status == "running", table.c.attempts == directive.attempts)
-
-
-async def complete(hub: Hub, directive: Directive) -> bool:
-    """Mark a claimed directive `done`. Returns False if the claim was lost (reclaimed meanwhile)."""
-    async with _statements(hub) as connection:
-        result = await connection.execute(
-            _COMPLETE, {"run_id": directive.id, "run_attempts": directive.attempts, "done_at": utcnow()})
-        return bool(result.rowcount)
 
 
 async def fail_or_backoff(hub: Hub, directive: Directive, error: str, *, permanent: bool = False) -> RunOutcome:
@@ -164,7 +62,7 @@ async def fail_or_backoff(hub: Hub, directive: Directive, error: str, *, permane
     else:
         values.update(status="queued", available_at=now + dt.timedelta(milliseconds=delay or 0))
     async with hub.transaction() as uow:
-        result = await uow.db.execute(update(Directive).where(_still_ours(directive)).values(**values))
+        result = await uow.db.execute(update(Directive).where(still_ours(directive)).values(**values))
     if not result.rowcount:  # type: ignore[attr-defined]
         return RunOutcome(directive.id or 0, "skipped", topic=directive.topic, attempts=directive.attempts)
     return RunOutcome(directive.id or 0, "failed" if final else "queued", delay, topic=directive.topic,
@@ -251,80 +149,6 @@ async def reclaim_stuck(hub: Hub, *, limit: int = 500) -> tuple[list[int], list[
     if requeued or failed:
         log.warning("reclaimed stuck directives: requeued %s, failed %s", requeued, failed)
     return sorted(requeued), sorted(failed)
-
-
-def _not_yet(directive_id: int, state: Any | None, now: dt.datetime) -> RunOutcome:
-    """The claim failed: tell apart "due later" (a delayed message that arrived early) from "not ours"."""
-    if state is not None and state.status == "queued":
-        wait = int((state.available_at - now).total_seconds() * 1000) + 1
-        if wait > 0:
-            return RunOutcome(directive_id, "queued", wait)
-    return RunOutcome(directive_id, "skipped")
-
-
-async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hashable, Any] | None = None,
-                     extra: int = 0, like: Sequence[int] | None = None) -> tuple[list[Directive], list[RunOutcome]]:
-    """`claim` for several ids: one conditional UPDATE takes every due, queued one (each its own attempt), and for
-    the rest one SELECT tells "due later" from "not ours". Returns (claimed, outcomes of the rest): the claimed
-    ones in the order of `directive_ids`, then up to `extra` other due, queued directives of the same topics that
-    the same UPDATE took (see _CLAIM_WITH_EXTRA), oldest first: of the topics of `like` (default: the ids).
-
-    With `reads`, the `prefetch` of each claimed topic's handler (see _prefetch) runs on the same connection and
-    its entries are added to `reads`."""
-    now = utcnow()
-    async with _statements(hub) as connection:
-        # One id (most messages at low traffic) without the expanding IN, whose rendering per execution costs ≈ 5% of
-        # a single delivery's CPU.
-        if extra > 0:
-            result = await connection.execute(_CLAIM_WITH_EXTRA, {
-                "claim_ids": list(directive_ids), "skip_ids": list(directive_ids),
-                "like_ids": list(directive_ids if like is None else like),
-                "claim_now": now, "claim_extra": extra})
-        elif len(directive_ids) == 1:
-            result = await connection.execute(_CLAIM, {"claim_id": directive_ids[0], "claim_now": now})
-        else:
-            result = await connection.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})
-        claimed = {row["id"]: Directive(**row) for row in result.mappings().all()}
-        missing = [i for i in directive_ids if i not in claimed]
-        states = {}
-        if missing:
-            states = {r.id: r for r in await connection.execute(_STATES, {"state_ids": missing})}
-        if reads is not None and claimed:
-            try:
-                await _prefetch(hub, connection, list(claimed.values()), reads)
-            except Exception:  # only an optimisation: the handlers read for themselves (shared_read) instead
-                log.exception("prefetch for directives %s failed", sorted(claimed))
-    own = set(directive_ids)
-    others = sorted((d for i, d in claimed.items() if i not in own), key=lambda d: (d.available_at, d.id or 0))
-    return ([claimed[i] for i in directive_ids if i in claimed] + others,
-            [_not_yet(i, states.get(i), now) for i in missing])
-
-
-async def _prefetch(hub: Hub, connection: AsyncConnection, claimed: list[Directive], reads: dict[Hashable, Any]
-                    ) -> None:
-    """Run the `prefetch` of each claimed topic's handler: `async (connection, directives of its topic) -> {key:
-    value}`, whose entries answer that delivery's `shared_read(key, …)`. A read the handler would do in a
-    transaction of its own (BEGIN, SELECT, COMMIT) becomes one statement on the claim's connection. It must only
-    read; if it raises, the handlers read for themselves."""
-    by_topic: dict[str, list[Directive]] = {}
-    for directive in claimed:
-        by_topic.setdefault(directive.topic, []).append(directive)
-    for topic, group in by_topic.items():
-        prefetch = getattr(hub.registry.handlers.get(topic), "prefetch", None)
-        if prefetch is not None:
-            reads.update(await prefetch(connection, group))
-
-
-async def complete_many(hub: Hub, directives: Sequence[Directive]) -> set[int]:
-    """Mark claimed directives `done` in one statement, each fenced by its attempt number. Returns the ids whose claim
-    still held (a reclaimed one is left to its newer run)."""
-    if not directives:
-        return set()
-    if len(directives) == 1:
-        return {directives[0].id or 0} if await complete(hub, directives[0]) else set()
-    runs = [(d.id, d.attempts) for d in directives]
-    async with _statements(hub) as connection:
-        return set((await connection.execute(_COMPLETE_MANY, {"runs": runs, "done_at": utcnow()})).scalars())
 
 
 # Reads a batch's handlers share (see `shared_read`): set for the duration of one `run_directives`.

@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import insert
-
-from ..infra import pg_direct
-from ..infra.db import UnitOfWork, connection_of, insert_values_returning_ids
 from ..models import OrderEvent, utcnow
+from ..uow import UnitOfWork
 
 
 def order_events_topic(channel_code: str) -> str:
@@ -28,10 +25,7 @@ async def record_events(
     now = utcnow()
     rows = [{"order_id": order.id, "channel_code": order.channel_code, "type": type_, "actor": actor,
              "payload": dict(payload), "created_at": now} for type_, payload in events]
-    if len(rows) == 1:  # a commit's one `created` event: one plain INSERT (straight to psycopg on PostgreSQL)
-        event_ids = [(await pg_direct.execute(await connection_of(uow.db), _INSERT_EVENT, rows[0])).scalar_one()]
-    else:
-        event_ids = await insert_values_returning_ids(uow.db, _EVENTS, rows)
+    event_ids = await uow.rows.insert_returning_ids(_EVENTS, rows)
     announce_events(uow, order, event_ids, events)
     return event_ids
 
@@ -52,7 +46,6 @@ async def record_event(uow: UnitOfWork, order: Any, type_: str, payload: Mapping
 
 
 _EVENTS = OrderEvent.__table__  # type: ignore[attr-defined]
-_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 
 def announce_session(uow: UnitOfWork, session: Any) -> None:

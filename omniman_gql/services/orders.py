@@ -21,7 +21,8 @@ from .common import fetch_prices, get_channel, lock_order, rules_of
 from .events import record_event
 from .ordering import create_order
 from .outbox import enqueue_many
-from .sessions import check_handle, check_session_data, run_modifiers_and_validators
+from .modify import run_modifiers_and_validators
+from .sessions import check_handle, check_session_data
 
 
 async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "system") -> Order:
@@ -140,7 +141,7 @@ async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict
             draft = Draft.of(rules_of(channel), items=[], data=data, actor=actor)
             apply_ops(draft, parsed, new_line_id=ids.line_id)
             if channel.pricing_policy == "internal":
-                draft.prices = await fetch_prices(hub, uow.db, (line["sku"] for line in draft.items), channel_code)
+                draft.prices = await fetch_prices(hub, uow, (line["sku"] for line in draft.items), channel_code)
             run_modifiers_and_validators(hub, draft, stage="import")
         except OmnimanError as exc:
             raise _as_item_error(exc) from None

@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..infra.db import UnitOfWork, insert_returning_ids
 from ..models import Directive, utcnow
+from ..uow import UnitOfWork
 
 
 async def enqueue(
@@ -29,7 +29,7 @@ async def enqueue_many(
     order_ref: str | None = None,
     available_at: dt.datetime | None = None,
 ) -> list[Directive]:
-    """Write several directives with one INSERT … RETURNING (no ORM flush)."""
+    """Write several directives with one INSERT … RETURNING (no ORM flush: the instances stay out of the session)."""
     if not items:
         return []
     now = utcnow()
@@ -38,6 +38,12 @@ async def enqueue_many(
                   created_at=now, updated_at=now)
         for topic, payload in items
     ]
-    await insert_returning_ids(uow.db, rows)
+    ids = await uow.rows.insert_returning_ids(_TABLE, [{name: getattr(row, name) for name in _COLUMNS} for row in rows])
+    for row, new_id in zip(rows, ids, strict=True):
+        row.id = new_id
     uow.directive_ids.extend(row.id for row in rows if row.id is not None and row.available_at <= now)
     return rows
+
+
+_TABLE = Directive.__table__  # type: ignore[attr-defined]
+_COLUMNS = [column.name for column in _TABLE.columns if column.name != "id"]

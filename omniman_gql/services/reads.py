@@ -34,7 +34,7 @@ class Page(Generic[T]):
 
 def _columns(model: Any) -> Any:
     """SELECT of a model's columns: rows come back as plain named tuples with the same attribute names. Lists use
-    this because building an ORM object costs ≈ 40 µs a row (most of a 50-order page), a plain row almost nothing."""
+    this because building an ORM object per row costs far more than the row (most of a long page's time)."""
     return select(*model.__table__.columns)
 
 

@@ -7,33 +7,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import bindparam, cast, select, true, update
+from sqlalchemy import select
 
 from .. import ids
-from ..infra import pg_direct
-from ..infra.db import insert_ignoring_conflicts, insert_new_id
-from ..domain.channel_config import check_topic_for
-from ..domain.draft import Draft
 from ..domain.limits import check_json, check_object, check_optional_string, check_string
-from ..domain.ops import DATA_ROOTS, apply_ops, parse_ops
-from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..models import Channel, Session, utcnow
+from ..domain.ops import DATA_ROOTS
+from ..errors import ErrorCode, OmnimanError
+from ..models import Session, utcnow
+from ..models.rows import SessionRow
 from ..runtime import Hub
-from .common import (
-    PricesAtHand,
-    SessionRow,
-    ensure_session_open,
-    fetch_prices,
-    get_channel,
-    lock_session,
-    prices_read_with_session,
-    read_session,
-    read_session_and_prices,
-    rules_of,
-    session_not_found,
-)
+from .common import ensure_session_open, get_channel, lock_session
 from .events import announce_session
+from .modify import modify_session, run_modifiers_and_validators
 from .outbox import enqueue_many
+
+__all__ = ["abandon_session", "check_handle", "check_session_data", "modify_session", "open_session",
+           "run_modifiers_and_validators", "write_back_check"]
 
 MAX_HANDLE_TYPE = 64  # the width of sessions.handle_type
 _SHORT_LIMITS: dict[Any, Any] = {}  # Limits (frozen) -> the same with strings bounded by MAX_HANDLE_TYPE
@@ -98,40 +87,16 @@ async def open_session(
               "handle_type": handle_type, "handle_ref": handle_ref, "open_handle": open_handle, "state": "open",
               "rev": 0, "items": [], "data": doc, "pricing": {"total_q": 0, "items_count": 0}, "pricing_trace": [],
               "opened_at": now, "updated_at": now}
-    async with hub.autocommit(write=True) as uow:
-        inserted = (await pg_direct.execute(uow.db, _open_statement(uow.db),
-                                            {f"b_{name}": value for name, value in values.items()})).first()
+    async with hub.transaction(autocommit=True) as uow:
+        inserted = await uow.sessions.insert_open(values)
         if inserted is not None:
-            opened = SessionRow(id=inserted.id, pricing_policy=inserted.pricing_policy,
-                                edit_policy=inserted.edit_policy, committed_at=None, commit_token=None, **values)
+            session_id, pricing_policy, edit_policy = inserted
+            opened = SessionRow(id=session_id, pricing_policy=pricing_policy, edit_policy=edit_policy,
+                                committed_at=None, commit_token=None, **values)
             announce_session(uow, opened)
     if inserted is not None:
         return opened, True
     return await _open_the_long_way(hub, channel_code, session_key, handle_type, handle_ref, open_handle, doc)
-
-
-_OPENED_COLUMNS = ("channel_code", "session_key", "handle_type", "handle_ref", "open_handle", "state", "rev", "items",
-                   "data", "pricing", "pricing_trace", "opened_at", "updated_at")
-_OPEN_STATEMENTS: dict[str, Any] = {}
-
-
-def _open_statement(connection: Any) -> Any:
-    """The one-statement open, built once per dialect (the row's values are bound parameters)."""
-    statement = _OPEN_STATEMENTS.get(connection.dialect.name)
-    if statement is None:
-        table, channels = Session.__table__, Channel.__table__  # type: ignore[attr-defined]
-        # PostgreSQL types the parameters of a SELECT list from their casts (a bare NULL or text would not go into
-        # a json or timestamptz column); SQLite must not cast (CAST(… AS JSON) would mean NUMERIC there).
-        postgres = connection.dialect.name == "postgresql"
-        params = [bindparam(f"b_{name}", type_=table.c[name].type) for name in _OPENED_COLUMNS]
-        params = [cast(param, param.type) for param in params] if postgres else params
-        source = (select(*params, channels.c.pricing_policy, channels.c.edit_policy)
-                  .where(channels.c.code == bindparam("b_channel_code"), channels.c.is_active.is_(true())))
-        statement = _OPEN_STATEMENTS[connection.dialect.name] = (
-            insert_ignoring_conflicts(connection, table)
-            .from_select([*_OPENED_COLUMNS, "pricing_policy", "edit_policy"], source)
-            .returning(table.c.id, table.c.pricing_policy, table.c.edit_policy))
-    return statement
 
 
 async def _open_the_long_way(
@@ -155,7 +120,7 @@ async def _open_the_long_way(
         # Insert first: a unique constraint (key, or open handle), not luck, decides get-or-open, so the common case
         # (a new session) costs one statement; only a conflict reads the session that is already there.
         values = {c: getattr(row, c) for c in Session.model_fields if c != "id"}
-        inserted = await insert_new_id(uow.db, Session.__table__, values)
+        inserted = await uow.rows.insert_new(Session.__table__, values)
         if inserted is None:
             winner = await _find_existing(uow.db, channel_code, session_key, open_handle)
             if winner is None:
@@ -178,172 +143,6 @@ async def _find_existing(
         return (await db.execute(select(Session).where(  # type: ignore[no-any-return]
             Session.channel_code == channel_code, Session.session_key == session_key))).scalar_one_or_none()
     return None
-
-
-async def modify_session(
-    hub: Hub,
-    *,
-    channel_code: str,
-    session_key: str,
-    ops: Sequence[Any],
-    expected_rev: int | None = None,
-    actor: str = "system",
-) -> SessionRow:
-    """Apply `ops` atomically through modifiers and draft validators; `rev` moves by one and checks are cleared.
-
-    Errors: not_found, already_committed, already_abandoned, locked, stale_rev, missing_sku, invalid_qty,
-    missing_unit_price_q, invalid_price, unknown_line_id, invalid_path, invalid_merge, sku_mismatch, unsupported_op,
-    invalid_input.
-    """
-    # First without holding anything: read the session, compute the draft (prices included), then write it only if
-    # the session is still open at the rev read. The write is one UPDATE (plus the checks' directives), so SQLite's
-    # writer lock is held for that alone. A change by someone else in between: done again under the row lock, which
-    # answers exactly as if this one had waited for it (rev moves twice, or stale_rev for an expected_rev).
-    async with hub.autocommit() as uow:
-        if prices_read_with_session(hub, uow.db):
-            session, channel, at_hand = await _editable_session_and_prices(uow.db, channel_code, session_key,
-                                                                           expected_rev, ops)
-        else:
-            (session, channel), at_hand = await _editable_session(uow.db, channel_code, session_key, expected_rev,
-                                                                  lock=False), None
-        draft = await _draft(hub, uow.db, session, channel, ops, actor, at_hand)
-        required = channel.config.get("required_checks_on_commit") or []
-        if not required:  # nothing to write but the session: the same connection, one statement
-            async with hub.writer_turn():
-                edited = await _write_draft(uow, session, draft, channel.config)
-    if required:  # the session and the checks' directives, together
-        async with hub.core_transaction() as uow:
-            edited = await _write_draft(uow, session, draft, channel.config)
-    if edited is not None:
-        return edited
-    async with hub.core_transaction() as uow:
-        session, channel = await _editable_session(uow.db, channel_code, session_key, expected_rev, lock=True)
-        draft = await _draft(hub, uow.db, session, channel, ops, actor)
-        edited = await _write_draft(uow, session, draft, channel.config)
-    assert edited is not None  # the row is locked: nobody moved it
-    return edited
-
-
-_SESSION_TABLE = Session.__table__  # type: ignore[attr-defined]
-# Every modify sends it: built once. The rev and state conditions make it a no-op when someone else got there first.
-_WRITE_DRAFT = (update(_SESSION_TABLE)
-                .where(_SESSION_TABLE.c.id == bindparam("b_id"), _SESSION_TABLE.c.rev == bindparam("b_rev"),
-                       _SESSION_TABLE.c.state == "open")
-                .values(items=bindparam("b_items"), data=bindparam("b_data"), pricing=bindparam("b_pricing"),
-                        pricing_trace=bindparam("b_pricing_trace"), rev=bindparam("b_new_rev"),
-                        updated_at=bindparam("b_now")))
-
-
-async def _editable_session(
-    connection: Any, channel_code: str, session_key: str, expected_rev: int | None, *, lock: bool
-) -> tuple[SessionRow, Any]:
-    found = await read_session(connection, channel_code, session_key, lock=lock)
-    if found is None:
-        raise session_not_found(channel_code, session_key)
-    session, channel = found
-    _check_editable(session, channel_code, expected_rev)
-    return session, channel
-
-
-def _check_editable(session: SessionRow, channel_code: str, expected_rev: int | None) -> None:
-    """Open, editable, and at the rev the caller expects: checked in this order."""
-    ensure_session_open(session)
-    if session.edit_policy == "locked":
-        raise OmnimanError(ErrorCode.LOCKED, f"Sessions of channel {channel_code!r} cannot be edited.",
-                           field=("ops",), context={"channel_code": channel_code})
-    if expected_rev is not None and expected_rev != session.rev:
-        raise OmnimanError(ErrorCode.STALE_REV, f"The session is at rev {session.rev}, not {expected_rev}.",
-                           field=("expected_rev",), context={"rev": session.rev, "expected_rev": expected_rev})
-
-
-async def _editable_session_and_prices(
-    connection: Any, channel_code: str, session_key: str, expected_rev: int | None, ops: Sequence[Any]
-) -> tuple[SessionRow, Any, PricesAtHand | None]:
-    """`_editable_session` without a lock, the same checks in the same order, and the prices the draft will likely
-    need read with the session (one round trip instead of two: see `prices_read_with_session`)."""
-    found = await read_session_and_prices(connection, channel_code, session_key, _skus_named(ops))
-    if found is None:
-        raise session_not_found(channel_code, session_key)
-    session, channel, at_hand = found
-    _check_editable(session, channel_code, expected_rev)
-    return session, channel, at_hand
-
-
-def _skus_named(ops: Any) -> set[str]:
-    """The SKUs the raw ops seem to name (`sku` of `add_line` and `replace_sku`, in either shape), read leniently:
-    they are only a guess of the prices to read with the session. Ops are parsed (and refused) later, after the
-    session's own checks; a draft needing a SKU not guessed here looks its prices up as before."""
-    skus: set[str] = set()
-    if not isinstance(ops, Sequence) or isinstance(ops, str | bytes):
-        return skus
-    for raw in ops:
-        if not isinstance(raw, dict):
-            continue
-        fields = raw if "op" in raw else next(iter(raw.values()), None) if len(raw) == 1 else None
-        sku = fields.get("sku") if isinstance(fields, dict) else None
-        if isinstance(sku, str) and sku.strip():
-            skus.add(sku.strip())
-    return skus
-
-
-async def _draft(hub: Hub, connection: Any, session: SessionRow, channel: Any, ops: Sequence[Any],
-                 actor: str, at_hand: PricesAtHand | None = None) -> Draft:
-    """The session with `ops` applied, priced, modified and validated; checks and issues cleared (stale now).
-    `at_hand`: prices read with the session, used when they cover every SKU of the draft."""
-    rules = rules_of(channel, session)
-    parsed = parse_ops(ops, external_pricing=session.pricing_policy == "external", limits=hub.registry.limits)
-    # The row was just read and is this call's alone (a conflict reads it again): the draft takes its documents
-    # as they are, without the deep copies Draft.of makes.
-    draft = Draft(channel=rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace,
-                  actor=actor)
-    apply_ops(draft, parsed, new_line_id=ids.line_id)
-    if session.pricing_policy == "internal" and draft.items:
-        quotes = None if at_hand is None else at_hand.for_skus({line["sku"] for line in draft.items})
-        draft.prices = quotes if quotes is not None else await fetch_prices(
-            hub, connection, (line["sku"] for line in draft.items), session.channel_code)
-    run_modifiers_and_validators(hub, draft, stage="draft")
-    draft.data.pop("checks", None)  # I12: whatever was checked is stale now
-    draft.data.pop("issues", None)
-    return draft
-
-
-async def _write_draft(uow: Any, session: SessionRow, draft: Draft, config: Any) -> SessionRow | None:
-    """Store the draft if the session is still open at the rev it was made from (I11: rev + 1); None if not."""
-    now = utcnow()
-    written = await pg_direct.execute(uow.db, _WRITE_DRAFT, {
-        "b_id": session.id, "b_rev": session.rev, "b_items": draft.items, "b_data": draft.data,
-        "b_pricing": draft.pricing, "b_pricing_trace": draft.pricing_trace, "b_new_rev": session.rev + 1,
-        "b_now": now})
-    if written.rowcount != 1:
-        return None
-    # The row was read by this call and is its alone: it becomes the edited session (no copy of every field).
-    session.items, session.data, session.pricing, session.pricing_trace = (
-        draft.items, draft.data, draft.pricing, draft.pricing_trace)
-    session.rev, session.updated_at = session.rev + 1, now
-    await _enqueue_checks(uow, session, config)
-    announce_session(uow, session)
-    return session
-
-
-def run_modifiers_and_validators(hub: Hub, draft: Draft, *, stage: str) -> None:
-    """Modifiers by ascending order, then the stage's validators; all validator errors are reported together."""
-    for modifier in hub.registry.modifiers:
-        modifier.apply(draft)
-    errors: list[OmnimanError] = []
-    for validator in hub.registry.validators_for(stage):
-        errors.extend(validator.validate(draft))
-    if errors:
-        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
-
-
-async def _enqueue_checks(uow: Any, session: Any, config: Any) -> None:
-    # Enqueued even when the session is now empty: the check's handler must release the holds of the old lines.
-    required = config.get("required_checks_on_commit") or []
-    if not required:
-        return
-    payload = {"session_key": session.session_key, "channel_code": session.channel_code, "rev": session.rev,
-               "items": session.items}
-    await enqueue_many(uow, [(check_topic_for(config, code), {**payload, "check": code}) for code in required])
 
 
 async def abandon_session(hub: Hub, *, channel_code: str, session_key: str, actor: str = "system") -> Session:

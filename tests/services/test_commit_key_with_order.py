@@ -1,6 +1,6 @@
-"""commitSession on PostgreSQL records its idempotency key in the order's own statement: the same key record, the
-same answers and errors (replays, reuse, a key in progress), as recording it with an INSERT of its own (SQLite's
-way, and the way of orders not written in one statement)."""
+"""commitSession records its idempotency key with the order (on PostgreSQL in the order's own statement): the same key
+record, the same answers and errors (replays, reuse, a key in progress), as recording it with an INSERT of its own
+after the order."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from omniman_gql.errors import OmnimanError
+from omniman_gql.infra.statements import orders as order_statements
 from omniman_gql.runtime import Hub
-from omniman_gql.services import commit, ordering
+from omniman_gql.services import commit
+from omniman_gql.uow import DoneKey
 from tests.factories import make_channel, open_with_items
 
 pytestmark = pytest.mark.anyio
@@ -51,21 +53,21 @@ async def _scenario(hub: Hub) -> list[Any]:
 
 
 async def test_the_key_recorded_with_the_order_is_the_key_recorded_on_its_own(
-    hub: Hub, backend: str, monkeypatch: pytest.MonkeyPatch
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent: list[ordering.DoneKey] = []
+    sent: list[DoneKey] = []
     done_key = commit.DoneKey
 
-    def watched(*args: Any) -> ordering.DoneKey:
+    def watched(*args: Any) -> DoneKey:
         sent.append(done_key(*args))
         return sent[-1]
 
     monkeypatch.setattr(commit, "DoneKey", watched)
     together = await _scenario(hub)
-    # PostgreSQL's one-pass commits of an open session (the first and last) recorded their key with the order;
-    # the key reused for another open session met the key (rolled back, the long way answered); the others found
-    # no open session to seal and took the long way before any order.
-    assert [key.recorded for key in sent] == ([True, False, True] if backend == "postgresql" else [])
+    # The one-pass commits of an open session (the first and last) recorded their key with the order; the key
+    # reused for another open session met the key (rolled back, the long way answered); the others found no open
+    # session to seal and took the long way before any order.
+    assert [key.recorded for key in sent] == [True, False, True]
     monkeypatch.setattr(commit, "DoneKey", lambda *_args: None)  # the key's own INSERT, as before
     apart = await _scenario(hub)
     assert together == apart
@@ -78,7 +80,7 @@ async def test_an_order_not_written_in_one_statement_records_its_key_on_its_own(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Orders with price overrides (or without lines) are inserted one by one: the key's own INSERT follows."""
-    monkeypatch.setattr(ordering, "_in_one_statement", lambda *_args: False)
+    monkeypatch.setattr(order_statements, "in_one_statement", lambda *_args: False)
     code = await make_channel(hub)
     session = await open_with_items(hub, code, [("A", "1", 5)])
     outcome = await commit.commit_session(hub, channel_code=code, session_key=session.session_key,
@@ -97,7 +99,7 @@ async def test_a_key_held_by_a_running_commit_is_in_progress_from_the_orders_sta
     INSERT answered."""
     if backend != "postgresql":
         pytest.skip("SQLite serialises writers: a key is never held by a transaction still running")
-    sent: list[ordering.DoneKey] = []
+    sent: list[DoneKey] = []
     done_key = commit.DoneKey
     monkeypatch.setattr(commit, "DoneKey", lambda *args: sent.append(done_key(*args)) or sent[-1])
     monkeypatch.setattr(commit, "KEY_WAIT_MS", 200)

@@ -14,8 +14,8 @@ from omniman_gql.backends.price_table import PriceTable
 from omniman_gql.domain.draft import PriceQuote
 from omniman_gql.errors import OmnimanError
 from omniman_gql.runtime import Hub
-from omniman_gql.services import catalog, channels, commit, sessions
-from omniman_gql.services.common import PricesAtHand, read_session_and_prices
+from omniman_gql.services import catalog, channels, commit, modify, sessions
+from omniman_gql.services.common import PricesAtHand
 from tests.factories import make_channel
 
 pytestmark = pytest.mark.anyio
@@ -94,7 +94,7 @@ async def test_the_same_answers_with_and_without_the_prices_read_with_the_sessio
     lookups = _count_price_lookups(monkeypatch)
     together = await _scenario(hub)
     looked_up = len(lookups)
-    monkeypatch.setattr(sessions, "prices_read_with_session", lambda *_args: False)
+    monkeypatch.setattr(modify, "prices_read_with_session", lambda *_args: False)
     apart = await _scenario(hub)
     assert together == apart
     assert together[0] == ["ok", "ok", "error", "error", "error", "error", "ok", "error", "error", "ok", "error", "ok"]
@@ -104,13 +104,13 @@ async def test_the_same_answers_with_and_without_the_prices_read_with_the_sessio
 
 def _count_price_lookups(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     calls: list[Any] = []
-    fetch = sessions.fetch_prices
+    fetch = modify.fetch_prices
 
     async def counted(*args: Any) -> Any:
         calls.append(args)
         return await fetch(*args)
 
-    monkeypatch.setattr(sessions, "fetch_prices", counted)
+    monkeypatch.setattr(modify, "fetch_prices", counted)
     return calls
 
 
@@ -119,7 +119,7 @@ async def test_a_draft_needing_prices_not_read_with_the_session_looks_them_up(
 ) -> None:
     """The SKUs guessed from the raw ops miss one (here: all): the draft's prices are looked up as before."""
     expected = await _scenario(hub)
-    monkeypatch.setattr(sessions, "_skus_named", lambda _ops: set())
+    monkeypatch.setattr(modify, "_skus_named", lambda _ops: set())
     lookups = _count_price_lookups(monkeypatch)
     assert await _scenario(hub) == expected
     assert lookups
@@ -132,9 +132,9 @@ def test_prices_at_hand_answer_only_for_skus_they_were_read_for() -> None:
 
 
 def test_skus_named_reads_raw_ops_leniently() -> None:
-    assert sessions._skus_named([{"op": "add_line", "sku": " A "}, {"replaceSku": {"sku": "B"}}, {"op": "x"},
-                                 {"sku": 3}, "junk", {"a": 1, "b": 2}, {"setData": 5}]) == {"A", "B"}
-    assert sessions._skus_named("not a list") == set() and sessions._skus_named(None) == set()
+    assert modify._skus_named([{"op": "add_line", "sku": " A "}, {"replaceSku": {"sku": "B"}}, {"op": "x"},
+                               {"sku": 3}, "junk", {"a": 1, "b": 2}, {"setData": 5}]) == {"A", "B"}
+    assert modify._skus_named("not a list") == set() and modify._skus_named(None) == set()
 
 
 async def test_the_one_statement_reads_what_the_price_table_answers(hub: Hub, backend: str) -> None:
@@ -146,14 +146,13 @@ async def test_the_one_statement_reads_what_the_price_table_answers(hub: Hub, ba
     session, _ = await sessions.open_session(hub, channel_code=code)
     session = await sessions.modify_session(hub, channel_code=code, session_key=session.session_key,
                                             ops=[{"op": "add_line", "sku": "A", "qty": "1"}])
-    async with hub.autocommit() as uow:
-        found = await read_session_and_prices(uow.db, code, session.session_key, ["C", "NONE"])
-        assert found is not None
-        read, _channel, at_hand = found
+    async with hub.transaction(autocommit=True) as uow:
+        read, _channel, at_hand = await modify._editable_session_and_prices(
+            uow, code, session.session_key, None, [{"op": "add_line", "sku": "C"}, {"addLine": {"sku": "NONE"}}])
         assert read.rev == session.rev and read.items == session.items and at_hand is not None
         assert at_hand.asked == {"A", "C", "NONE"}
-        assert at_hand.quotes == await PriceTable().get_prices(uow.db, ["A", "C", "NONE"], code)
-        assert await read_session_and_prices(uow.db, code, "none-such", ["A"]) is None
+        assert at_hand.quotes == await PriceTable().get_prices(uow, ["A", "C", "NONE"], code)
+        assert await uow.sessions.read_with_prices(code, "none-such", ["A"]) is None
 
 
 async def test_only_this_sessions_lines_are_read_not_every_sessions(hub: Hub, backend: str) -> None:
@@ -167,7 +166,8 @@ async def test_only_this_sessions_lines_are_read_not_every_sessions(hub: Hub, ba
     await sessions.modify_session(hub, channel_code=code, session_key=other.session_key,
                                   ops=[{"op": "add_line", "sku": "B", "qty": "1"}])
     mine, _ = await sessions.open_session(hub, channel_code=code)
-    async with hub.autocommit() as uow:
-        found = await read_session_and_prices(uow.db, code, mine.session_key, ["A"])
+    async with hub.transaction(autocommit=True) as uow:
+        found = await modify._editable_session_and_prices(uow, code, mine.session_key, None,
+                                                          [{"op": "add_line", "sku": "A"}])
     assert found is not None and found[2] is not None
     assert found[2].asked == {"A"} and set(found[2].quotes) == {"A"}

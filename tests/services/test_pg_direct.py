@@ -1,29 +1,38 @@
-"""pg_direct: the checkout's statements sent straight to psycopg answer exactly as SQLAlchemy's execution does (rows,
-types, row counts, errors), and step aside for event listeners and for statements SQLAlchemy must prepare itself."""
+"""pg_direct: the checkout's statements sent by psycopg directly answer exactly as SQLAlchemy's execution does (rows,
+types, row counts, errors), leave to SQLAlchemy what it must prepare itself, and `OMNIMAN_ACCELERATE=false` sends
+every statement through SQLAlchemy."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import event, insert, text
 from sqlalchemy.exc import IntegrityError, OperationalError, ResourceClosedError
 
-from omniman_gql.infra import pg_direct
-from omniman_gql.backends.price_table import _PRICES, _PRICES_ANY
+from omniman_gql.backends.price_table import _PRICES
+from omniman_gql.infra.pg_direct import DirectConnection, plan_of
+from omniman_gql.infra.statements import orders as order_statements
+from omniman_gql.infra.statements.commits import LOCK_NOT_AVAILABLE
+from omniman_gql.infra.statements.sessions import CHANNEL, SESSION_CHANNEL, SESSION_CHANNEL_LOCKED, WRITE_DRAFT
 from omniman_gql.models import Order
 from omniman_gql.runtime import Hub
-from omniman_gql.services import catalog, commit, sessions
-from omniman_gql.services.common import _CHANNEL_CORE, _SESSION_CHANNEL, _SESSION_CHANNEL_LOCKED
-from omniman_gql.services.sessions import _WRITE_DRAFT
+from omniman_gql.services import catalog, commit, ordering, sessions
+from omniman_gql.settings import Settings
 from tests.factories import make_channel, open_with_items
 
 pytestmark = pytest.mark.anyio
 
 
-async def _both(connection: object, statement: object, values: dict[str, object]) -> tuple[list, list]:
-    slow = (await connection.execute(statement, values)).all()  # type: ignore[attr-defined]
-    fast = (await pg_direct.execute(connection, statement, values)).all()  # type: ignore[arg-type]
+def _sent_by_statement_sets(connection: Any) -> Any:
+    """What sends a statement set's statement on `connection`: psycopg directly on PostgreSQL, else SQLAlchemy."""
+    return DirectConnection(connection) if connection.dialect.name == "postgresql" else connection
+
+
+async def _both(connection: Any, statement: object, values: dict[str, object]) -> tuple[list, list]:
+    slow = (await connection.execute(statement, values)).all()
+    fast = (await _sent_by_statement_sets(connection).execute(statement, values)).all()
     return slow, fast
 
 
@@ -33,16 +42,15 @@ async def test_rows_are_sqlalchemys_rows(hub: Hub) -> None:
     session = await open_with_items(hub, code, [("A", "2", None), ("B", "1.5", 3)])
     keys = {"channel_code": code, "session_key": session.session_key}
     async with hub.engine.connect() as connection:
-        for statement, values in ((_SESSION_CHANNEL, keys), (_SESSION_CHANNEL_LOCKED, keys), (_CHANNEL_CORE,
-                                  {"code": code}), (_CHANNEL_CORE, {"code": "none-such"})):
+        for statement, values in ((SESSION_CHANNEL, keys), (SESSION_CHANNEL_LOCKED, keys), (CHANNEL,
+                                  {"code": code}), (CHANNEL, {"code": "none-such"})):
             slow, fast = await _both(connection, statement, values)
             assert fast == slow and [row._fields for row in fast] == [row._fields for row in slow]
             assert [[type(value) for value in row] for row in fast] == [[type(value) for value in row] for row in slow]
-        if connection.dialect.name == "postgresql":
-            prices = (await connection.execute(_PRICES, {"skus": ["A", "B", "C"]})).all()
-            direct = (await pg_direct.execute(connection, _PRICES_ANY, {"skus": ["A", "B", "C"]})).all()
-            assert sorted(direct) == sorted(prices) and len(direct) == 2
-        row = (await pg_direct.execute(connection, _SESSION_CHANNEL, keys)).one()
+        prices = (await connection.execute(_PRICES, {"skus": ["A", "B", "C"]})).all()
+        direct = (await _sent_by_statement_sets(connection).execute(_PRICES, {"skus": ["A", "B", "C"]})).all()
+        assert sorted(direct) == sorted(prices) and len(direct) == 2
+        row = (await _sent_by_statement_sets(connection).execute(SESSION_CHANNEL, keys)).one()
         assert row.opened_at.tzinfo is not None and row.items[0]["sku"] == "A" and row.code == code
         await connection.rollback()
 
@@ -50,8 +58,8 @@ async def test_rows_are_sqlalchemys_rows(hub: Hub) -> None:
 async def test_row_counts_and_returned_ids(hub: Hub) -> None:
     code = await make_channel(hub)
     session = await open_with_items(hub, code, [("A", "1", 5)])
-    async with hub.core_transaction() as uow:
-        stale = await pg_direct.execute(uow.db, _WRITE_DRAFT, {
+    async with hub.transaction() as uow:
+        stale = await uow.run(WRITE_DRAFT, {  # type: ignore[attr-defined]
             "b_id": session.id, "b_rev": session.rev + 7, "b_items": [], "b_data": {}, "b_pricing": {},
             "b_pricing_trace": [], "b_new_rev": session.rev + 8, "b_now": session.updated_at})
         assert stale.rowcount == 0
@@ -79,65 +87,51 @@ async def test_database_errors_are_raised_as_sqlalchemy_raises_them(hub: Hub, ba
               "completed_at": None, "cancelled_at": None}
     statement = insert(Order.__table__).returning(Order.__table__.c.id)  # type: ignore[attr-defined]
     async with hub.engine.connect() as connection:
-        await pg_direct.execute(connection, statement, values)
+        sent = _sent_by_statement_sets(connection)
+        await sent.execute(statement, values)
         with pytest.raises(IntegrityError) as caught:
-            await pg_direct.execute(connection, statement, values)
+            await sent.execute(statement, values)
         if backend == "postgresql":
             assert caught.value.orig.sqlstate == "23505"  # type: ignore[union-attr]
         await connection.rollback()
-        assert (await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})).one().code == code
+        assert (await sent.execute(CHANNEL, {"code": code})).one().code == code
     if backend != "postgresql":
         return
     # The commit path relies on a lock wait reaching it as OperationalError with the driver's sqlstate.
     async with hub.engine.connect() as holder, hub.engine.connect() as waiter:
-        await holder.execute(_SESSION_CHANNEL_LOCKED, {"channel_code": code, "session_key": "S1"})
+        await holder.execute(SESSION_CHANNEL_LOCKED, {"channel_code": code, "session_key": "S1"})
         await waiter.execute(text("SET lock_timeout = 50"))
         with pytest.raises(OperationalError) as caught:
-            await pg_direct.execute(waiter, _SESSION_CHANNEL_LOCKED, {"channel_code": code, "session_key": "S1"})
-        assert caught.value.orig.sqlstate == commit.LOCK_NOT_AVAILABLE  # type: ignore[union-attr]
+            await DirectConnection(waiter).execute(SESSION_CHANNEL_LOCKED, {"channel_code": code, "session_key": "S1"})
+        assert caught.value.orig.sqlstate == LOCK_NOT_AVAILABLE  # type: ignore[union-attr]
         await waiter.rollback()
         await holder.rollback()
 
 
-async def test_event_listeners_see_every_statement(hub: Hub) -> None:
-    """With a listener on the engine (statement counters, tracing), the statements go through SQLAlchemy."""
-    code = await make_channel(hub)
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        seen.append(statement)
-
-    event.listen(hub.engine.sync_engine, "before_cursor_execute", record)
+@pytest.mark.parametrize("accelerate", [True, False])
+async def test_without_the_accelerator_every_statement_goes_through_sqlalchemy(
+    database_url: str, backend: str, accelerate: bool
+) -> None:
+    """With `accelerate` off, engine listeners (statement counters, tracing) see the statement sets' statements; with
+    it on, PostgreSQL's are sent by psycopg directly, past SQLAlchemy's engine events."""
+    hub = Hub.create(Settings(database_url=database_url, redis_url=None, accelerate=accelerate))
     try:
-        async with hub.engine.connect() as connection:
-            assert (await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})).one().code == code
+        assert hub.database.direct == (accelerate and backend == "postgresql")
+        code = await make_channel(hub)
+        seen: list[str] = []
+
+        def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            seen.append(statement)
+
+        event.listen(hub.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            async with hub.transaction(readonly=True) as uow:
+                assert (await uow.sessions.channel(code)).code == code
+        finally:
+            event.remove(hub.engine.sync_engine, "before_cursor_execute", record)
+        assert len([s for s in seen if "channels" in s]) == (0 if hub.database.direct else 1)
     finally:
-        event.remove(hub.engine.sync_engine, "before_cursor_execute", record)
-    assert seen and [s for s in seen if "channels" in s] == seen[-1:]  # on SQLite, after its BEGIN
-
-
-def test_psycopg_internals_are_used_only_on_the_tested_series() -> None:
-    assert pg_direct.psycopg_series_tested("3.3.9") and pg_direct.psycopg_series_tested("3.3.0.dev1")
-    assert not any(pg_direct.psycopg_series_tested(v) for v in ("3.4.0", "3.2.10", "4.3.1", "3", "x.y"))
-    assert pg_direct.DIRECT  # the installed psycopg is the pinned series: the tests below run the direct path
-
-
-async def test_another_psycopg_series_leaves_every_statement_to_sqlalchemy(
-        hub: Hub, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if backend != "postgresql":
-        pytest.skip("pg_direct sends statements itself on PostgreSQL only")
-    code = await make_channel(hub)
-
-    def direct_path(*_args: object) -> object:
-        raise AssertionError("the direct path ran")
-
-    monkeypatch.setattr(pg_direct, "_execute_gen", direct_path)
-    async with hub.engine.connect() as connection:
-        with pytest.raises(AssertionError, match="direct path"):  # the tested series: the direct path
-            await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})
-    monkeypatch.setattr(pg_direct, "DIRECT", False)
-    async with hub.engine.connect() as connection:  # another series: SQLAlchemy's path, same answer
-        assert (await pg_direct.execute(connection, _CHANNEL_CORE, {"code": code})).one().code == code
+        await hub.dispose()
 
 
 async def test_statements_sqlalchemy_must_prepare_are_left_to_it(hub: Hub, backend: str) -> None:
@@ -145,11 +139,15 @@ async def test_statements_sqlalchemy_must_prepare_are_left_to_it(hub: Hub, backe
     if backend != "postgresql":
         pytest.skip("pg_direct plans statements for PostgreSQL only")
     async with hub.engine.connect() as connection:
-        assert pg_direct._plan_of(_PRICES, ("skus",), connection.dialect) is None
+        assert plan_of(_PRICES, ("skus",), connection.dialect) is None
         orders = Order.__table__  # type: ignore[attr-defined]
-        assert pg_direct._plan_of(insert(orders), ("ref", "status"), connection.dialect) is None  # items_count
-        assert pg_direct._plan_of(_CHANNEL_CORE, ("code",), connection.dialect) is not None
-        assert (await pg_direct.execute(connection, _PRICES, {"skus": ["nothing"]})).all() == []
+        assert plan_of(insert(orders), ("ref", "status"), connection.dialect) is None  # items_count
+        assert plan_of(CHANNEL, ("code",), connection.dialect) is not None
+        assert (await DirectConnection(connection).execute(_PRICES, {"skus": ["nothing"]})).all() == []
+
+
+class _RolledBack(Exception):
+    pass
 
 
 async def test_one_statement_order_writes_what_the_one_by_one_inserts_write(
@@ -157,34 +155,33 @@ async def test_one_statement_order_writes_what_the_one_by_one_inserts_write(
 ) -> None:
     """PostgreSQL writes an order with lines and its one event in one statement: the same rows (lines in their
     order, with their ids in that order) and the same announcements as the INSERTs one by one (SQLite's way)."""
-    from omniman_gql.services import ordering
-    from omniman_gql.services.common import read_session
-
     code = await make_channel(hub)
     await catalog.set_prices(hub, prices=[{"sku": s, "unit_price_q": p} for s, p in (("A", 125), ("B", 7), ("C", 1))])
     session = await open_with_items(hub, code, [("C", "1", None), ("A", "2.5", None), ("B", "3", None)])
     written = []
     for one_by_one in (False, True):
         if one_by_one:  # the path of SQLite, of orders without lines and of price overrides
-            monkeypatch.setattr(ordering, "_in_one_statement", lambda *_args: False)
-        async with hub.core_transaction() as uow:
-            found = await read_session(uow.db, code, session.session_key, lock=False)
-            assert found is not None
-            order = await ordering.create_order(uow, channel=found[1], session=found[0], actor="tester")
-            items = (await uow.db.execute(text(
-                "SELECT id, line_id, sku, name, qty, unit_price_q, line_total_q, meta FROM order_items "
-                "WHERE order_id = :id ORDER BY id"), {"id": order.id})).all()
-            events = (await uow.db.execute(text(
-                "SELECT id, channel_code, type, actor, payload FROM order_events WHERE order_id = :id"),
-                {"id": order.id})).all()
-            stored = (await uow.db.execute(text("SELECT status, total_q, items_count, snapshot FROM orders "
-                                                "WHERE id = :id"), {"id": order.id})).one()
-            assert [message["event_id"] for _, message in uow.messages] == [event.id for event in events]
-            messages = [(topic, {k: v for k, v in message.items() if k not in ("event_id", "order_id", "order_ref")})
-                        for topic, message in uow.messages]
-            written.append(([tuple(row)[1:] for row in items], [tuple(row)[1:] for row in events],
-                            tuple(stored), messages))
-            assert [row.id for row in items] == sorted(row.id for row in items)
-            await uow.db.rollback()
+            monkeypatch.setattr(order_statements, "in_one_statement", lambda *_args: False)
+        with pytest.raises(_RolledBack):
+            async with hub.transaction() as uow:
+                found = await uow.sessions.read(code, session.session_key, lock=False)
+                assert found is not None
+                order = await ordering.create_order(uow, channel=found[1], session=found[0], actor="tester")
+                items = (await uow.execute(text(
+                    "SELECT id, line_id, sku, name, qty, unit_price_q, line_total_q, meta FROM order_items "
+                    "WHERE order_id = :id ORDER BY id"), {"id": order.id})).all()
+                events = (await uow.execute(text(
+                    "SELECT id, channel_code, type, actor, payload FROM order_events WHERE order_id = :id"),
+                    {"id": order.id})).all()
+                stored = (await uow.execute(text("SELECT status, total_q, items_count, snapshot FROM orders "
+                                                 "WHERE id = :id"), {"id": order.id})).one()
+                assert [message["event_id"] for _, message in uow.messages] == [event.id for event in events]
+                messages = [(topic, {k: v for k, v in message.items()
+                                     if k not in ("event_id", "order_id", "order_ref")})
+                            for topic, message in uow.messages]
+                written.append(([tuple(row)[1:] for row in items], [tuple(row)[1:] for row in events],
+                                tuple(stored), messages))
+                assert [row.id for row in items] == sorted(row.id for row in items)
+                raise _RolledBack
     assert written[0] == written[1]
     assert [row[1] for row in written[0][0]] == ["C", "A", "B"]  # the session's line order

@@ -154,7 +154,7 @@ async def test_hub_announces_a_transactions_messages_in_order_after_commit(pubsu
     hub = Hub.create(settings, publisher=pubsub)
     try:
         async with pubsub.subscribe(["t:*"]) as sub:
-            async with hub.core_transaction() as uow:
+            async with hub.transaction() as uow:
                 for n in range(3):
                     uow.publish(f"t:{n % 2}", {"n": n})
                 assert len(sub) == 0  # nothing before the commit

@@ -86,9 +86,9 @@ async def test_completion_is_fenced_per_directive_by_its_attempt(task_hub: Hub) 
     first, second = [await enqueue(task_hub, "test.flaky", {"fail_times": 0}) for _ in range(2)]
     claimed, rest = await svc.claim_many(task_hub, [first, second])
     assert rest == [] and [d.attempts for d in claimed] == [1, 1]
-    async with task_hub.connection() as connection:  # `first` reclaimed by the sweeper, then claimed by a newer run
-        await connection.execute(update(Directive.__table__).where(Directive.__table__.c.id == first)
-                                 .values(status="queued"))
+    async with task_hub.transaction() as uow:  # `first` reclaimed by the sweeper, then claimed by a newer run
+        await uow.execute(update(Directive.__table__).where(Directive.__table__.c.id == first)
+                          .values(status="queued"))
     (newer,), _ = await svc.claim_many(task_hub, [first])
 
     assert await svc.complete_many(task_hub, claimed) == {second}  # the stale run of `first` records nothing

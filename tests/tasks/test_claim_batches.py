@@ -22,9 +22,9 @@ async def test_a_claim_with_extra_takes_due_queued_directives_of_the_same_topic_
     alike = [await enqueue(task_hub, "test.flaky", {"fail_times": 0}) for _ in range(4)]
     other_topic = await enqueue(task_hub, "test.always_fails", {})
     later = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
-    async with task_hub.connection() as connection:  # backing off: not due, so not taken
-        await connection.execute(update(Directive.__table__).where(Directive.__table__.c.id == later)
-                                 .values(available_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)))
+    async with task_hub.transaction() as uow:  # backing off: not due, so not taken
+        await uow.execute(update(Directive.__table__).where(Directive.__table__.c.id == later)
+                          .values(available_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)))
 
     outcomes = await svc.run_directives(task_hub, [own], extra=3)
 
@@ -98,9 +98,9 @@ async def test_a_burst_of_one_directive_messages_runs_in_fewer_claims_each_direc
     assert [(d.status, d.attempts) for d in finished] == [("done", 1)] * 60 + [("done", 2)]
     rows = {d.id: d for d in await all_finished(task_hub, batch) or []}
     assert [(rows[i].status, rows[i].attempts) for i in ids] == [("done", 1)] * 60 + [("done", 2)]
-    async with task_hub.connection(readonly=True) as connection:
+    async with task_hub.transaction(readonly=True) as uow:
         started = func.count(func.distinct(Directive.started_at))  # type: ignore[arg-type]
-        claims = (await connection.execute(select(started).where(batch, Directive.id != flaky))).scalar_one()
+        claims = (await uow.execute(select(started).where(batch, Directive.id != flaky))).scalar_one()
     assert claims < 30  # one claim per directive before: each claim now takes up to 50
 
 
@@ -112,7 +112,7 @@ async def test_a_claim_with_extra_skips_an_own_id_another_transaction_holds_inst
     held = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
     free = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
     table = Directive.__table__
-    async with task_hub.connection() as other:  # another claim's transaction, holding `held` locked
+    async with task_hub.transaction() as other:  # another claim's transaction, holding `held` locked
         await other.execute(select(table.c.id).where(table.c.id == held).with_for_update())
 
         outcomes = await svc.run_directives(task_hub, [held], extra=49)
