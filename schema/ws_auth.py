@@ -24,7 +24,7 @@ from omniman_gql.live.shared_feeds import Member, Parked, release
 
 from .context import Context
 from .extensions import NUL_MESSAGE, contains_nul
-from .fanout import current_operation, forget_handshake, resumed_subscription
+from .fanout import current_operation, resumed_subscription
 from .subscriptions import LegacyGraphQLWSHandler
 
 log = logging.getLogger("omniman.auth")
@@ -223,12 +223,10 @@ class AuthGraphQLTransportWSHandler(_Guard, BaseGraphQLTransportWSHandler[Contex
                                                 .handle_connection_init(message))
         if self.connection_acknowledged:
             # Strawberry cancelled the init watchdog but keeps the task (and its coroutine) for the socket's life;
-            # the loop holds it until its cancellation has run, and `shutdown` copes with None. The handshake's
-            # request and response are not needed either.
+            # the loop holds it until its cancellation has run, and `shutdown` copes with None.
             watchdog = self.connection_init_timeout_task
             if watchdog is not None and (watchdog.done() or watchdog.cancelling()):
                 self.connection_init_timeout_task = None
-            forget_handshake(getattr(self.websocket, "ws", None))
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection

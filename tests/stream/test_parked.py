@@ -4,20 +4,18 @@ pipeline (then parks again) when the group cannot deliver: a socket paused for a
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
 
 from omniman_gql.infra import observability
 from omniman_gql.live.pubsub import SubscriptionClosed
 from omniman_gql.settings import Settings
 from omniman_gql.live.shared_feeds import FeedGroup, feed_groups, followers
-from schema.fanout import LeanEvent, LeanQueue, WebSocketsSansIOProtocol
+from schema.fanout import WebSocketsSansIOProtocol
 from tests.api.operations import TRANSITION_ORDER, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api
 from tests.fixtures.stream import wait_until
@@ -105,8 +103,6 @@ def test_a_parked_subscription_resumes_for_a_paused_socket_then_parks_again(serv
         loop = group.task.get_loop()
         (protocol,) = [c for c in state["server"].server_state.connections
                        if isinstance(c, WebSocketsSansIOProtocol)]
-        # Once acknowledged, the socket's inbox and its "writable" flag are the lean ones (what follows uses both).
-        assert isinstance(protocol.queue, LeanQueue) and isinstance(protocol.writable, LeanEvent)
         loop.call_soon_threadsafe(protocol.pause_writing)  # as the transport does for a slow reader
         ref = _order(api, channel)
         # The group cannot write the frame now: the subscription's own pipeline runs again to finish it.
@@ -147,41 +143,3 @@ def test_a_parked_subscription_fails_through_its_pipeline(served: tuple[str, dic
         assert _next(ws) == {"id": "a", "type": "complete"}
         wait_until(lambda: followers(live, channel) == 0, what="left the group")
         assert _open() == before
-
-
-@pytest.mark.anyio
-async def test_lean_queue_and_event_behave_as_asyncio_s_for_one_consumer() -> None:
-    queue = LeanQueue()
-    assert queue.empty() and queue.qsize() == 0
-    with pytest.raises(asyncio.QueueEmpty):
-        queue.get_nowait()
-    getter = asyncio.ensure_future(queue.get())
-    await asyncio.sleep(0)
-    assert not getter.done()
-    queue.put_nowait("a")
-    queue.put_nowait("b")
-    assert await getter == "a"
-    assert queue.qsize() == 1 and queue.get_nowait() == "b" and queue.empty()
-    cancelled = asyncio.ensure_future(queue.get())  # a cancelled get leaves the queue usable
-    await asyncio.sleep(0)
-    cancelled.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await cancelled
-    queue.put_nowait("c")
-    assert await queue.get() == "c"
-
-    event = LeanEvent()
-    assert not event.is_set()
-    waiters = [asyncio.ensure_future(event.wait()) for _ in range(2)]
-    await asyncio.sleep(0)
-    assert not any(w.done() for w in waiters)
-    event.set()
-    assert await asyncio.gather(*waiters) == [True, True]
-    assert event.is_set() and await event.wait()
-    event.clear()
-    late = asyncio.ensure_future(event.wait())
-    await asyncio.sleep(0)
-    late.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await late
-    assert event._waiters is None  # nothing kept once nobody waits
