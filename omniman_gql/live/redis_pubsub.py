@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from .pubsub import Fanout, Message, Overflow, Subscription, is_pattern
+from .pubsub import Fanout, Listener, Message, OnMessage, is_pattern
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,7 @@ class RedisPubSub:
     local subscriber arrives (the call returns once Redis has confirmed it, so nothing published afterwards can be
     missed) and unsubscribed when its last one leaves, so Redis never holds subscriptions nobody reads."""
 
-    def __init__(self, url: str, *, namespace: str = "omniman", default_buffer: int = 1000,
-                 confirm_timeout_s: float = 5.0) -> None:
-        self.default_buffer = default_buffer
+    def __init__(self, url: str, *, namespace: str = "omniman", confirm_timeout_s: float = 5.0) -> None:
         self.prefix = f"{namespace}:"
         self.fanout = Fanout()
         self._confirm_timeout_s = confirm_timeout_s
@@ -65,25 +63,23 @@ class RedisPubSub:
             await pipe.execute()
 
     @asynccontextmanager
-    async def subscribe(
-        self, topics: Sequence[str], *, maxsize: int | None = None, overflow: Overflow = "close"
-    ) -> AsyncIterator[Subscription]:
-        sub = Subscription(topics, maxsize=maxsize or self.default_buffer, overflow=overflow)
+    async def subscribe(self, topics: Sequence[str], on_message: OnMessage) -> AsyncIterator[None]:
+        listener = Listener(topics, on_message)
         async with self._lock:
-            first = self.fanout.add(sub)
+            first = self.fanout.add(listener)
             try:
                 await self._change("subscribe", first)
             except BaseException:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(self._confirm_timeout_s):
-                    await self._change_quietly("unsubscribe", self.fanout.remove(sub))
+                    await self._change_quietly("unsubscribe", self.fanout.remove(listener))
                 raise
         try:
-            yield sub
+            yield
         finally:
             # Shielded: a cancelled subscriber (abrupt disconnect) must still give its Redis subscription back.
             # Leave the local fan-out at once; the Redis side is decided under the lock, where a newcomer to the
             # same topic may already have taken it over.
-            last = self.fanout.remove(sub)
+            last = self.fanout.remove(listener)
             with anyio.CancelScope(shield=True), anyio.move_on_after(self._confirm_timeout_s):
                 async with self._lock:
                     await self._change_quietly("unsubscribe", [t for t in last if not self.fanout.has(t)])
@@ -173,7 +169,6 @@ class RedisPubSub:
         return bool(await self._client.ping())
 
     async def aclose(self) -> None:
-        self.fanout.close_all("The server is shutting down.")
         if self._reader is not None:
             self._reader.cancel()
             with anyio.CancelScope(shield=True):

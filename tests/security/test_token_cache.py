@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from omniman_gql.live.pubsub import InProcessPubSub
+from omniman_gql.live.revocations import Revocations
 from omniman_gql.runtime import Hub
 from omniman_gql.services import auth
 from omniman_gql.settings import Settings
@@ -104,9 +105,9 @@ def test_unknown_tokens_are_never_remembered(cached_client: TestClient) -> None:
 
 @pytest.mark.anyio
 async def test_the_cache_holds_at_most_max_entries_live_tokens(hub: Hub) -> None:
-    pubsub = InProcessPubSub()
-    cache = TokenCache(hub, pubsub, ttl_s=LONG, max_entries=2)
-    async with cache.running():
+    revocations = Revocations(hub, InProcessPubSub(), recheck_s=LONG)
+    cache = TokenCache(hub, revocations, ttl_s=LONG, max_entries=2)
+    async with revocations.running():
         await eventually(lambda: cache.active, what="the cache listening")
         secrets = [(await auth.create_token(hub, name=f"t{i}", role="staff"))[1] for i in range(3)]
         for secret in secrets:

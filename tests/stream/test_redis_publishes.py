@@ -8,14 +8,15 @@ import pytest
 import redis
 
 from omniman_gql.live.redis_pubsub import RedisPubSub
+from tests.fixtures.stream import listening
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_concurrent_publishes_arrive_in_each_publishers_order(redis_url: str, namespace: str) -> None:
-    pubsub = RedisPubSub(redis_url, namespace=namespace, default_buffer=1000)
+    pubsub = RedisPubSub(redis_url, namespace=namespace)
     try:
-        async with pubsub.subscribe(["t"]) as inbox:
+        async with listening(pubsub, ["t"]) as inbox:
             async def publisher(name: str) -> None:
                 for n in range(50):
                     if n % 2:
@@ -36,9 +37,9 @@ async def test_concurrent_publishes_arrive_in_each_publishers_order(redis_url: s
 
 async def test_a_lost_connection_fails_nothing_later(redis_url: str, namespace: str,
                                                      redis_client: redis.Redis) -> None:
-    pubsub = RedisPubSub(redis_url, namespace=namespace, default_buffer=100)
+    pubsub = RedisPubSub(redis_url, namespace=namespace)
     try:
-        async with pubsub.subscribe(["t"]) as inbox:
+        async with listening(pubsub, ["t"]) as inbox:
             await pubsub.publish("t", {"n": 1})
             await pubsub.publish_many([("t", {"n": 2}), ("t", {"n": 3})])
             # Every connection that has published: Redis drops them, as a restart or a network cut would.
