@@ -1,5 +1,7 @@
-"""Accelerator for Strawberry's graphql-transport-ws handler: direct delivery of `orderEvents` (the tail's task writes
-each subscriber's `next` frame) and parked subscriptions (an idle one keeps no operation task).
+"""Accelerator for Strawberry's graphql-transport-ws handler: direct delivery and parked `orderEvents` subscriptions.
+
+Direct delivery: the tail's task writes each subscriber's `next` frame. Parked: an idle subscription keeps no
+operation task.
 
 It reaches into the handler's internals (its operations, their tasks and completion): used only on the Strawberry
 series it was tested with (pinned in pyproject.toml) and only when `Settings.accelerate`. Otherwise every event goes

@@ -1,7 +1,10 @@
-"""Accelerator for uvicorn: a `next` frame written straight to the socket's transport, skipping the per-message
-ASGI path. Reaches into uvicorn's websockets-sansio protocol (its transport, state and flow control): used only on
-the uvicorn series it was tested with (pinned in pyproject.toml) and only when `Settings.accelerate`; otherwise, and
-on any other server or protocol, every frame goes through Starlette's `send_text`."""
+"""Accelerator for uvicorn: a `next` frame written straight to the socket's transport.
+
+It skips the per-message ASGI path and reaches into uvicorn's websockets-sansio protocol (its transport, state and
+flow control): used only on the uvicorn series it was tested with (pinned in pyproject.toml) and only when
+`Settings.accelerate`; otherwise, and on any other server or protocol, every frame goes through Starlette's
+`send_text`.
+"""
 
 from __future__ import annotations
 

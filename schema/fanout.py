@@ -1,4 +1,4 @@
-"""Subscription fan-out: an event's selection runs once per distinct selection, and its `next` JSON is encoded once.
+"""Subscription fan-out: an event's selection runs once per distinct selection, its `next` JSON is encoded once.
 
 A kitchen with 1,000 displays has 1,000 `orderEvents` subscriptions that mostly send the same document with the
 same variables. Run naively, graphql-core executes the selection for every subscriber. Here each event carries a

@@ -1,5 +1,4 @@
-"""Websocket auth: the token of `connection_init` (4401 when missing or bad), and closing the sockets of a token
-the moment it is revoked."""
+"""Websocket auth: the token of `connection_init` (4401 when missing or bad), and closing a revoked token's sockets."""
 
 from __future__ import annotations
 
@@ -71,7 +70,7 @@ TEXTS_MAX = 256
 
 def shared_text(query: str) -> str:
     """One string object for every subscription sending this document text: Strawberry keeps the text of each
-    operation for its whole life (≈ 1.2 KiB for a kitchen display's selection), and displays send the same text.
+    operation for its whole life, and displays send the same text.
     The most recent `TEXTS_MAX` distinct texts are remembered."""
     known = _TEXTS.get(query)
     if known is None:

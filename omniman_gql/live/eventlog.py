@@ -252,7 +252,7 @@ async def with_lines_and_channels(db: AsyncSession, logged: Sequence[LoggedEvent
     one when `known` holds every order's channel, read in this snapshot).
 
     A display's selection asks for both: read here, in the tail's transaction, they spare each event's loaders two
-    transactions of their own (≈ 2 ms before an event's first delivery). Same columns and order as the loaders'."""
+    transactions of their own before an event's first delivery. Same columns and order as the loaders'."""
     if not logged:
         return []
     order_ids = list({item.order.id for item in logged})

@@ -1,11 +1,10 @@
-"""The order-event feed: one subscriber's events of one, several or every channel, replayed after a cursor and then
-live, with no gap and no duplicate.
+"""The order-event feed: one subscriber's events, replayed after a cursor then live, with no gap and no duplicate.
 
-A feed follows the tail of its channel set (`tails`): it joins it first (so nothing committed from then on is
-missed), replays from the database what its cursor has not seen, then takes the tail's batches, skipping whatever its
-position has already handled (`eventlog` says why a position is a floor plus a few ids: a late-committing lower id
-is not lost on PostgreSQL). Without `after` it starts at "now", what the tail had read when the feed joined. The
-`statuses` filter matches the order's status right after the event (`eventlog.with_orders`): exact, and the same
+A feed follows the tail of its channel set (one, several or every channel, `tails`): it joins it first (so nothing
+committed from then on is missed), replays from the database what its cursor has not seen, then takes the tail's
+batches, skipping whatever its position has already handled (`eventlog` says why a position is a floor plus a few
+ids: a late-committing lower id is not lost on PostgreSQL). Without `after` it starts at "now", what the tail had
+read when the feed joined. The `statuses` filter matches the order's status right after the event (`eventlog.with_orders`): exact, and the same
 live or replayed; events that do not match still move the cursor on.
 
 Delivery. While a follower keeps up, its adapter may take its events straight from the tail's task (`deliver`: the

@@ -1,5 +1,8 @@
-"""The one bounded buffer of the live stream (`Inbox`) and its one lag rule: a consumer more than `maxsize` events
-behind is closed with `SubscriptionClosed` (code `subscriber_lagged`), its entries freed; it resumes with its cursor."""
+"""The live stream's one bounded buffer (`Inbox`) and its one lag rule.
+
+A consumer more than `maxsize` events behind is closed with `SubscriptionClosed` (code `subscriber_lagged`) and its
+entries are freed; it resumes with its last cursor.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Token revocations as this process hears them: the one listener on the `tokens` topic, which tells the HTTP token
-cache and closes the open websockets of a revoked token."""
+"""Token revocations as this process hears them: the one listener on the `tokens` topic.
+
+It tells the HTTP token cache and closes the open websockets of a revoked token.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The live stream of one process: what its subscriptions share (pub/sub, tails, revocations, token cache), and the
-part of the app's lifespan that runs it."""
+"""The live stream of one process: what its subscriptions share, and the part of the app's lifespan that runs it."""
 
 from __future__ import annotations
 

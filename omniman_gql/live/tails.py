@@ -1,5 +1,7 @@
-"""Per-process readers of the order-event log ("tails"), one per channel set (or one for every channel): woken by
-pub/sub, each reads new events once for the process and hands every batch to the feeds that follow it."""
+"""Per-process readers of the order-event log ("tails"), one per channel set (or one for every channel).
+
+Woken by pub/sub, each reads new events once for the process and hands every batch to the feeds that follow it.
+"""
 
 from __future__ import annotations
 

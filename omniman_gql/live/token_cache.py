@@ -1,5 +1,7 @@
-"""Live principals by token hash, per process: the token lookup of an HTTP request without a query, forgotten as
-soon as a revocation is heard (`revocations`) and after `ttl_s` at the latest."""
+"""Live principals by token hash, per process: an HTTP request's token lookup without a query.
+
+An entry is forgotten as soon as its revocation is heard (`revocations`), and after `ttl_s` at the latest.
+"""
 
 from __future__ import annotations
 

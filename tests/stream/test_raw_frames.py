@@ -95,7 +95,8 @@ def _direct(tail: Tail, accelerate: bool) -> bool:
 
 
 def _raw(tail: Tail) -> list[bool]:
-    return sorted(f.deliver is not None and f.deliver.raw is not None for f in tail.followers)  # type: ignore[attr-defined]
+    """Per follower, whether its frames are written straight to the transport."""
+    return sorted(getattr(f.deliver, "raw", None) is not None for f in tail.followers)
 
 
 @pytest.mark.parametrize("served", [{"accelerate": True}, {"accelerate": False}], indirect=True)
