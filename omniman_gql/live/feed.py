@@ -4,8 +4,8 @@ A feed follows the tail of its channel set (one, several or every channel, `tail
 committed from then on is missed), replays from the database what its cursor has not seen, then takes the tail's
 batches, skipping whatever its position has already handled (`eventlog` says why a position is a floor plus a few
 ids: a late-committing lower id is not lost on PostgreSQL). Without `after` it starts at "now", what the tail had
-read when the feed joined. The `statuses` filter matches the order's status right after the event (`eventlog.with_orders`): exact, and the same
-live or replayed; events that do not match still move the cursor on.
+read when the feed joined. The `statuses` filter matches the order's status right after the event
+(`eventlog.with_orders`): exact, and the same live or replayed; events that do not match still move the cursor on.
 
 Delivery. While a follower keeps up, its adapter may take its events straight from the tail's task (`deliver`: the
 websocket layer executes the shared selection and writes the frame), so 1,000 kitchen displays do not mean 1,000
