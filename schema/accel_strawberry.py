@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from contextvars import ContextVar
 from typing import Any
 
+from graphql import ExecutionResult
+
 from omniman_gql.live.feed import Follower, OrderEventItem, Parked, release
 from omniman_gql.live.stream import LiveFeeds
 
@@ -61,13 +63,19 @@ class DirectDelivery:
         handler, operation = self.handler, self.operation
         return lambda: handler.resume_parked(operation)
 
-    async def __call__(self, item: OrderEventItem) -> Any:
+    def __call__(self, item: OrderEventItem) -> Any:
+        """True, False, an unfinished send, or a coroutine answering one of these (see `live.feed.Deliver`)."""
         if not self._current():
             return False
-        event = self.event(item)
-        result = self.executor.event_result(event)  # most subscribers: executed for another already
+        result = self.executor.event_result(self.event(item))  # most subscribers: executed for another already
         if inspect.isawaitable(result):
-            result = await result
+            return self._when_executed(result)
+        return self._send(result)
+
+    async def _when_executed(self, pending: Awaitable[ExecutionResult]) -> Any:
+        return self._send(await pending)
+
+    def _send(self, result: ExecutionResult) -> Any:
         if result.errors or not isinstance(result.data, dict) or not self._current():
             return False
         if self.raw is not None and self.raw.write(self.encoder.next_tail(result.data)):

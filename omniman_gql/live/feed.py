@@ -19,7 +19,8 @@ stopped.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +38,11 @@ if TYPE_CHECKING:
 MAX_CHANNELS = 50
 MAX_STATUSES = 50
 
-# What `deliver` answers: True (done), False (not delivered: the follower's generator must send it), or an
-# awaitable that finishes a delivery begun (the generator awaits it before sending anything else).
-Deliver = Callable[["OrderEventItem"], Awaitable[bool | Awaitable[Any]]]
+# What `deliver` answers, at once: True (done), False (declined: the follower's generator sends it), an awaitable
+# finishing a send begun (the generator awaits it before sending anything else), or a coroutine when the answer is
+# not known yet (the tail awaits it for one of the others). Most deliveries answer at once: no coroutine per event
+# and follower.
+Deliver = Callable[["OrderEventItem"], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,27 +104,53 @@ class Follower:
         self.horizon = max(self.horizon, batch.horizon)
         yield from positioned(batch.events, self.position, self.horizon, self.wanted)
 
-    async def take(self, batch: Batch) -> None:
-        """A batch from the tail: delivered at once while direct, else queued for the follower's generator."""
+    def take(self, batch: Batch) -> Coroutine[Any, Any, None] | None:
+        """A batch from the tail: delivered while direct, else queued for the follower's generator. Returns a
+        coroutine for the tail to await when a delivery could not be answered at once."""
         deliver = self.deliver
         if not self.direct or deliver is None:
             self.inbox.put(self.items(batch), len(batch.events))
             self._wake()
-            return
+            return None
         items = self.items(batch)
         for item in items:
+            outcome = _answer(deliver, item)
+            if inspect.iscoroutine(outcome):
+                return self._take_later(deliver, items, item, outcome)
+            if not self._settle(item, outcome, items):
+                break
+        return None
+
+    async def _take_later(self, deliver: Deliver, items: Iterator[OrderEventItem], item: OrderEventItem,
+                          pending: Coroutine[Any, Any, Any]) -> None:
+        while True:
             try:
-                outcome = await deliver(item)
+                outcome = await pending
             except Exception:  # noqa: BLE001 - its own generator sends it, and meets the error there
                 outcome = False
-            if outcome is True:
-                self.tail.delivered += 1
-                continue
-            self.direct = False  # these entries, then everything after them, go through the generator
-            self.inbox.put(item if outcome is False else outcome)
-            self.inbox.put(items)
-            self._wake()
-            return
+            if not self._settle(item, outcome, items):
+                return
+            for item in items:  # the batch goes on where it stopped
+                outcome = _answer(deliver, item)
+                if inspect.iscoroutine(outcome):
+                    pending = outcome
+                    break
+                if not self._settle(item, outcome, items):
+                    return
+            else:
+                return
+
+    def _settle(self, item: OrderEventItem, outcome: Any, items: Iterator[OrderEventItem]) -> bool:
+        """True when `item` was delivered; otherwise it (or the send begun) and the rest of the batch go to the
+        generator, and so does everything after them."""
+        if outcome is True:
+            self.tail.delivered += 1
+            return True
+        self.direct = False
+        self.inbox.put(item if outcome is False else outcome)
+        self.inbox.put(items)
+        self._wake()
+        return False
 
     def fail(self, error: BaseException) -> None:
         self.direct = False
@@ -143,6 +172,13 @@ class Follower:
                 self.parked = True
                 raise Parked(self)
         return await self.inbox.get()
+
+
+def _answer(deliver: Deliver, item: OrderEventItem) -> Any:
+    try:
+        return deliver(item)
+    except Exception:  # noqa: BLE001 - its own generator sends it, and meets the error there
+        return False
 
 
 def positioned(events: Sequence[LoggedEvent], position: Position, safe: int,

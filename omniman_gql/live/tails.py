@@ -94,7 +94,9 @@ class Tail:
                         continue
                     if batch is not None:
                         for follower in list(self.followers):
-                            await follower.take(batch)
+                            pending = follower.take(batch)
+                            if pending is not None:
+                                await pending
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - handed to the feeds following this tail

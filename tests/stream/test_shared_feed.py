@@ -21,14 +21,21 @@ pytestmark = pytest.mark.anyio
 
 class Recorder:
     """A `deliver` that records what it is given; declines event types in `decline`, leaves `unfinished` ones to
-    be finished by the subscriber (as a send on a full socket would be)."""
+    be finished by the subscriber (as a send on a full socket would be). `later`: every answer comes from a
+    coroutine the tail awaits (as when the event's selection is executed for the first time)."""
 
-    def __init__(self, decline: tuple[str, ...] = (), unfinished: tuple[str, ...] = ()) -> None:
-        self.decline, self.unfinished = decline, unfinished
+    def __init__(self, decline: tuple[str, ...] = (), unfinished: tuple[str, ...] = (), later: bool = True) -> None:
+        self.decline, self.unfinished, self.later = decline, unfinished, later
         self.direct: list[tuple[str, str]] = []
         self.finished: list[str] = []
 
-    async def __call__(self, item: OrderEventItem) -> Any:
+    def __call__(self, item: OrderEventItem) -> Any:
+        return self._answer_later(item) if self.later else self._answer(item)
+
+    async def _answer_later(self, item: OrderEventItem) -> Any:
+        return self._answer(item)
+
+    def _answer(self, item: OrderEventItem) -> Any:
         if item.event.type in self.decline:
             return False
         self.direct.append((item.event.type, item.cursor))
@@ -36,13 +43,16 @@ class Recorder:
             async def finish() -> None:
                 await asyncio.sleep(0.01)
                 self.finished.append(item.cursor)
-            return finish()
+            # A send begun. Answered at once it must not be a coroutine (that would be an answer still to come).
+            return finish() if self.later else asyncio.ensure_future(finish())
         return True
 
 
-async def test_direct_while_in_step_then_in_order_through_the_generator(live: LiveFeeds, live_hub: Hub) -> None:
+@pytest.mark.parametrize("later", [True, False])
+async def test_direct_while_in_step_then_in_order_through_the_generator(live: LiveFeeds, live_hub: Hub,
+                                                                        later: bool) -> None:
     channel = await make_channel(live_hub)
-    deliver = Recorder(decline=("custom.declined",), unfinished=("custom.slow",))
+    deliver = Recorder(decline=("custom.declined",), unfinished=("custom.slow",), later=later)
     async with collecting(order_event_feed(live, channel_codes=[channel], deliver=deliver)) as inbox:
         await eventually(lambda: followers(live, channel) == 1, what="the member joined")
         [member] = live.tails.get(channel).followers  # type: ignore[union-attr]
