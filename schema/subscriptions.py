@@ -76,7 +76,7 @@ class SharedEventViews:
     def __init__(self, live: LiveFeeds) -> None:
         self.live = live
         self._entries: OrderedDict[int, tuple[float, Loaders, Order, OrderEvent, dict[Any, Any]]] = OrderedDict()
-        # The last `get`'s LoggedEvent and answer: a feed group hands one event to each of its members in turn.
+        # The last `get`'s LoggedEvent and answer: a tail hands one event to each of its followers in turn.
         self._last: tuple[Any, tuple[Loaders, Order, OrderEvent, dict[Any, Any]]] | None = None
         self._message: OrderEventMessage | None = None  # the last message made: followers mostly share a cursor
 
