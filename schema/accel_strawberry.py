@@ -41,15 +41,14 @@ class DirectDelivery:
     would) once the operation is over, for a result with errors (masked and logged by Strawberry), and when the
     send raises; a send the socket cannot take at once is returned unfinished for the subscriber to complete."""
 
-    __slots__ = ("handler", "operation", "executor", "event", "encoder", "send_text", "raw")
+    __slots__ = ("handler", "operation", "executor", "views", "encoder", "send_text", "raw")
 
-    def __init__(self, handler: Any, operation: Any, executor: SharingExecutor,
-                 event: Callable[[OrderEventItem], Any], encoder: MessageEncoder, send_text: Any,
-                 raw: RawFrames | None) -> None:
+    def __init__(self, handler: Any, operation: Any, executor: SharingExecutor, views: Any,
+                 encoder: MessageEncoder, send_text: Any, raw: RawFrames | None) -> None:
         self.handler = handler
         self.operation = operation
         self.executor = executor
-        self.event = event  # the item's root value, with its loaders set for this task (`subscriptions`)
+        self.views = views  # the process's `subscriptions.SharedEventViews`
         self.encoder = encoder
         self.send_text = send_text
         self.raw = raw  # the frame straight to the transport while it takes it at once (uvicorn, no compression)
@@ -67,9 +66,11 @@ class DirectDelivery:
         """True, False, an unfinished send, or a coroutine answering one of these (see `live.feed.Deliver`)."""
         if not self._current():
             return False
-        result = self.executor.event_result(self.event(item))  # most subscribers: executed for another already
-        if inspect.isawaitable(result):
-            return self._when_executed(result)
+        result = self.executor.shared_result(self.views.get(item)[3], item.cursor)  # most: executed for another
+        if result is None:
+            result = self.executor.event_result(self.views.message(item))  # this task resolves it (loaders set)
+            if inspect.isawaitable(result):
+                return self._when_executed(result)
         return self._send(result)
 
     async def _when_executed(self, pending: Awaitable[ExecutionResult]) -> Any:
@@ -83,7 +84,7 @@ class DirectDelivery:
         return start_now(self.send_text(self.encoder.next_frame(self.operation.id, result.data)))
 
 
-def direct_delivery(live: LiveFeeds, event: Callable[[OrderEventItem], Any]) -> DirectDelivery | None:
+def direct_delivery(live: LiveFeeds, views: Any) -> DirectDelivery | None:
     """Direct delivery for the running subscription, when it runs in an accelerated graphql-transport-ws handler."""
     executor, running = current_executor.get(), current_operation.get()
     websocket = getattr(running[0].websocket, "ws", None) if running else None
@@ -93,7 +94,7 @@ def direct_delivery(live: LiveFeeds, event: Callable[[OrderEventItem], Any]) -> 
     encoder = live.attachments.get("direct_encoder")
     if encoder is None:
         encoder = live.attachments["direct_encoder"] = MessageEncoder()
-    return DirectDelivery(running[0], running[1], executor, event, encoder, send_text,
+    return DirectDelivery(running[0], running[1], executor, views, encoder, send_text,
                           RawFrames.of(websocket, running[1].id))
 
 

@@ -162,7 +162,7 @@ class Subscription:
         if channels is not None and not channels:
             raise ClientError("None of these channels exist.", code="NOT_FOUND")
         views = _shared(live)
-        delivery = direct_delivery(live, views.message)  # None unless accelerating over graphql-transport-ws
+        delivery = direct_delivery(live, views)  # None unless accelerating over graphql-transport-ws
         resumed = resumed_subscription.get()  # a parked subscription's pipeline, running again
         feed = order_event_feed(live, channel_codes=channels, statuses=statuses, after=after, deliver=delivery,
                                 resume=delivery.resume if delivery is not None else None,

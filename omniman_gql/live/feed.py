@@ -113,13 +113,8 @@ class Follower:
             self._wake()
             return None
         items = self.items(batch)
-        for item in items:
-            outcome = _answer(deliver, item)
-            if inspect.iscoroutine(outcome):
-                return self._take_later(deliver, items, item, outcome)
-            if not self._settle(item, outcome, items):
-                break
-        return None
+        waiting = self._deliver_items(deliver, items)
+        return None if waiting is None else self._take_later(deliver, items, *waiting)
 
     async def _take_later(self, deliver: Deliver, items: Iterator[OrderEventItem], item: OrderEventItem,
                           pending: Coroutine[Any, Any, Any]) -> None:
@@ -128,29 +123,41 @@ class Follower:
                 outcome = await pending
             except Exception:  # noqa: BLE001 - its own generator sends it, and meets the error there
                 outcome = False
-            if not self._settle(item, outcome, items):
+            if outcome is not True:
+                self._hand_over(item, outcome, items)
                 return
-            for item in items:  # the batch goes on where it stopped
-                outcome = _answer(deliver, item)
-                if inspect.iscoroutine(outcome):
-                    pending = outcome
-                    break
-                if not self._settle(item, outcome, items):
-                    return
-            else:
-                return
-
-    def _settle(self, item: OrderEventItem, outcome: Any, items: Iterator[OrderEventItem]) -> bool:
-        """True when `item` was delivered; otherwise it (or the send begun) and the rest of the batch go to the
-        generator, and so does everything after them."""
-        if outcome is True:
             self.tail.delivered += 1
-            return True
+            waiting = self._deliver_items(deliver, items)
+            if waiting is None:
+                return
+            item, pending = waiting
+
+    def _deliver_items(self, deliver: Deliver,
+                       items: Iterator[OrderEventItem]) -> tuple[OrderEventItem, Any] | None:
+        """Deliver the batch's items: None when done (or handed over), else the first item whose answer is a
+        coroutine, with that coroutine."""
+        tail = self.tail
+        for item in items:
+            try:
+                outcome = deliver(item)
+            except Exception:  # noqa: BLE001 - its own generator sends it, and meets the error there
+                outcome = False
+            if outcome is True:  # the usual answer: looked at first
+                tail.delivered += 1
+            elif inspect.iscoroutine(outcome):
+                return item, outcome
+            else:
+                self._hand_over(item, outcome, items)
+                return None
+        return None
+
+    def _hand_over(self, item: OrderEventItem, outcome: Any, items: Iterator[OrderEventItem]) -> None:
+        """Not delivered: `item` (or the send begun for it) and the rest of the batch go to the generator, and so
+        does everything after them."""
         self.direct = False
         self.inbox.put(item if outcome is False else outcome)
         self.inbox.put(items)
         self._wake()
-        return False
 
     def fail(self, error: BaseException) -> None:
         self.direct = False
@@ -172,13 +179,6 @@ class Follower:
                 self.parked = True
                 raise Parked(self)
         return await self.inbox.get()
-
-
-def _answer(deliver: Deliver, item: OrderEventItem) -> Any:
-    try:
-        return deliver(item)
-    except Exception:  # noqa: BLE001 - its own generator sends it, and meets the error there
-        return False
 
 
 def positioned(events: Sequence[LoggedEvent], position: Position, safe: int,
