@@ -469,6 +469,9 @@ async def run_level(n: int, args: argparse.Namespace, client: httpx.AsyncClient,
 
     try:
         await asyncio.gather(*(r.ready() for r in remote))
+        # The server drops a keep-alive connection idle for a few seconds (uvicorn's timeout_keep_alive), and
+        # connecting a level's displays can take longer than that on a loaded machine: a fresh one per level.
+        orders.close()
         # Warm-up: orders until every subscriber has received one (its subscription is live on the server).
         deadline = time.monotonic() + 60
         while (waiting := sum(await each("waiting"))) > 0:

@@ -5,7 +5,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from omniman_gql.infra import app as core_app
-from omniman_gql.live.feeds import live_stream
+from omniman_gql.live.stream import live_stream
 from omniman_gql.infra.log_redaction import redact_access_log
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings, get_settings
@@ -14,7 +14,7 @@ from tasks.dispatch import dispatcher_for
 from tasks.embedded import embedded_runtime
 
 from .build import build_schema
-from .fanout import KeepTransportSend
+from .accel_uvicorn import KeepTransportSend
 from .kds import kds_routes
 from .view import OmnimanGraphQL
 
@@ -37,6 +37,6 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
             options["extra_lifespans"] = [*options.get("extra_lifespans", ()), embedded_runtime]  # type: ignore[misc]
     # The live stream goes first: its pub/sub becomes the Hub's publisher before any worker starts publishing.
     lifespans = [live_stream, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
-    # Innermost of ours: sees a websocket's `send` as the server made it (direct delivery writes frames with it).
-    options["middleware"] = [*options.get("middleware", ()), Middleware(KeepTransportSend)]  # type: ignore[misc]
+    if settings.accelerate:  # innermost of ours: sees a websocket's `send` as the server made it (RawFrames)
+        options["middleware"] = [*options.get("middleware", ()), Middleware(KeepTransportSend)]  # type: ignore[misc]
     return core_app.create_app(settings, routes=routes, extra_lifespans=lifespans, **options)  # type: ignore[arg-type]

@@ -1,9 +1,9 @@
-"""Subscription fan-out: an event's selection runs once per distinct selection, and its `next` JSON is encoded once.
+"""Subscription fan-out: an event's selection runs once per distinct selection, its `next` JSON is encoded once.
 
 A kitchen with 1,000 displays has 1,000 `orderEvents` subscriptions that mostly send the same document with the
-same variables. Run naively, graphql-core executes the selection for every subscriber (≈ 1 ms each for a display's
-selection: 1 s of CPU per order). Here each event carries a `shared_results` dict (the root value of the per-event
-execution, see `SharesResults`), and `SharingExecutor` keys it by what decides the result:
+same variables. Run naively, graphql-core executes the selection for every subscriber. Here each event carries a
+`shared_results` dict (the root value of the per-event execution, see `SharesResults`), and `SharingExecutor` keys
+it by what decides the result:
 
 - the operation (its document's text and the operation's name),
 - the coerced variable values (filters),
@@ -12,12 +12,8 @@ execution, see `SharesResults`), and `SharingExecutor` keys it by what decides t
 
 The first subscriber with a key starts the execution (a task of its own, shielded, so one subscriber leaving cannot
 cancel it for the others); every other one awaits the same `ExecutionResult`. `MessageEncoder` then serialises each
-shared `next` payload once and reuses the string for every socket.
-
-Direct delivery goes one step further for `orderEvents` over graphql-transport-ws: the feed group's task writes each
-subscriber's `next` frame to its socket itself (`subscriptions.DirectDelivery`), so a subscriber's own task and
-Strawberry's per-result stream only run for what cannot be sent that way (results with errors, a full socket). The
-context variables below tell the subscription resolver which executor and which websocket operation it runs for.
+shared `next` payload once and reuses the string for every socket. Only public extension points: Strawberry's
+`execution_context_class` and graphql-core's `Executor.build`, `build_per_event_executor` and `execute_operation`.
 """
 
 from __future__ import annotations
@@ -25,24 +21,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Coroutine, Generator
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from graphql import ExecutionResult
-from starlette.websockets import WebSocketState
+from graphql import ExecutionResult, OperationType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-CHECKPOINTS = 4  # bare yields `start_now` steps over before it leaves a send to the subscriber's task
 ENCODED_MAX = 256  # recent `next` payloads kept encoded (a few events × a few distinct selections)
 
-# Set in a subscription operation's task: its executor (by `SharingExecutor`, before the resolver's generator runs)
-# and its websocket handler and operation (by the graphql-transport-ws handler).
+# Set in a subscription operation's task when its executor is built, before its resolver runs: the resolver finds
+# the executor here (to execute events for direct delivery).
 current_executor: ContextVar[SharingExecutor | None] = ContextVar("omniman_executor", default=None)
-current_operation: ContextVar[tuple[Any, Any] | None] = ContextVar("omniman_ws_operation", default=None)
-# Set in the task that resumes a parked subscription (see `omniman_gql.live.shared_feeds`): (its feed member, when the
-# subscription started, as `time.perf_counter()` counts).
-resumed_subscription: ContextVar[tuple[Any, float] | None] = ContextVar("omniman_resumed", default=None)
 
 
 class SharesResults(Protocol):
@@ -76,16 +66,18 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
 
     _share_prefix: tuple[Any, ...] | None = None
 
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        executor = super().build(*args, **kwargs)
+        if isinstance(executor, SharingExecutor) and executor.operation.operation is OperationType.SUBSCRIPTION:
+            current_executor.set(executor)
+        return executor
+
     def build_per_event_executor(self, payload: Any) -> Any:
         if self._share_prefix is None:  # once per subscription: every event's executor is a copy of this one
             visibility = visibility_key(getattr(self.context_value, "principal", None))
             self._share_prefix = (_document_key(self.operation), _variables_key(self.variable_values), visibility)
         return super().build_per_event_executor(payload)
-
-    def cancellable_iterable(self, iterable: Any) -> Any:
-        # Called once per subscription, before its source stream's first step: the resolver finds its executor here.
-        current_executor.set(self)
-        return super().cancellable_iterable(iterable)
 
     def shared_result(self, shared: dict[Any, Any] | None, cursor: str) -> ExecutionResult | None:
         """This subscription's result at `cursor` if another subscriber with its key has executed it, else None."""
@@ -99,12 +91,9 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def event_result(self, event: SharesResults) -> ExecutionResult | Awaitable[ExecutionResult]:
         """This subscription's result for `event` (root value), from the event's shared results when it has one."""
-        prefix = self._share_prefix
-        shared = event.shared_results
-        if prefix is not None and shared is not None:
-            entry = shared.get((*prefix, event.cursor))
-            if entry is not None and not isinstance(entry[0], asyncio.Future):
-                return entry[0]  # type: ignore[no-any-return]
+        shared = self.shared_result(event.shared_results, event.cursor)
+        if shared is not None:
+            return shared
         return self.build_per_event_executor(event).execute_operation(False)  # type: ignore[no-any-return]
 
     def execute_operation(self, serially: bool | None = None) -> Any:
@@ -135,40 +124,6 @@ def _keep_result(entry: list[Any], done: asyncio.Future[ExecutionResult]) -> Non
         entry[0] = done.result()
 
 
-def start_now(coro: Coroutine[Any, Any, Any]) -> bool | Awaitable[Any]:
-    """Run `coro` (a websocket send) up to its first wait: True when it finished without one (its bytes went to the
-    transport), else an awaitable that finishes it (the transport is paused: the reader is slow)."""
-    for _ in range(CHECKPOINTS):
-        try:
-            waiting_on = coro.send(None)
-        except StopIteration:
-            return True
-        if waiting_on is not None:
-            return _Finish(coro, waiting_on)
-        # A bare yield waits for nothing (a cooperative checkpoint, as anyio's streams make): go on at once.
-    return _Finish(coro, None)
-
-
-class _Finish:
-    """Awaiting it resumes a coroutine that `start_now` ran by hand until it waited on `waiting_on`, as `await` would
-    have: values and exceptions (cancellation included) go through to it."""
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
-        self.coro = coro
-        self.waiting_on = waiting_on
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        step = self.waiting_on
-        while True:
-            try:
-                value, error = (yield step), None
-            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as `await` would
-                value, error = None, exc
-            try:
-                step = self.coro.throw(error) if error is not None else self.coro.send(value)
-            except StopIteration as stop:
-                return stop.value
-
 
 class MessageEncoder:
     """`json.dumps` for websocket messages, encoding the payload of a `next` message once for every subscriber it
@@ -192,7 +147,7 @@ class MessageEncoder:
 
     def next_tail(self, data: dict[str, Any]) -> bytes:
         """The `next` message of `data` from right after its id, as UTF-8: the same bytes for every subscriber
-        (`RawFrames` puts each one's id in front)."""
+        (`accel_uvicorn.RawFrames` puts each one's id in front)."""
         entry = self._entry(data)
         if entry[2] is None:
             entry[2] = f',"type":"next","payload":{entry[1]}}}'.encode()
@@ -206,189 +161,3 @@ class MessageEncoder:
             if len(self._encoded) > self.size:
                 self._encoded.popitem(last=False)
         return entry
-
-
-TRANSPORT_SEND = "omniman.transport_send"  # scope key: the server's own websocket `send` (see KeepTransportSend)
-
-
-class KeepTransportSend:
-    """ASGI middleware: keeps the server's own `send` of a websocket in its scope, before Starlette wraps it, so a
-    feed group can write a ready frame to the socket's transport (`RawFrames`). Other scopes pass untouched."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket":
-            scope[TRANSPORT_SEND] = send
-        await self.app(scope, receive, send)
-
-
-try:  # uvicorn's default websocket protocol (websockets' sans-I/O core): the one whose state `RawFrames` reads
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-    from websockets.protocol import State as _WsState
-except ImportError:  # pragma: no cover - another server: frames always go through ASGI
-    WebSocketsSansIOProtocol = None
-
-
-def uvicorn_protocol(websocket: Any) -> Any:
-    """The uvicorn websockets-sansio protocol serving a Starlette websocket, or None (another server or protocol)."""
-    scope = getattr(websocket, "scope", None)
-    protocol = getattr((scope or {}).get(TRANSPORT_SEND), "__self__", None)
-    if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
-        return None
-    return protocol
-
-
-def forget_handshake(websocket: Any) -> None:
-    """Drop what uvicorn's protocol keeps of an accepted websocket's handshake for the socket's whole life: the
-    parsed upgrade request and the 101 response, with their header maps (read only until the accept is sent; the
-    ASGI scope keeps the request's headers). A kitchen display's socket lives for hours."""
-    protocol = uvicorn_protocol(websocket)
-    if protocol is not None and protocol.handshake_complete and not protocol.close_sent:
-        request = protocol.request
-        if request is not None:
-            # websockets' parser generator keeps the request in a local variable for the connection's life (its
-            # frame parsing runs inside the same generator): its header map is ≈ 2.5 KiB nobody reads again.
-            request.headers.clear()
-        protocol.request = None
-        protocol.response = None
-        # asyncio's Queue and Event make their deques up front (≈ 0.7 KiB each, four for a Queue); uvicorn's protocol
-        # holds one of each per socket, with at most one waiter and (it pauses reading per message) one item.
-        queue, writable = protocol.queue, protocol.writable
-        if type(queue) is asyncio.Queue and not queue._getters and not queue._putters:  # nobody waits on it now
-            lean = LeanQueue()
-            while not queue.empty():
-                lean.put_nowait(queue.get_nowait())
-            protocol.queue = lean
-        if type(writable) is asyncio.Event and not writable._waiters:
-            event = LeanEvent()
-            if writable.is_set():
-                event.set()
-            protocol.writable = event
-
-
-class LeanQueue:
-    """The part of `asyncio.Queue` uvicorn's websocket protocol uses (`put_nowait`, `get`, `get_nowait`, `empty`,
-    `qsize`), unbounded, for one consumer at a time, with nothing allocated while empty and idle."""
-
-    __slots__ = ("_items", "_waiter")
-
-    def __init__(self) -> None:
-        self._items: list[Any] = []
-        self._waiter: asyncio.Future[None] | None = None
-
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def get(self) -> Any:
-        while not self._items:
-            if self._waiter is not None:
-                raise RuntimeError("LeanQueue has one consumer at a time")
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.pop(0)
-
-    def get_nowait(self) -> Any:
-        if not self._items:
-            raise asyncio.QueueEmpty
-        return self._items.pop(0)
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def qsize(self) -> int:
-        return len(self._items)
-
-
-class LeanEvent:
-    """`asyncio.Event` (`set`, `clear`, `is_set`, `wait`) whose waiters' list is made only while someone waits."""
-
-    __slots__ = ("_value", "_waiters")
-
-    def __init__(self) -> None:
-        self._value = False
-        self._waiters: list[asyncio.Future[bool]] | None = None
-
-    def is_set(self) -> bool:
-        return self._value
-
-    def set(self) -> None:
-        if not self._value:
-            self._value = True
-            waiters, self._waiters = self._waiters, None
-            for waiter in waiters or ():
-                if not waiter.done():
-                    waiter.set_result(True)
-
-    def clear(self) -> None:
-        self._value = False
-
-    async def wait(self) -> bool:
-        if self._value:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        try:
-            await waiter
-            return True
-        finally:
-            if self._waiters is not None and waiter in self._waiters:
-                self._waiters.remove(waiter)
-                if not self._waiters:
-                    self._waiters = None
-
-
-def _frame_header(length: int) -> bytes:
-    """RFC 6455 header of one unmasked, final text frame of `length` payload bytes (a server never masks)."""
-    if length < 126:
-        return bytes((0x81, length))
-    if length < 65536:
-        return bytes((0x81, 126)) + length.to_bytes(2, "big")
-    return bytes((0x81, 127)) + length.to_bytes(8, "big")
-
-
-class RawFrames:
-    """Writes a `next` frame straight to one socket's transport, skipping Starlette's and uvicorn's per-message
-    ASGI path (Starlette's state checks, uvicorn's send, websockets' framing of each message): the frame is
-    the same bytes that path would write (no extension can be in use: checked first). Only while that path would
-    write at once: the socket open on both sides, nothing closing, the transport not paused for a slow reader;
-    otherwise `write` answers False and the caller takes the ASGI path, which waits or fails as it always did."""
-
-    __slots__ = ("websocket", "protocol", "head")
-
-    def __init__(self, websocket: Any, protocol: Any, operation_id: str) -> None:
-        self.websocket = websocket  # Starlette's WebSocket: its state must say CONNECTED too
-        self.protocol = protocol
-        self.head = b'{"id":' + json.dumps(operation_id).encode()
-
-    @classmethod
-    def of(cls, websocket: Any, operation_id: str) -> RawFrames | None:
-        """For a Starlette websocket served by uvicorn's websockets-sansio protocol without extensions, else None."""
-        protocol = uvicorn_protocol(websocket)
-        if protocol is None:
-            return None
-        if getattr(protocol.conn, "extensions", None):
-            return None  # permessage-deflate: frames are compressed per message
-        return cls(websocket, protocol, operation_id)
-
-    def write(self, tail: bytes) -> bool:
-        """Write the frame `head + tail` (see `MessageEncoder.next_tail`) if the ASGI path would write it at once."""
-        protocol = self.protocol
-        if (self.websocket.application_state is not WebSocketState.CONNECTED or protocol.disconnected
-                or protocol.close_sent or not protocol.writable.is_set() or protocol.conn.state is not _WsState.OPEN
-                or protocol.transport.is_closing()):
-            return False
-        body = self.head + tail
-        protocol.transport.write(_frame_header(len(body)) + body)
-        return True
-
-

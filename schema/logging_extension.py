@@ -10,10 +10,10 @@ from graphql import DocumentNode, FieldNode, GraphQLError, get_operation_ast
 
 from omniman_gql.infra import observability
 from omniman_gql.settings import Settings
-from omniman_gql.live.shared_feeds import Parked
+from omniman_gql.live.feed import Parked
 
+from .accel_strawberry import resumed_subscription
 from .extensions import MaskInternalErrors, is_unexpected
-from .fanout import resumed_subscription
 
 INVALID = "invalid"
 

@@ -2,19 +2,18 @@
 
 Strawberry builds one context per websocket connection, so nothing here keeps a database session in it. Instead,
 while a subscription's event is being resolved, `info.context.loaders` answers with loaders made for that event
-(a context variable set in the operation's own task): for `orderEvents` they are shared by every subscriber of
-the process for a couple of seconds, so nested fields (items, channel, events…) are read once per event, not once
-per subscriber; the order and event rows themselves were read once per process by the feed's tail.
+(a context variable set in the task resolving it): for `orderEvents` they are shared by every subscriber of the
+process for a couple of seconds, so nested fields (items, channel, events…) are read once per event, not once per
+subscriber; the order and event rows themselves were read once per process by the feed's tail.
 
-`orderEvents` of one channel (or of every channel) over graphql-transport-ws is delivered directly: its feed group's
-task writes the shared `next` frame to the socket (`DirectDelivery`), and the subscription's own generator only
-yields what that declines (see `omniman_gql.live.shared_feeds`).
+When accelerating, `orderEvents` over graphql-transport-ws is delivered directly: the tail's task writes the shared
+`next` frame to the socket, and the subscription's own generator only yields what that declines
+(`schema.accel_strawberry`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
@@ -26,16 +25,16 @@ import strawberry
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.live.feeds import LiveFeeds, OrderEventItem, order_event_feed, session_feed
-from omniman_gql.live.pubsub import SubscriptionClosed
-from omniman_gql.live.shared_feeds import shared_order_event_feed
+from omniman_gql.live.feed import OrderEventItem, order_event_feed
+from omniman_gql.live.inbox import SubscriptionClosed
+from omniman_gql.live.session_feed import session_feed
+from omniman_gql.live.stream import LiveFeeds
 from omniman_gql.services.auth import Action
 from omniman_gql.services.common import session_not_found
 
+from .accel_strawberry import direct_delivery, resumed_subscription
 from .context import Info
 from .errors import ClientError, field_path
-from .fanout import (MessageEncoder, RawFrames, SharingExecutor, current_executor, current_operation,
-                     resumed_subscription, start_now)
 from .loaders import Loaders, create_loaders
 from .permissions import authorize, caller, sees
 from .types.order import Order, OrderEvent
@@ -77,8 +76,9 @@ class SharedEventViews:
     def __init__(self, live: LiveFeeds) -> None:
         self.live = live
         self._entries: OrderedDict[int, tuple[float, Loaders, Order, OrderEvent, dict[Any, Any]]] = OrderedDict()
-        # The last `get`'s LoggedEvent and answer: a feed group hands one event to each of its members in turn.
+        # The last `get`'s LoggedEvent and answer: a tail hands one event to each of its followers in turn.
         self._last: tuple[Any, tuple[Loaders, Order, OrderEvent, dict[Any, Any]]] | None = None
+        self._message: OrderEventMessage | None = None  # the last message made: followers mostly share a cursor
 
     def get(self, item: OrderEventItem) -> tuple[Loaders, Order, OrderEvent, dict[Any, Any]]:
         last = self._last
@@ -105,67 +105,15 @@ class SharedEventViews:
         self._last = (item.logged, answer)
         return answer
 
-
-class DirectDelivery:
-    """Sends one `orderEvents` subscriber's events from its feed group's task: the event's shared result, as a
-    `next` frame written to the socket at once. Declines (the subscription's own stream then sends it, exactly as
-    before) once the operation is over, for a result with errors (masked and logged by Strawberry), and when the
-    send raises; a send the socket cannot take at once is returned unfinished for the subscriber to complete."""
-
-    __slots__ = ("handler", "operation", "executor", "views", "encoder", "send_text", "raw")
-
-    def __init__(self, handler: Any, operation: Any, executor: SharingExecutor, views: SharedEventViews,
-                 encoder: MessageEncoder, send_text: Any, raw: RawFrames | None = None) -> None:
-        self.handler = handler
-        self.operation = operation
-        self.executor = executor
-        self.views = views
-        self.encoder = encoder
-        self.send_text = send_text
-        self.raw = raw  # the frame straight to the transport while it takes it at once (uvicorn, no compression)
-
-    def _current(self) -> bool:
-        return not self.operation.completed and self.handler.operations.get(self.operation.id) is self.operation
-
-    @property
-    def resume(self) -> Any:
-        """The handler's way to run a parked subscription's operation again (None: it cannot park one)."""
-        resume = getattr(self.handler, "resume_parked", None)
-        if resume is None:
-            return None
-        operation = self.operation
-        return lambda: resume(operation)
-
-    async def __call__(self, item: OrderEventItem) -> Any:
-        if not self._current():
-            return False
-        loaders, order, event, shared = self.views.get(item)
-        result = self.executor.shared_result(shared, item.cursor)  # most subscribers: executed for another already
-        if result is None:
-            _event_loaders.set(loaders)  # the group's task resolves the selection (this key's result is new)
-            result = self.executor.event_result(OrderEventMessage(
-                cursor=item.cursor, type=item.event.type, order=order, event=event, shared_results=shared))
-            if inspect.isawaitable(result):
-                result = await result
-        if result.errors or not isinstance(result.data, dict) or not self._current():
-            return False
-        if self.raw is not None and self.raw.write(self.encoder.next_tail(result.data)):
-            return True
-        return start_now(self.send_text(self.encoder.next_frame(self.operation.id, result.data)))
-
-
-def _direct_delivery(live: LiveFeeds, views: SharedEventViews) -> DirectDelivery | None:
-    """Direct delivery for the running subscription when it runs in our graphql-transport-ws handler."""
-    executor, running = current_executor.get(), current_operation.get()
-    websocket = getattr(running[0].websocket, "ws", None) if running else None
-    send_text = getattr(websocket, "send_text", None)
-    if executor is None or running is None or send_text is None:
-        return None
-    encoder = live.attachments.get("direct_encoder")
-    if encoder is None:
-        encoder = live.attachments["direct_encoder"] = MessageEncoder()
-    return DirectDelivery(running[0], running[1], executor, views, encoder, send_text,
-                          RawFrames.of(websocket, running[1].id))
+    def message(self, item: OrderEventItem) -> OrderEventMessage:
+        """The item as the subscription yields it, with its event's loaders set for this task."""
+        loaders, order, event, shared = self.get(item)
+        _event_loaders.set(loaders)
+        message = self._message
+        if message is None or message.event is not event or message.cursor != item.cursor:
+            message = self._message = OrderEventMessage(cursor=item.cursor, type=item.event.type, order=order,
+                                                        event=event, shared_results=shared)
+        return message
 
 
 def _live(info: Info) -> LiveFeeds:
@@ -214,21 +162,14 @@ class Subscription:
         if channels is not None and not channels:
             raise ClientError("None of these channels exist.", code="NOT_FOUND")
         views = _shared(live)
-        if channels is None or len(set(channels)) == 1:  # one tail: its feed group can deliver directly
-            delivery = _direct_delivery(live, views)
-            resumed = resumed_subscription.get()
-            # Parked while direct and idle: this operation's task ends, the group delivers (see ws_auth).
-            feed = shared_order_event_feed(live, channel_codes=channels, statuses=statuses, after=after,
-                                           deliver=delivery, resume=delivery.resume if delivery else None,
-                                           adopt=resumed[0] if resumed is not None else None)
-        else:
-            feed = order_event_feed(live, channel_codes=channels, statuses=statuses, after=after)
+        delivery = direct_delivery(live, views)  # None unless accelerating over graphql-transport-ws
+        resumed = resumed_subscription.get()  # a parked subscription's pipeline, running again
+        feed = order_event_feed(live, channel_codes=channels, statuses=statuses, after=after, deliver=delivery,
+                                resume=delivery.resume if delivery is not None else None,
+                                adopt=resumed[0] if resumed is not None else None)
         try:
             async for item in feed:
-                loaders, order, event, shared = views.get(item)
-                _event_loaders.set(loaders)
-                yield OrderEventMessage(cursor=item.cursor, type=item.event.type, order=order, event=event,
-                                        shared_results=shared)
+                yield views.message(item)
         except OmnimanError as exc:
             raise _edge_error(exc, {"channel_codes": "channelCodes"}) from None
         except SubscriptionClosed as exc:

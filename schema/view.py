@@ -29,8 +29,7 @@ from .context import BAD_TOKEN, NO_TOKEN, Context
 from .extensions import NUL_MESSAGE, contains_nul
 from .fanout import MessageEncoder
 from .graphiql import graphiql_page
-from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, TokenRejected, TokenWatch, \
-    connection_token
+from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, TokenRejected, connection_token
 
 MESSAGE_TOO_BIG = 1009  # RFC 6455: a websocket message larger than the server accepts
 NO_BATCHING = "Batched requests (a JSON array of operations) are not accepted: send one operation per request."
@@ -56,7 +55,6 @@ class OmnimanGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.settings = settings
-        self.token_watch = TokenWatch(settings.token_recheck_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # HTTP bodies are bounded by the app's middleware; websocket messages here

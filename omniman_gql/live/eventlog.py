@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..infra.db import READONLY
 from ..errors import ErrorCode, OmnimanError
 from ..models import Channel, Order, OrderEvent, OrderItem
+from ..runtime import Hub
 
 CURSOR_PREFIX = "oe1."
 MAX_CURSOR_CHARS = 8_000
@@ -158,13 +159,13 @@ _OBSERVE = text(
 
 
 @asynccontextmanager
-async def snapshot(factory: async_sessionmaker[AsyncSession], *, postgresql: bool) -> AsyncIterator[AsyncSession]:
+async def snapshot(hub: Hub) -> AsyncIterator[AsyncSession]:
     """A short read transaction on one consistent snapshot (REPEATABLE READ on PostgreSQL; a SQLite read
-    transaction is one already)."""
+    transaction is one already): how the live stream reads the database."""
     options: dict[str, Any] = {READONLY: True}
-    if postgresql:
+    if not hub.settings.is_sqlite:
         options["isolation_level"] = "REPEATABLE READ"
-    async with factory() as db:
+    async with hub.session_factory() as db:
         await db.connection(execution_options=options)
         yield db
 
@@ -251,7 +252,7 @@ async def with_lines_and_channels(db: AsyncSession, logged: Sequence[LoggedEvent
     one when `known` holds every order's channel, read in this snapshot).
 
     A display's selection asks for both: read here, in the tail's transaction, they spare each event's loaders two
-    transactions of their own (≈ 2 ms before an event's first delivery). Same columns and order as the loaders'."""
+    transactions of their own before an event's first delivery. Same columns and order as the loaders'."""
     if not logged:
         return []
     order_ids = list({item.order.id for item in logged})
@@ -277,7 +278,3 @@ def _status_set_by(type_: str, payload: Any) -> str | None:
     if type_ == "status_changed":
         return str(payload["new_status"]) if payload.get("new_status") else None
     return None
-
-
-def channel_set(channels: Iterable[str] | None) -> tuple[str, ...] | None:
-    return None if channels is None else tuple(sorted(set(channels)))

@@ -1,18 +1,19 @@
-"""Live "something new" messages: the PubSub protocol, bounded local subscriptions and the in-process pub/sub."""
+"""Live "something new" messages: the PubSub protocol, topic → listener fan-out, and the in-process pub/sub.
+
+A subscriber gives a callback, called with each message as it arrives (in the pub/sub's own task, so it must be quick
+and must not block): nothing is buffered here. Whoever needs to queue messages does so itself, bounded (the order
+feeds' `Inbox`); most subscribers only need to know that something new happened and re-read the database.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
-
-Overflow = Literal["close", "drop"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +24,7 @@ class Message:
     data: Mapping[str, Any]
 
 
-class SubscriptionClosed(Exception):
-    """The subscription ended for a reason the subscriber should hear (e.g. it fell too far behind)."""
-
-    def __init__(self, reason: str, *, code: str = "subscription_closed") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
+OnMessage = Callable[[Message], None]
 
 
 def is_pattern(topic: str) -> bool:
@@ -37,72 +32,8 @@ def is_pattern(topic: str) -> bool:
     return topic.endswith("*")
 
 
-class Subscription:
-    """A bounded buffer of messages for one local subscriber, iterated with `async for`.
-
-    `overflow="close"`: a subscriber more than `maxsize` messages behind is closed (its buffer freed) and the next
-    read raises `SubscriptionClosed`; it catches up from the database with its cursor. `overflow="drop"`: new
-    messages are dropped and `lagged` is set, for subscribers that only need to know "something new" happened.
-    """
-
-    def __init__(self, topics: Sequence[str], *, maxsize: int, overflow: Overflow = "close") -> None:
-        self.topics = tuple(topics)
-        self.maxsize = maxsize
-        self.overflow: Overflow = overflow
-        self.lagged = False
-        self.closed_reason: str | None = None
-        self._buffer: deque[Message] = deque()
-        self._wakeup = asyncio.Event()
-
-    def __len__(self) -> int:
-        return len(self._buffer)
-
-    def push(self, message: Message) -> None:
-        if self.closed_reason is not None:
-            return
-        if len(self._buffer) >= self.maxsize:
-            if self.overflow == "drop":
-                self.lagged = True
-            else:
-                self.close(f"The subscriber fell more than {self.maxsize} messages behind and was closed; "
-                           "subscribe again with the last cursor to catch up.")
-            self._wakeup.set()
-            return
-        self._buffer.append(message)
-        self._wakeup.set()
-
-    def close(self, reason: str) -> None:
-        if self.closed_reason is None:
-            self.closed_reason = reason
-            self._buffer.clear()
-        self._wakeup.set()
-
-    def drain(self) -> list[Message]:
-        """Everything buffered now, without waiting."""
-        items = list(self._buffer)
-        self._buffer.clear()
-        return items
-
-    async def wait(self) -> None:
-        """Until a message is buffered or the subscription is closed."""
-        while not self._buffer and self.closed_reason is None:
-            self._wakeup.clear()
-            await self._wakeup.wait()
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Message:
-        await self.wait()
-        if self._buffer:
-            return self._buffer.popleft()
-        raise SubscriptionClosed(self.closed_reason or "closed", code="subscriber_lagged")
-
-
 class PubSub(Protocol):
-    """Publish after commit; subscribe to topics (exact, or a `prefix*` pattern) as a context-managed iterator."""
-
-    default_buffer: int
+    """Publish after commit; subscribe a callback to topics (exact, or a `prefix*` pattern) while a context lasts."""
 
     async def publish(self, topic: str, message: Mapping[str, Any]) -> None: ...
 
@@ -110,46 +41,57 @@ class PubSub(Protocol):
         """Several messages at once (one transaction's), delivered in the given order."""
         ...
 
-    def subscribe(
-        self, topics: Sequence[str], *, maxsize: int | None = None, overflow: Overflow = "close"
-    ) -> AbstractAsyncContextManager[Subscription]: ...
+    def subscribe(self, topics: Sequence[str], on_message: OnMessage) -> AbstractAsyncContextManager[None]:
+        """Call `on_message` with each message of `topics` from when the context is entered (every message
+        published after that reaches it) until it is left."""
+        ...
 
     def local_subscriber_count(self) -> int: ...
 
     async def aclose(self) -> None: ...
 
 
+class Listener:
+    """One local subscription: its topics and its callback."""
+
+    __slots__ = ("topics", "on_message")
+
+    def __init__(self, topics: Sequence[str], on_message: OnMessage) -> None:
+        self.topics = tuple(topics)
+        self.on_message = on_message
+
+
 class Fanout:
-    """Topic → local subscriptions; delivers one message to every matching subscriber of this process."""
+    """Topic → local listeners; delivers one message to every matching listener of this process."""
 
     def __init__(self) -> None:
-        self.exact: dict[str, set[Subscription]] = {}
-        self.patterns: dict[str, set[Subscription]] = {}
+        self.exact: dict[str, set[Listener]] = {}
+        self.patterns: dict[str, set[Listener]] = {}
 
-    def _table(self, topic: str) -> tuple[dict[str, set[Subscription]], str]:
+    def _table(self, topic: str) -> tuple[dict[str, set[Listener]], str]:
         return (self.patterns, topic[:-1]) if is_pattern(topic) else (self.exact, topic)
 
-    def add(self, sub: Subscription) -> list[str]:
-        """Register `sub`; returns the topics that had no local subscriber before (to subscribe upstream)."""
+    def add(self, listener: Listener) -> list[str]:
+        """Register `listener`; returns the topics that had no local listener before (to subscribe upstream)."""
         first = []
-        for topic in sub.topics:
+        for topic in listener.topics:
             table, key = self._table(topic)
-            subs = table.setdefault(key, set())
-            if not subs:
+            listeners = table.setdefault(key, set())
+            if not listeners:
                 first.append(topic)
-            subs.add(sub)
+            listeners.add(listener)
         return first
 
-    def remove(self, sub: Subscription) -> list[str]:
-        """Unregister `sub`; returns the topics that have no local subscriber left (to unsubscribe upstream)."""
+    def remove(self, listener: Listener) -> list[str]:
+        """Unregister `listener`; returns the topics that have no local listener left (to unsubscribe upstream)."""
         last = []
-        for topic in sub.topics:
+        for topic in listener.topics:
             table, key = self._table(topic)
-            subs = table.get(key)
-            if subs is None:
+            listeners = table.get(key)
+            if listeners is None:
                 continue
-            subs.discard(sub)
-            if not subs:
+            listeners.discard(listener)
+            if not listeners:
                 del table[key]
                 last.append(topic)
         return last
@@ -160,27 +102,24 @@ class Fanout:
 
     def deliver(self, message: Message) -> int:
         receivers = set(self.exact.get(message.topic, ()))
-        for prefix, subs in self.patterns.items():
+        for prefix, listeners in self.patterns.items():
             if message.topic.startswith(prefix):
-                receivers |= subs
-        for sub in receivers:
-            sub.push(message)
+                receivers |= listeners
+        for listener in receivers:
+            try:
+                listener.on_message(message)
+            except Exception:  # one faulty listener must not keep the message from the others
+                log.exception("a listener of %s failed", message.topic)
         return len(receivers)
 
     def count(self) -> int:
-        return len({sub for subs in (*self.exact.values(), *self.patterns.values()) for sub in subs})
-
-    def close_all(self, reason: str) -> None:
-        for subs in (*self.exact.values(), *self.patterns.values()):
-            for sub in subs:
-                sub.close(reason)
+        return len({lst for listeners in (*self.exact.values(), *self.patterns.values()) for lst in listeners})
 
 
 class InProcessPubSub:
-    """The embedded default: messages go straight to this process's subscribers."""
+    """The embedded default: messages go straight to this process's listeners."""
 
-    def __init__(self, *, default_buffer: int = 1000) -> None:
-        self.default_buffer = default_buffer
+    def __init__(self) -> None:
         self.fanout = Fanout()
 
     async def publish(self, topic: str, message: Mapping[str, Any]) -> None:
@@ -191,28 +130,25 @@ class InProcessPubSub:
             self.fanout.deliver(Message(topic, dict(message)))
 
     @asynccontextmanager
-    async def subscribe(
-        self, topics: Sequence[str], *, maxsize: int | None = None, overflow: Overflow = "close"
-    ) -> AsyncIterator[Subscription]:
-        sub = Subscription(topics, maxsize=maxsize or self.default_buffer, overflow=overflow)
-        self.fanout.add(sub)
+    async def subscribe(self, topics: Sequence[str], on_message: OnMessage) -> AsyncIterator[None]:
+        listener = Listener(topics, on_message)
+        self.fanout.add(listener)
         try:
-            yield sub
+            yield
         finally:
-            self.fanout.remove(sub)
+            self.fanout.remove(listener)
 
     def local_subscriber_count(self) -> int:
         return self.fanout.count()
 
     async def aclose(self) -> None:
-        self.fanout.close_all("The server is shutting down.")
+        return None
 
 
 def create_pubsub(settings: Any) -> PubSub:
     """Redis pub/sub when `redis_url` is set (every process sees every event), else in-process."""
-    buffer = int(getattr(settings, "subscription_buffer", 1000))
     if settings.redis_url:
         from .redis_pubsub import RedisPubSub
 
-        return RedisPubSub(settings.redis_url, namespace=settings.broker_namespace, default_buffer=buffer)
-    return InProcessPubSub(default_buffer=buffer)
+        return RedisPubSub(settings.redis_url, namespace=settings.broker_namespace)
+    return InProcessPubSub()

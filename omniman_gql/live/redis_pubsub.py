@@ -9,12 +9,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
-from .pubsub import Fanout, Message, Overflow, Subscription, is_pattern
+from .pubsub import Fanout, Listener, Message, OnMessage, is_pattern
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,16 @@ class RedisPubSub:
     local subscriber arrives (the call returns once Redis has confirmed it, so nothing published afterwards can be
     missed) and unsubscribed when its last one leaves, so Redis never holds subscriptions nobody reads."""
 
-    def __init__(self, url: str, *, namespace: str = "omniman", default_buffer: int = 1000,
-                 confirm_timeout_s: float = 5.0) -> None:
-        self.default_buffer = default_buffer
+    def __init__(self, url: str, *, namespace: str = "omniman", confirm_timeout_s: float = 5.0) -> None:
         self.prefix = f"{namespace}:"
         self.fanout = Fanout()
         self._confirm_timeout_s = confirm_timeout_s
-        self._client: aioredis.Redis = aioredis.Redis.from_url(url)
-        self._publishes = _Publishes.for_url(url)  # None: publishes go through redis-py
+        self.client_name = f"{namespace}-pubsub"  # how CLIENT LIST names this process's connections
+        # One client (and its pool) per process, for publishes and the one subscription connection. A command on a
+        # connection Redis dropped is sent again on a new one: a publish may then arrive twice, which subscribers
+        # take as one more "something new".
+        self._client: aioredis.Redis = aioredis.Redis.from_url(
+            url, client_name=self.client_name, retry=Retry(ExponentialWithJitterBackoff(), 3))
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -46,18 +49,11 @@ class RedisPubSub:
         return self.prefix + topic
 
     async def publish(self, topic: str, message: Mapping[str, Any]) -> None:
-        if self._publishes is not None:
-            await self._publishes.send([(self.channel(topic), json.dumps(dict(message), default=str))])
-            return
         await self._client.publish(self.channel(topic), json.dumps(dict(message), default=str))
 
     async def publish_many(self, messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """One round trip for a transaction's messages: a pipeline without MULTI on one connection, which Redis
         runs in order, so subscribers get them in the order given (as with one PUBLISH after another)."""
-        if self._publishes is not None:
-            await self._publishes.send([(self.channel(topic), json.dumps(dict(message), default=str))
-                                        for topic, message in messages])
-            return
         if len(messages) == 1:  # a pipeline costs more Python than a lone command
             await self.publish(*messages[0])
             return
@@ -67,25 +63,23 @@ class RedisPubSub:
             await pipe.execute()
 
     @asynccontextmanager
-    async def subscribe(
-        self, topics: Sequence[str], *, maxsize: int | None = None, overflow: Overflow = "close"
-    ) -> AsyncIterator[Subscription]:
-        sub = Subscription(topics, maxsize=maxsize or self.default_buffer, overflow=overflow)
+    async def subscribe(self, topics: Sequence[str], on_message: OnMessage) -> AsyncIterator[None]:
+        listener = Listener(topics, on_message)
         async with self._lock:
-            first = self.fanout.add(sub)
+            first = self.fanout.add(listener)
             try:
                 await self._change("subscribe", first)
             except BaseException:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(self._confirm_timeout_s):
-                    await self._change_quietly("unsubscribe", self.fanout.remove(sub))
+                    await self._change_quietly("unsubscribe", self.fanout.remove(listener))
                 raise
         try:
-            yield sub
+            yield
         finally:
             # Shielded: a cancelled subscriber (abrupt disconnect) must still give its Redis subscription back.
             # Leave the local fan-out at once; the Redis side is decided under the lock, where a newcomer to the
             # same topic may already have taken it over.
-            last = self.fanout.remove(sub)
+            last = self.fanout.remove(listener)
             with anyio.CancelScope(shield=True), anyio.move_on_after(self._confirm_timeout_s):
                 async with self._lock:
                     await self._change_quietly("unsubscribe", [t for t in last if not self.fanout.has(t)])
@@ -175,7 +169,6 @@ class RedisPubSub:
         return bool(await self._client.ping())
 
     async def aclose(self) -> None:
-        self.fanout.close_all("The server is shutting down.")
         if self._reader is not None:
             self._reader.cancel()
             with anyio.CancelScope(shield=True):
@@ -187,99 +180,4 @@ class RedisPubSub:
         if self._pubsub is not None:
             await self._pubsub.aclose()
             self._pubsub = None
-        if self._publishes is not None:
-            await self._publishes.aclose()
         await self._client.aclose()
-
-
-class _Publishes:
-    """PUBLISH on a connection of its own, written as RESP by hand: ≈ 8 µs of CPU per message where redis-py's
-    client takes ≈ 50 (its pool, retry wrapper, command packing and reply parsing per call). Commands from all tasks
-    are pipelined on the one connection; Redis answers in order, so each command's future is resolved in turn by
-    one reader task (an integer reply: done; an error reply: raised to its caller). A lost connection fails the
-    commands waiting on it and the next publish connects again. Only for a plain `redis://host:port[/db]` (pub/sub
-    channels ignore the database number): anything needing AUTH, TLS or options keeps redis-py."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self._writer: asyncio.StreamWriter | None = None
-        self._replies: asyncio.Task[None] | None = None
-        self._waiting: deque[asyncio.Future[None]] = deque()
-        self._connecting = asyncio.Lock()
-
-    @classmethod
-    def for_url(cls, url: str) -> _Publishes | None:
-        parts = urlsplit(url)
-        if parts.scheme != "redis" or parts.username or parts.password or parts.query or not parts.hostname:
-            return None
-        if parts.path.strip("/") and not parts.path.strip("/").isdigit():
-            return None
-        return cls(parts.hostname, parts.port or 6379)
-
-    async def send(self, commands: Sequence[tuple[str, str]]) -> None:
-        """PUBLISH each (channel, message) in order; returns once Redis has answered them all."""
-        writer = self._writer if self._writer is not None and self._replies is not None else await self._connect()
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in commands]
-        self._waiting.extend(futures)
-        writer.write(b"".join(_publish_command(channel, message) for channel, message in commands))
-        try:
-            for future in futures:
-                await future
-        except BaseException:
-            for future in futures:  # the rest are answered to nobody: cancelled, or their error marked as seen
-                if future.done() and not future.cancelled():
-                    future.exception()
-                else:
-                    future.cancel()
-            raise
-
-    async def _connect(self) -> asyncio.StreamWriter:
-        async with self._connecting:
-            if self._writer is None or self._replies is None:
-                reader, self._writer = await asyncio.open_connection(self.host, self.port)
-                self._replies = asyncio.create_task(self._read_replies(reader, self._writer))
-            return self._writer
-
-    async def _read_replies(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        failure: BaseException = ConnectionError("The Redis connection for publishes was closed.")
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                future = self._waiting.popleft()
-                if line[:1] == b":":
-                    if not future.done():
-                        future.set_result(None)
-                elif not future.done():  # an error reply ("-ERR …"), or a reply PUBLISH never gives
-                    future.set_exception(aioredis.RedisError(line.decode(errors="replace").strip()))
-        except (OSError, IndexError) as error:  # IndexError: a reply nobody waits for; the stream is out of step
-            failure = ConnectionError(f"The Redis connection for publishes failed: {error!r}")
-        finally:
-            if self._writer is writer:
-                self._writer, self._replies = None, None
-            writer.close()
-            while self._waiting:
-                future = self._waiting.popleft()
-                if not future.done():
-                    future.set_exception(failure)
-
-    async def aclose(self) -> None:
-        task, writer = self._replies, self._writer
-        self._writer, self._replies = None, None
-        if writer is not None:
-            writer.close()
-        if task is not None:
-            task.cancel()
-            with anyio.CancelScope(shield=True):
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
-
-
-def _publish_command(channel: str, message: str) -> bytes:
-    """`PUBLISH channel message` as a RESP array of bulk strings."""
-    name, body = channel.encode(), message.encode()
-    return b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(name), name, len(body), body)

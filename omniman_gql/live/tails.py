@@ -1,140 +1,127 @@
-"""Per-process readers of the order-event log ("tails"): one per channel (or one for all channels), woken by
-pub/sub and shared by every local feed, so an event is read and its order loaded once per process, whatever
-the number of subscribers."""
+"""Per-process readers of the order-event log ("tails"), one per channel set (or one for every channel).
+
+Woken by pub/sub, each reads new events once for the process and hands every batch to the feeds that follow it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .eventlog import Horizon, LoggedEvent, read_events_with_orders, snapshot, with_lines_and_channels, with_orders
 from ..models import Channel, Order, OrderEvent
-from .pubsub import PubSub, SubscriptionClosed
 from ..runtime import Hub
+from .eventlog import Horizon, LoggedEvent, Position, read_events_with_orders, snapshot, with_lines_and_channels, \
+    with_orders
+from .inbox import SubscriptionClosed
+from .pubsub import Message, PubSub
+
+if TYPE_CHECKING:
+    from .feed import Follower
 
 log = logging.getLogger(__name__)
 
 PAGE = 500
+Key = tuple[str, ...] | None  # the channels a tail reads, sorted; None: every channel
 
 
-def tail_topic(key: str | None) -> str:
-    return f"order-events:{key}" if key is not None else "order-events:*"
+def tail_key(channels: str | Iterable[str] | None) -> Key:
+    """The key of the tail reading `channels` (one code, several, or None for every channel)."""
+    if channels is None:
+        return None
+    return (channels,) if isinstance(channels, str) else tuple(sorted(set(channels)))
+
+
+def tail_topics(key: Key) -> list[str]:
+    return ["order-events:*"] if key is None else [f"order-events:{code}" for code in key]
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Events a tail read in one snapshot (id order), and a horizon valid for it: every event of the tail's key with
-    id <= horizon is in this batch, in an earlier one, or was committed before the watcher registered."""
+    """Events a tail read in one snapshot (id order), and a horizon valid for it: every event of the tail's channels
+    with id <= horizon is in this batch, in an earlier one, or was read before the follower joined."""
 
-    key: str | None
     events: tuple[LoggedEvent, ...]
     horizon: int
 
 
-def lagged_reason(maxsize: int) -> str:
-    return (f"The subscriber fell more than {maxsize} events behind and was closed; subscribe again with `after` "
-            "set to the last cursor it received to catch up.")
-
-
-class Watcher:
-    """One feed's bounded inbox; a feed that falls more than `maxsize` events behind is closed with a reason."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self.closed_reason: str | None = None
-        self._batches: deque[Batch] = deque()
-        self._size = 0
-        self._wakeup = asyncio.Event()
-
-    def push(self, batch: Batch) -> None:
-        if self.closed_reason is not None:
-            return
-        if self._size + len(batch.events) > self.maxsize:
-            self.close(lagged_reason(self.maxsize))
-            return
-        self._batches.append(batch)
-        self._size += len(batch.events)
-        self._wakeup.set()
-
-    def close(self, reason: str) -> None:
-        if self.closed_reason is None:
-            self.closed_reason = reason
-            self._batches.clear()
-            self._size = 0
-        self._wakeup.set()
-
-    async def get(self) -> Batch:
-        while not self._batches and self.closed_reason is None:
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        if self._batches:
-            batch = self._batches.popleft()
-            self._size -= len(batch.events)
-            return batch
-        raise SubscriptionClosed(self.closed_reason or "closed", code="subscriber_lagged")
-
-
 class Tail:
-    """Reads new events of one key after each pub/sub "something new" (and every `poll_s`, in case a message was
-    lost), tracking its own position with the same floor + seen-ids rule as cursors."""
+    """Reads the new events of its channels after each pub/sub "something new" (and every `poll_s`, in case a
+    message was lost), tracking its own position with the same floor + seen-ids rule as cursors, and hands each
+    batch to its followers in turn (a follower that keeps up gets its events from this task directly)."""
 
-    def __init__(self, owner: OrderEventTails, key: str | None) -> None:
-        self.owner = owner
+    def __init__(self, tails: Tails, key: Key) -> None:
+        self.tails = tails
         self.key = key
-        self.watchers: set[Watcher] = set()
-        self.users = 0
+        self.followers: set[Follower] = set()
+        self.users = 0  # followers, and feeds waiting to become one
         self.floor = 0
         self.seen: set[int] = set()
         self.ready = asyncio.Event()
         self.error: BaseException | None = None
         self.task: asyncio.Task[None] | None = None
+        self.delivered = 0  # events delivered directly (no subscriber's own task had to send them)
+        self._poked = asyncio.Event()
+
+    def start_position(self) -> Position:
+        """"Now" for a new follower: everything this tail has read (call it with nothing awaited in between)."""
+        position = Position(floor=self.floor)
+        for event_id in self.seen:
+            position.mark(event_id)
+        return position
 
     async def run(self) -> None:
+        tails = self.tails
         try:
-            async with self.owner.pubsub.subscribe([tail_topic(self.key)], maxsize=64, overflow="drop") as pokes:
+            async with tails.pubsub.subscribe(tail_topics(self.key), self._poke):
                 await self._start()
                 self.ready.set()
                 while True:
-                    wait = self.owner.fast_poll_s if self.owner.horizon.pending else self.owner.poll_s
-                    with anyio.move_on_after(wait):
-                        await pokes.wait()
-                    pokes.drain()
-                    pokes.lagged = False
+                    with anyio.move_on_after(tails.fast_poll_s if tails.horizon.pending else tails.poll_s):
+                        await self._poked.wait()
+                    self._poked.clear()
                     try:
-                        await self._read()
+                        batch = await self._read()
                     except Exception:
                         log.exception("reading order events for %s failed; retrying", self.key or "all channels")
-                        await asyncio.sleep(min(self.owner.poll_s, 1.0))
+                        await asyncio.sleep(min(tails.poll_s, 1.0))
+                        continue
+                    if batch is not None:
+                        for follower in list(self.followers):
+                            pending = follower.take(batch)
+                            if pending is not None:
+                                await pending
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the feeds waiting for this tail
+        except BaseException as exc:  # noqa: BLE001 - handed to the feeds following this tail
             self.error = exc
             self.ready.set()
-            for watcher in list(self.watchers):
-                watcher.close(f"The live stream stopped: {exc}")
+            for follower in list(self.followers):
+                follower.fail(SubscriptionClosed(f"The live stream stopped: {exc}", code="unavailable"))
             log.exception("order-event tail for %s stopped", self.key or "all channels")
+
+    def _poke(self, _message: Message) -> None:
+        self._poked.set()
 
     async def _start(self) -> None:
         """Start at the safe horizon: everything at or below it, or visible now, is "before" this tail."""
-        horizon = self.owner.horizon
-        deadline = anyio.current_time() + self.owner.horizon_wait_s
+        horizon = self.tails.horizon
+        deadline = anyio.current_time() + self.tails.horizon_wait_s
         while True:
-            async with snapshot(self.owner.hub.session_factory, postgresql=self.owner.postgresql) as db:
+            async with snapshot(self.tails.hub) as db:
                 safe = await horizon.observe(db)
                 if horizon.established or anyio.current_time() > deadline:
                     if not horizon.established:
                         safe = await self._assume(db)
                     query = select(OrderEvent.id).where(OrderEvent.id > safe)
                     if self.key is not None:
-                        query = query.where(OrderEvent.channel_code == self.key)
+                        query = query.where(OrderEvent.channel_code.in_(self.key))
                     self.seen = set((await db.execute(query)).scalars())
                     self.floor = safe
                     return
@@ -143,21 +130,21 @@ class Tail:
     async def _assume(self, db: AsyncSession) -> int:
         top = int((await db.execute(select(func.max(OrderEvent.id)))).scalar() or 0)
         log.warning("a database transaction has been open for over %.0fs; starting the live stream at event %s "
-                    "without proof that no earlier event is still in flight", self.owner.horizon_wait_s, top)
-        self.owner.horizon.safe = max(self.owner.horizon.safe, top)
-        self.owner.horizon.established = True
+                    "without proof that no earlier event is still in flight", self.tails.horizon_wait_s, top)
+        self.tails.horizon.safe = max(self.tails.horizon.safe, top)
+        self.tails.horizon.established = True
         return top
 
-    async def _read(self) -> None:
-        channels = None if self.key is None else [self.key]
-        async with snapshot(self.owner.hub.session_factory, postgresql=self.owner.postgresql) as db:
-            safe = await self.owner.horizon.observe(db)
+    async def _read(self) -> Batch | None:
+        """The events committed since the last read, with their orders, lines and channels (one snapshot)."""
+        async with snapshot(self.tails.hub) as db:
+            safe = await self.tails.horizon.observe(db)
             fresh: list[OrderEvent] = []
             orders: dict[int, Order] = {}
             codes: dict[str, Channel] = {}
             above = self.floor
             while True:  # each event with its order and channel: one statement a page
-                rows = await read_events_with_orders(db, channels, above=above, limit=PAGE)
+                rows = await read_events_with_orders(db, self.key, above=above, limit=PAGE)
                 for event, order, channel in rows:
                     if event.id not in self.seen:
                         fresh.append(event)
@@ -173,67 +160,55 @@ class Tail:
         if advanced:
             self.floor = safe
             self.seen = {i for i in self.seen if i > safe}
-        if logged or advanced:  # a horizon alone lets feeds of several channels move their floor on
-            batch = Batch(key=self.key, events=tuple(logged), horizon=safe)
-            for watcher in list(self.watchers):
-                watcher.push(batch)
+        # A horizon alone lets followers move their floor on (their cursors shrink back to a bare floor).
+        return Batch(events=tuple(logged), horizon=safe) if logged or advanced else None
 
 
-class OrderEventTails:
-    """The process's tails, created with the first watcher of a key and stopped with its last."""
+class Tails:
+    """The process's tails, created with the first follower of a channel set and stopped with its last."""
 
     def __init__(self, hub: Hub, pubsub: PubSub, *, poll_s: float = 5.0, fast_poll_s: float = 0.1,
                  horizon_wait_s: float = 5.0) -> None:
         self.hub = hub
         self.pubsub = pubsub
         self.poll_s = poll_s
-        self.fast_poll_s = fast_poll_s
+        self.fast_poll_s = fast_poll_s  # while the horizon waits for a writer to finish
         self.horizon_wait_s = horizon_wait_s
-        self.postgresql = not hub.settings.is_sqlite
         self.horizon = Horizon()
-        self.tails: dict[str | None, Tail] = {}
+        self.tails: dict[Key, Tail] = {}
 
-    @asynccontextmanager
-    async def watch(self, keys: Sequence[str | None], *, maxsize: int) -> AsyncIterator[tuple[Watcher, list[Tail]]]:
-        """Wait until each key's tail is reading, then register a watcher on all of them at once.
+    def get(self, channels: str | Iterable[str] | None) -> Tail | None:
+        return self.tails.get(tail_key(channels))
 
-        Yields the watcher and the tails; at that moment each tail's `floor` and `seen` say exactly which events
-        the watcher will NOT get (those at or below the floor, and the seen ids): the caller must read them now,
-        before awaiting anything. Afterwards a tail's `floor` is still a valid horizon at any time.
-        """
-        watcher = Watcher(maxsize)
-        tails = [self._tail(key) for key in keys]
-        for tail in tails:
-            tail.users += 1  # keeps the tail alive while we wait for it
-        try:
-            for tail in tails:
-                await tail.ready.wait()
-                if tail.error is not None:
-                    raise SubscriptionClosed(f"The live stream is unavailable: {tail.error}", code="unavailable")
-            for tail in tails:
-                tail.watchers.add(watcher)
-            yield watcher, tails
-        finally:
-            with anyio.CancelScope(shield=True):
-                for tail in tails:
-                    tail.watchers.discard(watcher)
-                    tail.users -= 1
-                    if tail.users == 0:
-                        await self._stop(tail)
-
-    def _tail(self, key: str | None) -> Tail:
+    async def acquire(self, key: Key) -> Tail:
+        """The running tail of `key` (started if need be), counted as used until `release`.
+        Errors: SubscriptionClosed (unavailable) when it cannot start."""
         tail = self.tails.get(key)
         if tail is None or tail.error is not None:
             tail = self.tails[key] = Tail(self, key)
-            tail.task = asyncio.create_task(tail.run(), name=f"omniman-tail-{key or '*'}")
+            tail.task = asyncio.create_task(tail.run(), name=f"omniman-tail-{','.join(key or ('*',))}")
+        tail.users += 1
+        try:
+            await tail.ready.wait()
+            if tail.error is not None:
+                raise SubscriptionClosed(f"The live stream is unavailable: {tail.error}", code="unavailable")
+        except BaseException:
+            await self.release(tail)
+            raise
         return tail
 
-    async def _stop(self, tail: Tail) -> None:
+    async def release(self, tail: Tail, follower: Follower | None = None) -> None:
+        """Forget `follower` (if given) and one use of `tail`; the last one stops it."""
+        if follower is not None:
+            tail.followers.discard(follower)
+        tail.users -= 1
+        if tail.users > 0:
+            return
         if self.tails.get(tail.key) is tail:
             del self.tails[tail.key]
         if tail.task is not None and not tail.task.done():
             tail.task.cancel()
-            with anyio.move_on_after(5):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 try:
                     await tail.task
                 except asyncio.CancelledError:
@@ -244,6 +219,7 @@ class OrderEventTails:
 
     async def aclose(self) -> None:
         for tail in list(self.tails.values()):
-            for watcher in tail.watchers:
-                watcher.close("The server is shutting down.")
-            await self._stop(tail)
+            for follower in list(tail.followers):
+                follower.fail(SubscriptionClosed("The server is shutting down."))
+            tail.users = 1
+            await self.release(tail)

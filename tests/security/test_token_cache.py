@@ -1,14 +1,18 @@
 """The per-process token cache: a revoked token is refused on the next request, in the process that revoked it and
-in another one sharing Redis; without an announcement, after `token_cache_s`; unknown tokens never fill it."""
+in another one sharing Redis; without an announcement, after `token_cache_s`; unknown tokens never fill it; one
+subscription per process tells the cache and the websockets alike."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from omniman_gql.live.pubsub import InProcessPubSub
+from omniman_gql.live.revocations import TOKENS_TOPIC, Revocations
 from omniman_gql.runtime import Hub
 from omniman_gql.services import auth
 from omniman_gql.settings import Settings
@@ -16,7 +20,7 @@ from omniman_gql.live.token_cache import TokenCache
 from schema.asgi import create_app
 from tests.fixtures.app import Api
 from tests.fixtures.stream import eventually, wait_until
-from tests.graphql import authorize, create_token, gql, revoke_silently
+from tests.graphql import authorize, create_token, gql, init_payload, revoke_silently
 
 WHO = "query { channels { code } }"
 REVOKE = "mutation($id: ID!) { revokeToken(id: $id) { errors { code } } }"
@@ -104,9 +108,9 @@ def test_unknown_tokens_are_never_remembered(cached_client: TestClient) -> None:
 
 @pytest.mark.anyio
 async def test_the_cache_holds_at_most_max_entries_live_tokens(hub: Hub) -> None:
-    pubsub = InProcessPubSub()
-    cache = TokenCache(hub, pubsub, ttl_s=LONG, max_entries=2)
-    async with cache.running():
+    revocations = Revocations(hub, InProcessPubSub(), recheck_s=LONG)
+    cache = TokenCache(hub, revocations, ttl_s=LONG, max_entries=2)
+    async with revocations.running():
         await eventually(lambda: cache.active, what="the cache listening")
         secrets = [(await auth.create_token(hub, name=f"t{i}", role="staff"))[1] for i in range(3)]
         for secret in secrets:
@@ -114,3 +118,40 @@ async def test_the_cache_holds_at_most_max_entries_live_tokens(hub: Hub) -> None
         assert len(cache) == 2
         assert [p.name for p, _ in cache._entries.values()] == ["t1", "t2"]  # the oldest went first
         assert (await cache.authenticate(secrets[0])) is not None  # still served, from the database
+
+
+@pytest.mark.parametrize("sockets", [0, 3])
+def test_one_tokens_subscription_tells_the_cache_and_closes_the_sockets(
+        settings: Settings, request: pytest.FixtureRequest, sockets: int) -> None:
+    settings = request.getfixturevalue("stream_settings").model_copy(
+        update={"token_cache_s": LONG, "token_recheck_s": 60.0})
+    client_redis = request.getfixturevalue("redis_client")
+    topic = f"{settings.broker_namespace}:{TOKENS_TOPIC}"
+    with TestClient(create_app(settings, run_directives=False)) as client:
+        authorize(client)
+        wait_until(lambda: cache_of(client).active, what="the token cache listening")
+        secret = create_token(client, "staff", name="doomed")
+        assert gql(client, WHO, token=secret)["data"] is not None  # remembered from here on
+        opened = [client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) for _ in range(sockets)]
+        for raw in opened:
+            raw.__enter__().send_json({"type": "connection_init", "payload": init_payload(secret)})
+            assert raw.receive_json()["type"] == "connection_ack"
+        # Given the cache and the open sockets of one process, when they all wait for revocations...
+        live = client.app_state["live"]
+        listeners = {lst for lst in live.pubsub.fanout.exact.get(TOKENS_TOPIC, ())}
+        assert len(listeners) == 1 and live.revocations.watched() == sockets
+        assert dict(client_redis.pubsub_numsub(topic)) == {topic.encode(): 1}
+        # ...then one announcement refuses the token over HTTP and closes its sockets.
+        doomed = token_id(client, "doomed")
+        started = time.monotonic()
+        assert Api(client).data(REVOKE, {"id": doomed})["revokeToken"]["errors"] == []
+        assert refused(client, secret)
+        for raw in opened:
+            with pytest.raises(WebSocketDisconnect) as closed:
+                while True:
+                    raw.receive_json()
+            assert closed.value.code == 4401
+        assert time.monotonic() - started < 5, "closed by the announcement, not by the recheck"
+        wait_until(lambda: live.revocations.watched() == 0, what="no socket left to watch")
+        for raw in opened:
+            raw.__exit__(None, None, None)

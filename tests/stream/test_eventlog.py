@@ -63,10 +63,9 @@ async def test_horizon_passes_a_rolled_back_id_once_nothing_is_in_flight(hub: Hu
     channel = await make_channel(hub)
     order = await committed_order(hub, channel)
     horizon = Horizon()
-    postgresql = not hub.settings.is_sqlite
     with anyio.fail_after(10):  # first sight, then the proof
         while not horizon.established:
-            async with snapshot(hub.session_factory, postgresql=postgresql) as db:
+            async with snapshot(hub) as db:
                 await horizon.observe(db)
             await anyio.sleep(0.01)
     start = horizon.safe
@@ -79,7 +78,7 @@ async def test_horizon_passes_a_rolled_back_id_once_nothing_is_in_flight(hub: Hu
     # The proof waits for every transaction older than our own xid, anywhere in the cluster: poll, with a deadline.
     with anyio.fail_after(10):
         while True:
-            async with snapshot(hub.session_factory, postgresql=postgresql) as db:
+            async with snapshot(hub) as db:
                 safe = await horizon.observe(db)
                 top = (await db.execute(text("SELECT max(id) FROM order_events"))).scalar_one()
             if safe == top:
@@ -94,7 +93,7 @@ async def test_lines_and_channels_come_with_the_events_as_the_loaders_read_them(
     two_lines = await committed_order(hub, first, [("COFFEE", "2", 550), ("CROISSANT", "1", 400)])
     one_line = await committed_order(hub, second)
     await orders.add_order_event(hub, ref=two_lines.ref, type="custom.noted", payload={})
-    async with snapshot(hub.session_factory, postgresql=not hub.settings.is_sqlite) as db:
+    async with snapshot(hub) as db:
         events = [e for e in await read_events(db, None, above=0, limit=10_000)
                   if e.order_id in (two_lines.id, one_line.id)]
         logged = await with_lines_and_channels(db, await with_orders(db, events))
@@ -116,12 +115,11 @@ async def test_a_tails_joined_read_gives_what_the_separate_reads_give(hub: Hub) 
     two_lines = await committed_order(hub, first, [("COFFEE", "2", 550), ("CROISSANT", "1", 400)])
     await committed_order(hub, second)
     await orders.add_order_event(hub, ref=two_lines.ref, type="custom.noted", payload={})
-    postgresql = not hub.settings.is_sqlite
     for channels in (None, [first]):
-        async with snapshot(hub.session_factory, postgresql=postgresql) as db:
+        async with snapshot(hub) as db:
             separate = await with_lines_and_channels(db, await with_orders(
                 db, await read_events(db, channels, above=0, limit=10_000)))
-        async with snapshot(hub.session_factory, postgresql=postgresql) as db:
+        async with snapshot(hub) as db:
             rows = await read_events_with_orders(db, channels, above=0, limit=10_000)
             known_orders = {order.id: order for _, order, _ in rows}
             known_channels = {channel.code: channel for _, _, channel in rows if channel is not None}

@@ -12,8 +12,10 @@ import pytest
 import redis
 
 from omniman_gql.errors import OmnimanError
-from omniman_gql.live.feeds import LiveFeeds, order_event_feed, session_feed
-from omniman_gql.live.pubsub import SubscriptionClosed
+from omniman_gql.live.feed import followers, order_event_feed
+from omniman_gql.live.inbox import SubscriptionClosed
+from omniman_gql.live.session_feed import session_feed
+from omniman_gql.live.stream import LiveFeeds
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders, sessions
 from tests.factories import committed_order, make_channel, open_with_items
@@ -28,15 +30,15 @@ async def test_slow_feed_is_closed_with_a_clear_reason(live_hub: Hub, live: Live
     feed = order_event_feed(live, channel_codes=[channel])
     try:
         first = asyncio.ensure_future(anext(feed))
-        await eventually(lambda: channel in live.tails.tails and bool(live.tails.tails[channel].watchers))
+        await eventually(lambda: live.tails.get(channel) is not None and bool(live.tails.get(channel).followers))
         order = await committed_order(live_hub, channel)
         with anyio.fail_after(10):
             await first
         # Given a consumer that stops reading, when five more events happen...
         for n in range(5):
             await orders.add_order_event(live_hub, ref=order.ref, type="custom.tick", payload={"n": n})
-        [watcher] = live.tails.tails[channel].watchers
-        await eventually(lambda: watcher.closed_reason is not None, what="the slow watcher to be closed")
+        [follower] = live.tails.get(channel).followers  # type: ignore[union-attr]
+        await eventually(lambda: follower.failure is not None, what="the slow follower to be closed")
         # ...then it is told why, and holds nothing meanwhile.
         with pytest.raises(SubscriptionClosed, match="fell more than 3 events behind") as info:
             with anyio.fail_after(10):
@@ -86,8 +88,7 @@ async def test_500_feeds_all_receive_an_event_and_leave_nothing(
         async with anyio.create_task_group() as tg:
             for n in range(500):
                 tg.start_soon(subscriber, n)
-            await eventually(lambda: channel in live.tails.tails and len(live.tails.tails[channel].watchers) == 500,
-                             timeout=30, what="500 feeds registered")
+            await eventually(lambda: followers(live, channel) == 500, timeout=30, what="500 feeds registered")
             sent = time.perf_counter()
             order = await committed_order(live_hub, channel)
     delivered = time.perf_counter()

@@ -8,7 +8,8 @@ import pytest
 
 from omniman_gql.errors import OmnimanError
 from omniman_gql.live.eventlog import Position
-from omniman_gql.live.feeds import LiveFeeds, OrderEventItem, order_event_feed
+from omniman_gql.live.feed import OrderEventItem, order_event_feed
+from omniman_gql.live.stream import LiveFeeds
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders
 from omniman_gql.services.common import lock_order
@@ -38,11 +39,11 @@ async def test_feed_from_now_skips_the_past_and_delivers_new_events(live: LiveFe
 
 
 async def feed_ready(live: LiveFeeds, key: str | None, watchers: int = 1) -> None:
-    """Until the tail of `key` reads and has `watchers` feeds registered (they then miss nothing committed)."""
+    """Until the tail of `key` reads and has `watchers` feeds following it (they then miss nothing committed)."""
     with anyio.fail_after(10):
-        while key not in live.tails.tails or not live.tails.tails[key].ready.is_set():
+        while (tail := live.tails.get(key)) is None or not tail.ready.is_set():
             await anyio.sleep(0.01)
-        while len(live.tails.tails[key].watchers) < watchers:
+        while len(tail.followers) < watchers:
             await anyio.sleep(0.01)
 
 

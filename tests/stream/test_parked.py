@@ -1,23 +1,22 @@
-"""Parked subscriptions on a real uvicorn: an `orderEvents` subscription whose feed group delivers everything keeps
-no operation task; it still gets every event, ends once on `complete` or a closed socket, and comes back to its own
-pipeline (then parks again) when the group cannot deliver: a socket paused for a slow reader, a failure."""
+"""Parked subscriptions on a real uvicorn (accelerated): an `orderEvents` subscription whose tail delivers everything
+keeps no operation task; it still gets every event, ends once on `complete` or a closed socket, and comes back to its
+own pipeline (then parks again) when the tail cannot deliver: a socket paused for a slow reader, a failure."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
 
 from omniman_gql.infra import observability
-from omniman_gql.live.pubsub import SubscriptionClosed
+from omniman_gql.live.inbox import SubscriptionClosed
 from omniman_gql.settings import Settings
-from omniman_gql.live.shared_feeds import FeedGroup, feed_groups, followers
-from schema.fanout import LeanEvent, LeanQueue, WebSocketsSansIOProtocol
+from omniman_gql.live.feed import followers
+from omniman_gql.live.tails import Tail
+from schema.accel_uvicorn import WebSocketsSansIOProtocol
 from tests.api.operations import TRANSITION_ORDER, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api
 from tests.fixtures.stream import wait_until
@@ -49,8 +48,8 @@ def _display(served: tuple[str, dict[str, Any]], settings: Settings, name: str) 
             yield api, channel, ws
 
 
-def _all_parked(group: FeedGroup, count: int) -> bool:
-    members = list(group.members)
+def _all_parked(tail: Tail, count: int) -> bool:
+    members = list(tail.followers)
     return len(members) == count and all(m.parked and m.direct for m in members)
 
 
@@ -68,8 +67,8 @@ def test_idle_subscriptions_park_get_every_event_and_end_once(served: tuple[str,
         _subscribe(ws, "a", channel)
         _subscribe(ws, "b", channel)
         wait_until(lambda: followers(live, channel) == 2, what="2 feeds")
-        group = feed_groups(live).groups[channel]
-        wait_until(lambda: _all_parked(group, 2), what="both parked")
+        tail = live.tails.get(channel)
+        wait_until(lambda: _all_parked(tail, 2), what="both parked")
         assert _open() == before + 2  # parked subscriptions are still open ones
         ref = _order(api, channel)
         # Both created messages before the transition: each message's order is read when its event is delivered.
@@ -79,7 +78,7 @@ def test_idle_subscriptions_park_get_every_event_and_end_once(served: tuple[str,
         assert sorted((m["id"], m["payload"]["data"]["orderEvents"]["order"]["status"]) for m in messages) == [
             ("a", "confirmed"), ("a", "new"), ("b", "confirmed"), ("b", "new")]
         assert all(m["type"] == "next" and "errors" not in m["payload"] for m in messages)
-        assert _all_parked(group, 2)  # delivered by the group: no operation had to run again
+        assert _all_parked(tail, 2)  # delivered by the tail: no operation had to run again
         ws.send(json.dumps({"id": "a", "type": "complete"}))
         wait_until(lambda: followers(live, channel) == 1, what="one feed left")
         assert _open() == before + 1
@@ -98,23 +97,21 @@ def test_a_parked_subscription_resumes_for_a_paused_socket_then_parks_again(serv
     with _display(served, stream_settings, "parked-paused") as (api, channel, ws):
         _subscribe(ws, "a", channel)
         wait_until(lambda: followers(live, channel) == 1, what="the feed")
-        group = feed_groups(live).groups[channel]
-        wait_until(lambda: _all_parked(group, 1), what="parked")
-        (member,) = group.members
-        assert group.task is not None
-        loop = group.task.get_loop()
+        tail = live.tails.get(channel)
+        wait_until(lambda: _all_parked(tail, 1), what="parked")
+        (member,) = tail.followers
+        assert tail.task is not None
+        loop = tail.task.get_loop()
         (protocol,) = [c for c in state["server"].server_state.connections
                        if isinstance(c, WebSocketsSansIOProtocol)]
-        # Once acknowledged, the socket's inbox and its "writable" flag are the lean ones (what follows uses both).
-        assert isinstance(protocol.queue, LeanQueue) and isinstance(protocol.writable, LeanEvent)
         loop.call_soon_threadsafe(protocol.pause_writing)  # as the transport does for a slow reader
         ref = _order(api, channel)
-        # The group cannot write the frame now: the subscription's own pipeline runs again to finish it.
-        wait_until(lambda: not member.parked and member.backlog is not None, what="resumed")
+        # The tail cannot write the frame now: the subscription's own pipeline runs again to finish it.
+        wait_until(lambda: not member.parked and not member.direct, what="resumed")
         loop.call_soon_threadsafe(protocol.resume_writing)
         first = _next(ws)
         assert (first["id"], first["payload"]["data"]["orderEvents"]["order"]["ref"]) == ("a", ref)
-        wait_until(lambda: _all_parked(group, 1), what="parked again")
+        wait_until(lambda: _all_parked(tail, 1), what="parked again")
         ok(api, TRANSITION_ORDER, "transitionOrder", {"input": {"ref": ref, "status": "confirmed"}})
         second = _next(ws)
         assert second["payload"]["data"]["orderEvents"]["order"]["status"] == "confirmed"
@@ -131,13 +128,13 @@ def test_a_parked_subscription_fails_through_its_pipeline(served: tuple[str, dic
     before = _open()
     with _display(served, stream_settings, "parked-failure") as (api, channel, ws):
         _subscribe(ws, "a", channel)
-        wait_until(lambda: channel in feed_groups(live).groups, what="the group")
-        group = feed_groups(live).groups[channel]
-        wait_until(lambda: _all_parked(group, 1), what="parked")
-        (member,) = group.members
-        assert group.task is not None
-        # What the group's task does to every member when its tail stops.
-        group.task.get_loop().call_soon_threadsafe(
+        wait_until(lambda: live.tails.get(channel) is not None, what="the tail")
+        tail = live.tails.get(channel)
+        wait_until(lambda: _all_parked(tail, 1), what="parked")
+        (member,) = tail.followers
+        assert tail.task is not None
+        # What the tail's task does to every member when its tail stops.
+        tail.task.get_loop().call_soon_threadsafe(
             member.fail, SubscriptionClosed("The live stream stopped: tail gone", code="unavailable"))
         failed = _next(ws)
         assert failed["id"] == "a" and failed["type"] == "next", failed
@@ -145,43 +142,5 @@ def test_a_parked_subscription_fails_through_its_pipeline(served: tuple[str, dic
         assert error["message"] == "The live stream stopped: tail gone"
         assert error["extensions"]["code"] == "UNAVAILABLE"
         assert _next(ws) == {"id": "a", "type": "complete"}
-        wait_until(lambda: followers(live, channel) == 0, what="left the group")
+        wait_until(lambda: followers(live, channel) == 0, what="left the tail")
         assert _open() == before
-
-
-@pytest.mark.anyio
-async def test_lean_queue_and_event_behave_as_asyncio_s_for_one_consumer() -> None:
-    queue = LeanQueue()
-    assert queue.empty() and queue.qsize() == 0
-    with pytest.raises(asyncio.QueueEmpty):
-        queue.get_nowait()
-    getter = asyncio.ensure_future(queue.get())
-    await asyncio.sleep(0)
-    assert not getter.done()
-    queue.put_nowait("a")
-    queue.put_nowait("b")
-    assert await getter == "a"
-    assert queue.qsize() == 1 and queue.get_nowait() == "b" and queue.empty()
-    cancelled = asyncio.ensure_future(queue.get())  # a cancelled get leaves the queue usable
-    await asyncio.sleep(0)
-    cancelled.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await cancelled
-    queue.put_nowait("c")
-    assert await queue.get() == "c"
-
-    event = LeanEvent()
-    assert not event.is_set()
-    waiters = [asyncio.ensure_future(event.wait()) for _ in range(2)]
-    await asyncio.sleep(0)
-    assert not any(w.done() for w in waiters)
-    event.set()
-    assert await asyncio.gather(*waiters) == [True, True]
-    assert event.is_set() and await event.wait()
-    event.clear()
-    late = asyncio.ensure_future(event.wait())
-    await asyncio.sleep(0)
-    late.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await late
-    assert event._waiters is None  # nothing kept once nobody waits

@@ -1,4 +1,4 @@
-"""PubSub behaviour on both flavours: delivery, patterns, bounded buffers, clean-up and fan-out to many."""
+"""PubSub behaviour on both flavours: delivery, patterns, clean-up and fan-out to many; the one bounded buffer."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import anyio
 import pytest
 import redis
 
-from omniman_gql.live.pubsub import Message, PubSub, SubscriptionClosed
+from omniman_gql.live.inbox import Inbox, SubscriptionClosed
+from omniman_gql.live.pubsub import Message, PubSub
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings
-from tests.fixtures.stream import eventually, redis_subscriptions
+from tests.fixtures.stream import eventually, listening, redis_subscriptions
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_pubsub_delivers_to_subscribers_of_the_topic_only(pubsub: PubSub) -> None:
-    async with pubsub.subscribe(["order-events:pos"]) as pos, pubsub.subscribe(["order-events:web"]) as web:
+    async with listening(pubsub, ["order-events:pos"]) as pos, listening(pubsub, ["order-events:web"]) as web:
         await pubsub.publish("order-events:pos", {"event_id": 1})
         with anyio.fail_after(5):
             assert await anext(pos) == Message("order-events:pos", {"event_id": 1})
@@ -23,7 +24,7 @@ async def test_pubsub_delivers_to_subscribers_of_the_topic_only(pubsub: PubSub) 
 
 
 async def test_pubsub_pattern_receives_every_matching_topic(pubsub: PubSub) -> None:
-    async with pubsub.subscribe(["order-events:*"]) as everything:
+    async with listening(pubsub, ["order-events:*"]) as everything:
         await pubsub.publish("order-events:pos", {"n": 1})
         await pubsub.publish("session:pos:S1", {"n": 2})
         await pubsub.publish("order-events:web", {"n": 3})
@@ -32,25 +33,29 @@ async def test_pubsub_pattern_receives_every_matching_topic(pubsub: PubSub) -> N
     assert [(m.topic, m.data["n"]) for m in got] == [("order-events:pos", 1), ("order-events:web", 3)]
 
 
-async def test_pubsub_closes_a_slow_subscriber_with_a_reason(pubsub: PubSub) -> None:
-    async with pubsub.subscribe(["t"], maxsize=3) as slow, pubsub.subscribe(["t"], maxsize=100) as fast:
-        for n in range(5):
-            await pubsub.publish("t", {"n": n})
-        with anyio.fail_after(5):
-            assert [(await anext(fast)).data["n"] for _ in range(5)] == [0, 1, 2, 3, 4]
-        assert len(slow) == 0  # its buffer was freed when it overflowed
-        with pytest.raises(SubscriptionClosed, match="fell more than 3 messages behind") as info:
-            await anext(slow)
-        assert info.value.code == "subscriber_lagged"
+async def test_inbox_closes_a_consumer_more_than_maxsize_events_behind_with_a_reason() -> None:
+    slow, fast = Inbox(maxsize=3), Inbox(maxsize=100)
+    for n in range(5):
+        slow.put({"n": n}, 1)
+        fast.put({"n": n}, 1)
+    with anyio.fail_after(5):
+        assert [(await fast.get())["n"] for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert len(slow) == 0 and slow.size == 0  # its entries were freed when it overflowed
+    assert not slow.put({"n": 5}, 1)  # closed: nothing more is kept
+    with pytest.raises(SubscriptionClosed, match="fell more than 3 events behind") as info:
+        await slow.get()
+    assert info.value.code == "subscriber_lagged"
 
 
-async def test_pubsub_drop_mode_keeps_the_subscriber_and_flags_it(pubsub: PubSub) -> None:
-    async with pubsub.subscribe(["t"], maxsize=2, overflow="drop") as pokes:
+async def test_pubsub_listener_gets_every_message_and_stays_subscribed(pubsub: PubSub) -> None:
+    async with listening(pubsub, ["t"]) as pokes:
         for n in range(4):
             await pubsub.publish("t", {"n": n})
         with anyio.fail_after(5):
-            await eventually(lambda: pokes.lagged)
-            assert [(await anext(pokes)).data["n"] for _ in range(2)] == [0, 1]
+            assert [(await anext(pokes)).data["n"] for _ in range(4)] == [0, 1, 2, 3]
+        await pubsub.publish("t", {"n": 4})
+        with anyio.fail_after(5):
+            assert (await anext(pokes)).data["n"] == 4
 
 
 async def test_pubsub_cancelled_subscriber_leaves_nothing_behind(
@@ -59,7 +64,7 @@ async def test_pubsub_cancelled_subscriber_leaves_nothing_behind(
     subscribed = anyio.Event()
 
     async def reader() -> None:
-        async with pubsub.subscribe(["order-events:pos", "order-events:*"]) as sub:
+        async with listening(pubsub, ["order-events:pos", "order-events:*"]) as sub:
             subscribed.set()
             async for _ in sub:
                 pass
@@ -88,7 +93,7 @@ def _patterns_of_client(pubsub: PubSub) -> set[bytes]:
 
 async def test_pubsub_resubscribing_after_the_last_subscriber_left_works(pubsub: PubSub) -> None:
     for n in range(3):
-        async with pubsub.subscribe(["t"]) as sub:
+        async with listening(pubsub, ["t"]) as sub:
             await pubsub.publish("t", {"n": n})
             with anyio.fail_after(5):
                 assert (await anext(sub)).data == {"n": n}
@@ -103,7 +108,7 @@ async def test_pubsub_fans_one_message_out_to_500_subscribers(
 
     async def subscriber(n: int) -> None:
         nonlocal ready
-        async with pubsub.subscribe(["order-events:pos"]) as sub:
+        async with listening(pubsub, ["order-events:pos"]) as sub:
             ready += 1
             message = await anext(sub)
             received.append(n if message.data == {"event_id": 7} else -1)
@@ -129,7 +134,7 @@ async def test_redis_pubsub_keeps_one_redis_subscription_per_channel(
     client: redis.Redis = request.getfixturevalue("redis_client")
     ps = RedisPubSub(request.getfixturevalue("redis_url"), namespace=namespace)
     try:
-        async with ps.subscribe(["a"]), ps.subscribe(["a"]), ps.subscribe(["a", "b"]):
+        async with listening(ps, ["a"]), listening(ps, ["a"]), listening(ps, ["a", "b"]):
             assert dict(client.pubsub_numsub(f"{namespace}:a", f"{namespace}:b")) == {
                 f"{namespace}:a".encode(): 1, f"{namespace}:b".encode(): 1}
         await eventually(lambda: redis_subscriptions(client, namespace)[0] == 0)
@@ -140,7 +145,7 @@ async def test_redis_pubsub_keeps_one_redis_subscription_per_channel(
 async def test_pubsub_publish_many_delivers_in_the_given_order(pubsub: PubSub) -> None:
     batch = [("order-events:pos", {"n": 1}), ("session:pos:S1", {"n": 2}), ("order-events:web", {"n": 3}),
              ("order-events:pos", {"n": 4})]
-    async with pubsub.subscribe(["order-events:*"]) as events, pubsub.subscribe(["session:pos:S1"]) as session:
+    async with listening(pubsub, ["order-events:*"]) as events, listening(pubsub, ["session:pos:S1"]) as session:
         await pubsub.publish_many(batch)
         await pubsub.publish("order-events:pos", {"n": 5})  # after the batch, as the next transaction's would be
         with anyio.fail_after(5):
@@ -153,7 +158,7 @@ async def test_pubsub_publish_many_delivers_in_the_given_order(pubsub: PubSub) -
 async def test_hub_announces_a_transactions_messages_in_order_after_commit(pubsub: PubSub, settings: Settings) -> None:
     hub = Hub.create(settings, publisher=pubsub)
     try:
-        async with pubsub.subscribe(["t:*"]) as sub:
+        async with listening(pubsub, ["t:*"]) as sub:
             async with hub.transaction() as uow:
                 for n in range(3):
                     uow.publish(f"t:{n % 2}", {"n": n})

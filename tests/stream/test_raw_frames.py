@@ -1,5 +1,6 @@
 """Direct delivery's frames written straight to uvicorn's transport: the same messages as the ASGI path, on a real
-server (uvicorn's websockets-sansio protocol), and the ASGI path kept where a socket uses compression."""
+server (uvicorn's websockets-sansio protocol), and the ASGI path kept where a socket uses compression or the
+accelerators are off."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from omniman_gql.runtime import Hub
 from omniman_gql.services.commit import commit_session
 from omniman_gql.services.orders import transition_order
 from omniman_gql.settings import Settings
-from omniman_gql.live.shared_feeds import feed_groups, followers
-from omniman_gql.live.tails import tail_topic
+from omniman_gql.live.feed import followers
+from omniman_gql.live.tails import Tail, tail_topics
 from schema.asgi import create_app
-from schema.fanout import WebSocketsSansIOProtocol, _frame_header
+from schema.accel_uvicorn import _frame_header
 from schema.ws_auth import TEXTS_MAX, shared_text
 from tests.api.operations import TRANSITION_ORDER, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api, free_port, wait_for_health
@@ -45,8 +46,9 @@ def test_frame_header_is_websockets_own_framing(length: int) -> None:
 def served(stream_settings: Settings, request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, Any]]]:
     """The app on a real uvicorn (in a thread, permessage-deflate allowed as uvicorn's default); yields its base URL
     and the app's lifespan state (caught from the lifespan scope) to see its feeds, with the server as `server`.
-    Indirect parameters: settings to change."""
-    app = create_app(stream_settings.model_copy(update=getattr(request, "param", {})), run_directives=False)
+    Indirect parameters: settings to change (accelerated unless they say otherwise)."""
+    update = {"accelerate": True, **getattr(request, "param", {})}
+    app = create_app(stream_settings.model_copy(update=update), run_directives=False)
     state: dict[str, Any] = {}
 
     async def catching_state(scope: Any, receive: Any, send: Any) -> None:
@@ -87,6 +89,17 @@ def _next(ws: ClientConnection) -> dict[str, Any]:
         return message  # type: ignore[no-any-return]
 
 
+def _direct(tail: Tail, accelerate: bool) -> bool:
+    """Every follower of `tail` delivered to by the tail's task (accelerated), or none of them."""
+    return all(f.direct for f in tail.followers) if accelerate else not any(f.deliver for f in tail.followers)
+
+
+def _raw(tail: Tail) -> list[bool]:
+    """Per follower, whether its frames are written straight to the transport."""
+    return sorted(getattr(f.deliver, "raw", None) is not None for f in tail.followers)
+
+
+@pytest.mark.parametrize("served", [{"accelerate": True}, {"accelerate": False}], indirect=True)
 def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, Any]],
                                                   stream_settings: Settings) -> None:
     base_url, state = served
@@ -98,10 +111,6 @@ def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, A
                 _socket(base_url, compression="deflate") as deflated:  # uvicorn accepts it: ASGI path per message
             _init(plain, secret)
             _init(deflated, secret)
-            # Once acknowledged, uvicorn's protocol no longer holds the handshake's request and response.
-            sockets = [c for c in state["server"].server_state.connections if isinstance(c, WebSocketsSansIOProtocol)]
-            assert len(sockets) == 2
-            wait_until(lambda: all(c.request is None and c.response is None for c in sockets), what="handshake gone")
             # Ids that JSON must escape, a short frame (< 126 bytes) and a long one, both sockets.
             for ws in (plain, deflated):
                 ws.send(json.dumps({"id": 'k"1', "type": "subscribe",
@@ -109,11 +118,12 @@ def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, A
                 ws.send(json.dumps({"id": "c\u00e9", "type": "subscribe",
                                     "payload": {"query": CURSOR_ONLY, "variables": {"channels": [channel]}}}))
             live = state["live"]
+            accelerate = live.hub.settings.accelerate
             wait_until(lambda: followers(live, channel) == 4, what="4 feeds")
-            group = feed_groups(live).groups[channel]
-            wait_until(lambda: all(m.direct for m in group.members), what="direct delivery")
-            raw = sorted(m.deliver.raw is not None for m in group.members)  # type: ignore[union-attr]
-            assert raw == [False, False, True, True]  # the deflated socket's two keep the ASGI path
+            group = live.tails.get(channel)
+            wait_until(lambda: _direct(group, accelerate), what="direct delivery, or none")
+            # The deflated socket's two keep the ASGI path; without the accelerators, all four do.
+            assert _raw(group) == ([False, False, True, True] if accelerate else [False] * 4)
             key, _ = open_with_lines(api, channel)
             ref = commit(api, channel, key)["result"]["orderRef"]
             # `order` is the order as read when its event is delivered: the created event's messages are taken before
@@ -136,7 +146,7 @@ def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, A
             assert per_operation(received["plain"]) == per_operation(received["deflated"])
             # Every message from the group's task, 4 of them written raw (counted just after the write that a reader
             # may see first).
-            wait_until(lambda: group.delivered == 8, what="8 delivered by the group")
+            wait_until(lambda: group.delivered == (8 if accelerate else 0), what="8 delivered by the tail (or 0)")
             # `complete` still ends a raw-fed subscription at once, the other one goes on.
             plain.send(json.dumps({"id": 'k"1', "type": "complete"}))
             wait_until(lambda: followers(live, channel) == 3, what="one feed left")
@@ -145,7 +155,8 @@ def test_raw_frames_carry_the_asgi_paths_messages(served: tuple[str, dict[str, A
             assert last["id"] == "c\u00e9"
 
 
-@pytest.mark.parametrize("served", [{"subscription_poll_s": 300}], indirect=True)  # tails read when poked only
+@pytest.mark.parametrize("served", [{"subscription_poll_s": 300, "accelerate": True},  # tails read when poked only
+                                    {"subscription_poll_s": 300, "accelerate": False}], indirect=True)
 def test_events_read_in_one_batch_carry_the_order_as_read_on_both_paths(served: tuple[str, dict[str, Any]],
                                                                        stream_settings: Settings) -> None:
     base_url, state = served
@@ -162,11 +173,11 @@ def test_events_read_in_one_batch_carry_the_order_as_read_on_both_paths(served: 
                 ws.send(json.dumps({"id": "new", "type": "subscribe", "payload": {
                     "query": ORDER_EVENTS, "variables": {"channels": [channel], "statuses": ["new"]}}}))
             live = state["live"]
+            accelerate = live.hub.settings.accelerate
             wait_until(lambda: followers(live, channel) == 4, what="4 feeds")
-            group = feed_groups(live).groups[channel]
-            wait_until(lambda: all(m.direct for m in group.members), what="direct delivery")
-            assert sorted(m.deliver.raw is not None for m in group.members) == [  # type: ignore[union-attr]
-                False, False, True, True]
+            group = live.tails.get(channel)
+            wait_until(lambda: _direct(group, accelerate), what="direct delivery, or none")
+            assert _raw(group) == ([False, False, True, True] if accelerate else [False] * 4)
 
             async def created_then_confirmed() -> None:
                 # Another writer of the database, announcing nothing: the server's tail sees both events only when
@@ -182,7 +193,7 @@ def test_events_read_in_one_batch_carry_the_order_as_read_on_both_paths(served: 
 
             anyio.run(created_then_confirmed)
             assert group.task is not None
-            asyncio.run_coroutine_threadsafe(live.pubsub.publish(tail_topic(channel), {}),
+            asyncio.run_coroutine_threadsafe(live.pubsub.publish(tail_topics(group.key)[0], {}),
                                              group.task.get_loop()).result(timeout=30)
             received = {name: [_next(ws), _next(ws), _next(ws)] for name, ws in (("plain", plain),
                                                                                  ("deflated", deflated))}
@@ -200,7 +211,7 @@ def test_events_read_in_one_batch_carry_the_order_as_read_on_both_paths(served: 
                 assert by_id["new"] == by_id["all"][:1]
             # The raw frames and the ASGI path's messages are the same messages.
             assert sorted(received["plain"], key=json.dumps) == sorted(received["deflated"], key=json.dumps)
-            wait_until(lambda: group.delivered == 6, what="6 delivered by the group")
+            wait_until(lambda: group.delivered == (6 if accelerate else 0), what="6 delivered by the tail (or 0)")
 
 
 def test_subscriptions_sending_one_text_keep_one_string() -> None:

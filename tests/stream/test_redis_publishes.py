@@ -1,5 +1,5 @@
-"""RedisPubSub's own PUBLISH connection: messages from many tasks arrive in each task's order, a lost connection
-fails only the commands waiting on it and the next publish connects again, and URLs it cannot serve keep redis-py."""
+"""RedisPubSub's publishes (redis-py's client and pipeline): messages from many tasks arrive in each task's order,
+and a publish after its connection was lost connects again."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import anyio
 import pytest
 import redis
 
-from omniman_gql.live.redis_pubsub import RedisPubSub, _Publishes
+from omniman_gql.live.redis_pubsub import RedisPubSub
+from tests.fixtures.stream import listening
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_concurrent_publishes_arrive_in_each_publishers_order(redis_url: str, namespace: str) -> None:
-    pubsub = RedisPubSub(redis_url, namespace=namespace, default_buffer=1000)
-    assert pubsub._publishes is not None  # the test environment's plain redis:// URL takes the lean path
+    pubsub = RedisPubSub(redis_url, namespace=namespace)
     try:
-        async with pubsub.subscribe(["t"]) as inbox:
+        async with listening(pubsub, ["t"]) as inbox:
             async def publisher(name: str) -> None:
                 for n in range(50):
                     if n % 2:
@@ -37,31 +37,20 @@ async def test_concurrent_publishes_arrive_in_each_publishers_order(redis_url: s
 
 async def test_a_lost_connection_fails_nothing_later(redis_url: str, namespace: str,
                                                      redis_client: redis.Redis) -> None:
-    pubsub = RedisPubSub(redis_url, namespace=namespace, default_buffer=100)
-    publishes = pubsub._publishes
-    assert publishes is not None
+    pubsub = RedisPubSub(redis_url, namespace=namespace)
     try:
-        async with pubsub.subscribe(["t"]) as inbox:
+        async with listening(pubsub, ["t"]) as inbox:
             await pubsub.publish("t", {"n": 1})
-            replies, writer = publishes._replies, publishes._writer
-            assert replies is not None and writer is not None
-            host, port = writer.get_extra_info("sockname")[:2]
-            assert redis_client.client_kill(f"{host}:{port}")
+            await pubsub.publish_many([("t", {"n": 2}), ("t", {"n": 3})])
+            # Every connection that has published: Redis drops them, as a restart or a network cut would.
+            publishers = [c for c in redis_client.client_list() if c.get("cmd") in ("publish", "exec")
+                          and c.get("name") == pubsub.client_name]
+            assert publishers
+            for connection in publishers:
+                redis_client.client_kill_filter(_id=connection["id"])
+            await pubsub.publish("t", {"n": 4})  # connects again
+            await pubsub.publish_many([("t", {"n": 5}), ("t", {"n": 6})])
             with anyio.fail_after(5):
-                await replies  # the reply reader saw the connection end
-            assert publishes._writer is None and not publishes._waiting
-            await pubsub.publish("t", {"n": 2})  # connects again
-            assert publishes._writer is not None and publishes._writer is not writer
-            with anyio.fail_after(5):
-                assert [(await anext(inbox)).data["n"] for _ in range(2)] == [1, 2]
+                assert [(await anext(inbox)).data["n"] for _ in range(6)] == [1, 2, 3, 4, 5, 6]
     finally:
         await pubsub.aclose()
-    assert publishes._writer is None
-
-
-def test_urls_needing_more_than_host_and_port_keep_redis_py() -> None:
-    assert (_Publishes.for_url("redis://127.0.0.1:6379/0").host, _Publishes.for_url("redis://h").port) \
-        == ("127.0.0.1", 6379)
-    for url in ("redis://:secret@h:6379/0", "redis://user:pw@h/0", "rediss://h:6380/0", "redis://h/0?ssl=true",
-                "unix:///run/redis.sock"):
-        assert _Publishes.for_url(url) is None, url

@@ -6,9 +6,9 @@ from typing import Any
 
 from starlette.testclient import TestClient, WebSocketTestSession
 
-from omniman_gql.live.feeds import LiveFeeds
-from omniman_gql.live.shared_feeds import followers
-from schema.ws_auth import TOKENS_TOPIC
+from omniman_gql.live.feed import followers
+from omniman_gql.live.revocations import TOKENS_TOPIC
+from omniman_gql.live.stream import LiveFeeds
 from tests.fixtures.stream import wait_until
 
 ORDER_EVENTS = """subscription($channels: [String!], $statuses: [String!], $after: String) {
@@ -75,8 +75,8 @@ def feed_subscribers(live: LiveFeeds) -> int:
     """Local pub/sub subscriptions of feeds (not counting the app's watch for revoked tokens, while sockets are
     open)."""
     fanout = live.pubsub.fanout  # type: ignore[attr-defined]
-    subs = {sub for subs in (*fanout.exact.values(), *fanout.patterns.values()) for sub in subs}
-    return len([sub for sub in subs if sub.topics != (TOKENS_TOPIC,)])
+    listeners = {lst for listeners in (*fanout.exact.values(), *fanout.patterns.values()) for lst in listeners}
+    return len([lst for lst in listeners if lst.topics != (TOKENS_TOPIC,)])
 
 
 def wait_for_no_feeds(client: TestClient) -> None:
