@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select
 
 from ..domain.limits import check_string
 from ..errors import ErrorCode, OmnimanError
-from ..models import ApiToken, utcnow
+from ..models import ApiToken, table_of, utcnow
 from ..runtime import Hub
 
 TOKEN_PREFIX = "omn_"
@@ -131,7 +131,7 @@ async def count_tokens(hub: Hub) -> int:
         return int((await uow.db.execute(select(func.count()).select_from(ApiToken))).scalar_one())
 
 
-_TOKENS = ApiToken.__table__
+_TOKENS = table_of(ApiToken)
 _LIVE_TOKEN = (select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.channels)
                .where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None)))
 

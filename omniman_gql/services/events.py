@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..models import OrderEvent, utcnow
+from ..models import OrderEvent, table_of, utcnow
 from ..uow import UnitOfWork
 
 
@@ -45,7 +45,7 @@ async def record_event(uow: UnitOfWork, order: Any, type_: str, payload: Mapping
     return (await record_events(uow, order, [(type_, payload)], actor=actor))[0]
 
 
-_EVENTS = OrderEvent.__table__  # type: ignore[attr-defined]
+_EVENTS = table_of(OrderEvent)
 
 
 def announce_session(uow: UnitOfWork, session: Any) -> None:

@@ -6,11 +6,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import Select, and_, or_, select, tuple_
+from sqlmodel import SQLModel
 
-from ..models import Channel, Directive, Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem, Session
+from ..models import Channel, Directive, Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem, Session, table_of
 from ..runtime import Hub
 
 T = TypeVar("T")
@@ -32,10 +33,10 @@ class Page(Generic[T]):
 # batches: each opens its own short read-only transaction, so no database session outlives a batch
 
 
-def _columns(model: Any) -> Any:
+def _columns(model: type[SQLModel]) -> Select[Unpack[tuple[Any, ...]]]:
     """SELECT of a model's columns: rows come back as plain named tuples with the same attribute names. Lists use
     this because building an ORM object per row costs far more than the row (most of a long page's time)."""
-    return select(*model.__table__.columns)
+    return select(*table_of(model).columns)
 
 
 async def channels_by_codes(hub: Hub, codes: Sequence[str]) -> dict[str, Channel]:

@@ -13,7 +13,7 @@ from .. import ids
 from ..domain.limits import check_json, check_object, check_optional_string, check_string
 from ..domain.ops import DATA_ROOTS
 from ..errors import ErrorCode, OmnimanError
-from ..models import Session, utcnow
+from ..models import Session, table_of, utcnow
 from ..models.rows import SessionRow
 from ..runtime import Hub
 from .common import ensure_session_open, get_channel, lock_session
@@ -120,7 +120,7 @@ async def _open_the_long_way(
         # Insert first: a unique constraint (key, or open handle), not luck, decides get-or-open, so the common case
         # (a new session) costs one statement; only a conflict reads the session that is already there.
         values = {c: getattr(row, c) for c in Session.model_fields if c != "id"}
-        inserted = await uow.rows.insert_new(Session.__table__, values)
+        inserted = await uow.rows.insert_new(table_of(Session), values)
         if inserted is None:
             winner = await _find_existing(uow.db, channel_code, session_key, open_handle)
             if winner is None:
