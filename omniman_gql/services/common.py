@@ -13,7 +13,7 @@ from ..backends.price_table import PriceTable
 from ..domain.draft import ChannelRules, PriceQuote
 from ..errors import ErrorCode, OmnimanError
 from ..models import Channel, Order, Session
-from ..models.rows import ChannelRow
+from ..models.rows import ChannelRow, SessionRow
 from ..uow import UnitOfWork
 
 
@@ -132,7 +132,7 @@ async def lock_order(db: AsyncSession, ref: str) -> tuple[Order, Channel]:
     return row[0], row[1]
 
 
-def ensure_session_open(session: Session) -> None:
+def ensure_session_open(session: Session | SessionRow) -> None:
     if session.state == "committed":
         raise OmnimanError(ErrorCode.ALREADY_COMMITTED, "This session is already committed.",
                            field=("session_key",), context={"session_key": session.session_key})

@@ -16,6 +16,7 @@ from ..domain.limits import check_object, check_string
 from ..domain.ops import apply_ops, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Order, Session, utcnow
+from ..models.rows import OrderRow
 from ..runtime import Hub
 from .common import fetch_prices, get_channel, lock_order, rules_of
 from .events import record_event
@@ -91,7 +92,7 @@ async def import_order(
     handle_type: str | None = None,
     handle_ref: str | None = None,
     actor: str = "system",
-) -> tuple[Order, bool]:
+) -> tuple[Order | OrderRow, bool]:
     """Create session and order in one step from a platform's finished order; idempotent on (channel, external_ref).
 
     Returns (order, created). Errors: not_found, empty_session, missing_sku, invalid_qty, missing_unit_price_q,
@@ -128,7 +129,7 @@ async def _existing_import(hub: Hub, channel_code: str, external_ref: str) -> Or
 
 
 async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict[str, Any]], data: dict[str, Any],
-                  handle_type: str | None, handle_ref: str | None, actor: str) -> tuple[Order, bool]:
+                  handle_type: str | None, handle_ref: str | None, actor: str) -> tuple[Order | OrderRow, bool]:
     async with hub.transaction() as uow:
         channel = await get_channel(uow.db, channel_code)
         existing = (await uow.db.execute(select(Order).where(
