@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import bindparam, func, select
+from sqlmodel import col
 
 from ..domain.limits import check_string
 from ..errors import ErrorCode, OmnimanError
@@ -107,16 +108,16 @@ async def create_token(
 
 async def list_tokens(hub: Hub, *, include_revoked: bool = False) -> list[ApiToken]:
     async with hub.transaction(readonly=True) as uow:
-        query = select(ApiToken).order_by(ApiToken.id)
+        query = select(ApiToken).order_by(col(ApiToken.id))
         if not include_revoked:
-            query = query.where(ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+            query = query.where(col(ApiToken.revoked_at).is_(None))
         return list((await uow.db.execute(query)).scalars())
 
 
 async def revoke_token(hub: Hub, *, token_id: int) -> ApiToken:
     """Revoke a token at once. Errors: not_found."""
     async with hub.transaction() as uow:
-        row = (await uow.db.execute(select(ApiToken).where(ApiToken.id == token_id))).scalar_one_or_none()
+        row = (await uow.db.execute(select(ApiToken).where(col(ApiToken.id) == token_id))).scalar_one_or_none()
         if row is None:
             raise OmnimanError(ErrorCode.NOT_FOUND, f"No token {token_id}.", field=("id",))
         if row.revoked_at is None:
@@ -163,7 +164,7 @@ async def is_live(hub: Hub, token_id: int) -> bool:
     """Whether a token is still unrevoked (open websockets re-check this)."""
     async with hub.transaction(readonly=True) as uow:
         revoked = (await uow.db.execute(
-            select(ApiToken.revoked_at).where(ApiToken.id == token_id))).one_or_none()
+            select(col(ApiToken.revoked_at)).where(col(ApiToken.id) == token_id))).one_or_none()
     return revoked is not None and revoked[0] is None
 
 
@@ -173,8 +174,8 @@ async def revoked_among(hub: Hub, token_ids: Iterable[int]) -> set[int]:
     if not wanted:
         return set()
     async with hub.transaction(readonly=True) as uow:
-        live = set((await uow.db.execute(select(ApiToken.id).where(
-            ApiToken.id.in_(wanted), ApiToken.revoked_at.is_(None)  # type: ignore[union-attr]
+        live = set((await uow.db.execute(select(col(ApiToken.id)).where(
+            col(ApiToken.id).in_(wanted), col(ApiToken.revoked_at).is_(None)
         ))).scalars())
     return wanted - live
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
@@ -74,9 +75,9 @@ async def _lock_rows(uow: UnitOfWork, model: Any, new_rows: list[dict[str, Any]]
 
 async def list_prices(hub: Hub, skus: Sequence[str] | None = None) -> list[Price]:
     async with hub.transaction(readonly=True) as uow:
-        query = select(Price).order_by(Price.sku).limit(MAX_BATCH)
+        query = select(Price).order_by(col(Price.sku)).limit(MAX_BATCH)
         if skus is not None:
-            query = query.where(Price.sku.in_(list(skus)[:MAX_BATCH]))
+            query = query.where(col(Price.sku).in_(list(skus)[:MAX_BATCH]))
         return list((await uow.db.execute(query)).scalars())
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from .. import ids
 from ..domain.limits import check_optional_string, check_string
@@ -68,7 +69,7 @@ async def create_fulfillment(
     async with hub.transaction() as uow:
         order, _ = await lock_order(uow.db, ref)  # serialises fulfillments of one order: no over-fulfilment race
         ordered = {line_id: qty for line_id, qty in (await uow.db.execute(
-            select(OrderItem.line_id, OrderItem.qty).where(OrderItem.order_id == order.id))).all()}
+            select(col(OrderItem.line_id), col(OrderItem.qty)).where(col(OrderItem.order_id) == order.id))).all()}
         done = await _fulfilled(uow.db, order.id)
         for line_id, qty in wanted.items():
             i = first_index[line_id]
@@ -95,9 +96,9 @@ async def create_fulfillment(
 
 async def _fulfilled(db: Any, order_id: int) -> dict[str, Decimal]:
     rows = await db.execute(
-        select(FulfillmentItem.line_id, FulfillmentItem.qty)
-        .join(Fulfillment, Fulfillment.id == FulfillmentItem.fulfillment_id)
-        .where(Fulfillment.order_id == order_id, Fulfillment.status != "cancelled"))
+        select(col(FulfillmentItem.line_id), col(FulfillmentItem.qty))
+        .join(Fulfillment, col(Fulfillment.id) == col(FulfillmentItem.fulfillment_id))
+        .where(col(Fulfillment.order_id) == order_id, col(Fulfillment.status) != "cancelled"))
     done: dict[str, Decimal] = {}
     for line_id, qty in rows:
         done[line_id] = done.get(line_id, Decimal(0)) + qty
@@ -115,10 +116,11 @@ async def update_fulfillment(
     fields = _check_text(hub, text)
     async with hub.transaction() as uow:
         fulfillment = (await uow.db.execute(
-            select(Fulfillment).where(Fulfillment.ref == fulfillment_ref))).scalar_one_or_none()
+            select(Fulfillment).where(col(Fulfillment.ref) == fulfillment_ref))).scalar_one_or_none()
         if fulfillment is None:
             raise fulfillment_not_found(fulfillment_ref)
-        order_ref = (await uow.db.execute(select(Order.ref).where(Order.id == fulfillment.order_id))).scalar_one()
+        order_ref = (await uow.db.execute(
+            select(col(Order.ref)).where(col(Order.id) == fulfillment.order_id))).scalar_one()
         order, _ = await lock_order(uow.db, order_ref)
         await uow.db.refresh(fulfillment)
         old = fulfillment.status

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from .. import ids
 from ..domain.draft import Draft
@@ -124,8 +125,8 @@ async def import_order(
 
 async def _existing_import(hub: Hub, channel_code: str, external_ref: str) -> Order | None:
     async with hub.transaction(readonly=True) as uow:
-        return (await uow.db.execute(select(Order).where(  # type: ignore[no-any-return]
-            Order.channel_code == channel_code, Order.external_ref == external_ref))).scalar_one_or_none()
+        return (await uow.db.execute(select(Order).where(
+            col(Order.channel_code) == channel_code, col(Order.external_ref) == external_ref))).scalar_one_or_none()
 
 
 async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict[str, Any]], data: dict[str, Any],
@@ -133,7 +134,7 @@ async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict
     async with hub.transaction() as uow:
         channel = await get_channel(uow.db, channel_code)
         existing = (await uow.db.execute(select(Order).where(
-            Order.channel_code == channel_code, Order.external_ref == external_ref))).scalar_one_or_none()
+            col(Order.channel_code) == channel_code, col(Order.external_ref) == external_ref))).scalar_one_or_none()
         if existing is not None:
             return existing, False
         try:

@@ -8,6 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from .. import ids
 from ..domain.limits import check_json, check_object, check_optional_string, check_string
@@ -132,16 +134,16 @@ async def _open_the_long_way(
 
 
 async def _find_existing(
-    db: Any, channel_code: str, session_key: str | None, open_handle: str | None
+    db: AsyncSession, channel_code: str, session_key: str | None, open_handle: str | None
 ) -> Session | None:
     if open_handle is not None:
         found = (await db.execute(select(Session).where(
-            Session.channel_code == channel_code, Session.open_handle == open_handle))).scalar_one_or_none()
+            col(Session.channel_code) == channel_code, col(Session.open_handle) == open_handle))).scalar_one_or_none()
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
     if session_key is not None:
-        return (await db.execute(select(Session).where(  # type: ignore[no-any-return]
-            Session.channel_code == channel_code, Session.session_key == session_key))).scalar_one_or_none()
+        return (await db.execute(select(Session).where(
+            col(Session.channel_code) == channel_code, col(Session.session_key) == session_key))).scalar_one_or_none()
     return None
 
 
