@@ -85,10 +85,10 @@ async def open_session(
     # channel's policies … ON CONFLICT DO NOTHING RETURNING. No row back (no such channel, an inactive one, or a
     # session already holding the key or handle): the long way below answers, as it always did.
     now = utcnow()
-    values = {"channel_code": channel_code, "session_key": session_key or ids.session_key(),
-              "handle_type": handle_type, "handle_ref": handle_ref, "open_handle": open_handle, "state": "open",
-              "rev": 0, "items": [], "data": doc, "pricing": {"total_q": 0, "items_count": 0}, "pricing_trace": [],
-              "opened_at": now, "updated_at": now}
+    values: dict[str, Any] = {
+        "channel_code": channel_code, "session_key": session_key or ids.session_key(), "handle_type": handle_type,
+        "handle_ref": handle_ref, "open_handle": open_handle, "state": "open", "rev": 0, "items": [], "data": doc,
+        "pricing": {"total_q": 0, "items_count": 0}, "pricing_trace": [], "opened_at": now, "updated_at": now}
     async with hub.transaction(autocommit=True) as uow:
         inserted = await uow.sessions.insert_open(values)
         if inserted is not None:
