@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeGuard
 
 from sqlalchemy import bindparam, func, select
 from sqlmodel import col
@@ -137,16 +138,16 @@ _LIVE_TOKEN = (select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.ch
                .where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None)))
 
 
-def plausible(secret: str | None) -> bool:
+def plausible(secret: str | None) -> TypeGuard[str]:
     """Whether `secret` looks like one of our tokens at all (anything else is refused without a lookup)."""
-    return bool(secret) and secret.startswith(TOKEN_PREFIX) and len(secret) <= 200  # type: ignore[union-attr]
+    return bool(secret and secret.startswith(TOKEN_PREFIX) and len(secret) <= 200)
 
 
 async def authenticate(hub: Hub, secret: str | None) -> Principal | None:
     """The principal of a live token, or None for a missing, unknown or revoked one."""
     if not plausible(secret):
         return None
-    return await principal_by_hash(hub, hash_token(secret))  # type: ignore[arg-type]
+    return await principal_by_hash(hub, hash_token(secret))
 
 
 async def principal_by_hash(hub: Hub, token_hash: str) -> Principal | None:
