@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -25,13 +25,23 @@ FULFILLMENT_FLOW = {
     "delivered": (),
     "cancelled": (),
 }
-TEXT_FIELDS = ("carrier", "tracking_code", "tracking_url", "notes")
+TEXT_FIELDS: tuple[Literal["carrier", "tracking_code", "tracking_url", "notes"], ...] = (
+    "carrier", "tracking_code", "tracking_url", "notes")
 MAX_ITEMS = 500
 
 
-def _check_text(hub: Hub, fields: dict[str, Any]) -> dict[str, str]:
+class TextFields(TypedDict, total=False):
+    """The text columns of a fulfillment a caller gave, checked."""
+
+    carrier: str
+    tracking_code: str
+    tracking_url: str
+    notes: str
+
+
+def _check_text(hub: Hub, fields: dict[str, Any]) -> TextFields:
     limits = hub.registry.limits
-    out = {}
+    out: TextFields = {}
     for key in TEXT_FIELDS:
         if fields.get(key) is not None:
             out[key] = check_optional_string(fields[key], limits, field=(key,), what=f"`{key}`") or ""
@@ -68,6 +78,7 @@ async def create_fulfillment(
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     async with hub.transaction() as uow:
         order, _ = await lock_order(uow.db, ref)  # serialises fulfillments of one order: no over-fulfilment race
+        assert order.id is not None  # read from its table: the model's None is for an order not yet inserted
         ordered = {line_id: qty for line_id, qty in (await uow.db.execute(
             select(col(OrderItem.line_id), col(OrderItem.qty)).where(col(OrderItem.order_id) == order.id))).all()}
         done = await _fulfilled(uow.db, order.id)
@@ -86,6 +97,7 @@ async def create_fulfillment(
         fulfillment = Fulfillment(ref=ids.fulfillment_ref(), order_id=order.id, **fields)
         uow.db.add(fulfillment)
         await uow.db.flush()
+        assert fulfillment.id is not None  # the flush inserted it
         uow.db.add_all([FulfillmentItem(fulfillment_id=fulfillment.id, line_id=line_id, qty=qty)
                         for line_id, qty in wanted.items()])
         await record_event(uow, order, "fulfillment.created", {
