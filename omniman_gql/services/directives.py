@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
@@ -67,8 +67,11 @@ async def fail_or_backoff(hub: Hub, directive: Directive, error: str, *, permane
     else:
         values.update(status="queued", available_at=now + dt.timedelta(milliseconds=delay or 0))
     async with hub.transaction() as uow:
-        result = await uow.db.execute(update(Directive).where(still_ours(directive)).values(**values))
-    if not result.rowcount:  # type: ignore[attr-defined]
+        # An UPDATE without RETURNING answers a CursorResult, whose rowcount says whether the claim still held
+        # (SQLAlchemy types Session.execute as a plain Result: a session cannot promise it for every statement).
+        result = cast("CursorResult[Any]",
+                      await uow.db.execute(update(Directive).where(still_ours(directive)).values(**values)))
+    if not result.rowcount:
         return RunOutcome(directive.id or 0, "skipped", topic=directive.topic, attempts=directive.attempts)
     return RunOutcome(directive.id or 0, "failed" if final else "queued", delay, topic=directive.topic,
                       attempts=directive.attempts)
@@ -173,9 +176,10 @@ async def shared_read(key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
     if entry is _MISSING:
         entry = reads[key] = asyncio.ensure_future(read())
     elif not isinstance(entry, asyncio.Future):
-        return entry  # type: ignore[no-any-return]
+        # A prefetched value: the handler's `prefetch` put it under the key its `read` reads (see claims._prefetch).
+        return cast(T, entry)
     # Shielded: one handler being cancelled must not cancel the read its siblings wait for.
-    return await asyncio.shield(entry)  # type: ignore[no-any-return]
+    return await asyncio.shield(entry)
 
 
 async def _run_claimed(hub: Hub, directive: Directive, started: float) -> RunOutcome:
