@@ -105,7 +105,7 @@ async def set_stock_levels(hub: Hub, levels: Sequence[dict[str, Any]]) -> list[t
             existing[sku].on_hand = qty
             existing[sku].updated_at = now
         await uow.db.flush()
-        return await hub.registry.stock.levels(uow.db, list(clean))  # type: ignore[attr-defined, no-any-return]
+        return await hub.registry.stock.levels(uow.db, list(clean))
 
 
 def _on_hand(value: Any, field: tuple[str | int, ...]) -> Decimal:
@@ -115,5 +115,5 @@ def _on_hand(value: Any, field: tuple[str | int, ...]) -> Decimal:
 async def stock_levels(hub: Hub, skus: Sequence[str] | None = None) -> list[tuple[str, Decimal, Decimal]]:
     """(sku, on_hand, held) — available is on_hand − held."""
     async with hub.transaction(readonly=True) as uow:
-        return await hub.registry.stock.levels(  # type: ignore[attr-defined, no-any-return]
+        return await hub.registry.stock.levels(
             uow.db, list(skus)[:MAX_BATCH] if skus is not None else None)
