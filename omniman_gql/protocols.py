@@ -60,6 +60,10 @@ class StockBackend(Protocol):
 
     async def get_alternatives(self, db: AsyncSession, sku: str) -> list[str]: ...
 
+    async def levels(self, db: AsyncSession, skus: list[str] | None = None) -> list[tuple[str, Decimal, Decimal]]:
+        """(sku, on_hand, held) of the given SKUs (all when None): what `stockLevels` and `setStockLevels` answer."""
+        ...
+
 
 @dataclass(frozen=True)
 class PaymentResult:

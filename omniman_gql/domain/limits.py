@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ErrorCode, OmnimanError
 
@@ -22,13 +22,13 @@ def check_string(value: Any, limits: Limits, *, field: tuple[str | int, ...], co
     """A non-empty string no longer than the limit (after trimming surrounding blanks)."""
     if not isinstance(value, str) or not value.strip():
         raise OmnimanError(code, f"{what} must be a non-empty string.", field=field)
-    value = value.strip()
-    if len(value) > limits.max_string_length:
+    text = value.strip()
+    if len(text) > limits.max_string_length:
         raise OmnimanError(
             code, f"{what} is longer than {limits.max_string_length} characters.", field=field,
             context={"max_length": limits.max_string_length},
         )
-    return value
+    return text
 
 
 def check_optional_string(value: Any, limits: Limits, *, field: tuple[str | int, ...], what: str) -> str | None:
@@ -59,7 +59,10 @@ def json_depth(value: Any, stop_above: int | None = None) -> int:
     return deepest
 
 
-def check_json(value: Any, limits: Limits, *, field: tuple[str | int, ...], what: str) -> Any:
+J = TypeVar("J")  # check_json hands back the value it was given, so its type too
+
+
+def check_json(value: J, limits: Limits, *, field: tuple[str | int, ...], what: str) -> J:
     """A JSON document within the size and depth bounds (depth first: encoding a hostile nesting would recurse)."""
     if json_depth(value, stop_above=limits.max_json_depth) > limits.max_json_depth:
         raise OmnimanError(
@@ -83,4 +86,4 @@ def check_object(value: Any, limits: Limits, *, field: tuple[str | int, ...], wh
         return {}
     if not isinstance(value, dict):
         raise OmnimanError(ErrorCode.INVALID_INPUT, f"{what} must be a JSON object.", field=field)
-    return check_json(value, limits, field=field, what=what)  # type: ignore[no-any-return]
+    return check_json(value, limits, field=field, what=what)

@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from ._base import utcnow
+from ._base import table_of, utcnow
 from .auth import ApiToken
 from .catalog import Price, StockHold, StockLevel
 from .channel import Channel
@@ -28,5 +28,6 @@ __all__ = [
     "StockHold",
     "StockLevel",
     "metadata",
+    "table_of",
     "utcnow",
 ]

@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Numeric, String, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Numeric, String, Table, TypeDecorator
 from sqlalchemy.types import TypeEngine
 from sqlmodel import SQLModel
 
@@ -27,6 +27,14 @@ Money = BigInteger()
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Table of a `table=True` model, for Core statements."""
+    # SQLModel's metaclass sets `__table__` on every table model but does not declare it, so type checkers cannot
+    # see it: this is the one place that says so to mypy.
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):

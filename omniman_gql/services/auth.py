@@ -7,12 +7,14 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeGuard
 
 from sqlalchemy import bindparam, func, select
+from sqlmodel import col
 
 from ..domain.limits import check_string
 from ..errors import ErrorCode, OmnimanError
-from ..models import ApiToken, utcnow
+from ..models import ApiToken, table_of, utcnow
 from ..runtime import Hub
 
 TOKEN_PREFIX = "omn_"
@@ -107,16 +109,16 @@ async def create_token(
 
 async def list_tokens(hub: Hub, *, include_revoked: bool = False) -> list[ApiToken]:
     async with hub.transaction(readonly=True) as uow:
-        query = select(ApiToken).order_by(ApiToken.id)
+        query = select(ApiToken).order_by(col(ApiToken.id))
         if not include_revoked:
-            query = query.where(ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+            query = query.where(col(ApiToken.revoked_at).is_(None))
         return list((await uow.db.execute(query)).scalars())
 
 
 async def revoke_token(hub: Hub, *, token_id: int) -> ApiToken:
     """Revoke a token at once. Errors: not_found."""
     async with hub.transaction() as uow:
-        row = (await uow.db.execute(select(ApiToken).where(ApiToken.id == token_id))).scalar_one_or_none()
+        row = (await uow.db.execute(select(ApiToken).where(col(ApiToken.id) == token_id))).scalar_one_or_none()
         if row is None:
             raise OmnimanError(ErrorCode.NOT_FOUND, f"No token {token_id}.", field=("id",))
         if row.revoked_at is None:
@@ -131,21 +133,21 @@ async def count_tokens(hub: Hub) -> int:
         return int((await uow.db.execute(select(func.count()).select_from(ApiToken))).scalar_one())
 
 
-_TOKENS = ApiToken.__table__
+_TOKENS = table_of(ApiToken)
 _LIVE_TOKEN = (select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.channels)
                .where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None)))
 
 
-def plausible(secret: str | None) -> bool:
+def plausible(secret: str | None) -> TypeGuard[str]:
     """Whether `secret` looks like one of our tokens at all (anything else is refused without a lookup)."""
-    return bool(secret) and secret.startswith(TOKEN_PREFIX) and len(secret) <= 200  # type: ignore[union-attr]
+    return bool(secret and secret.startswith(TOKEN_PREFIX) and len(secret) <= 200)
 
 
 async def authenticate(hub: Hub, secret: str | None) -> Principal | None:
     """The principal of a live token, or None for a missing, unknown or revoked one."""
     if not plausible(secret):
         return None
-    return await principal_by_hash(hub, hash_token(secret))  # type: ignore[arg-type]
+    return await principal_by_hash(hub, hash_token(secret))
 
 
 async def principal_by_hash(hub: Hub, token_hash: str) -> Principal | None:
@@ -163,7 +165,7 @@ async def is_live(hub: Hub, token_id: int) -> bool:
     """Whether a token is still unrevoked (open websockets re-check this)."""
     async with hub.transaction(readonly=True) as uow:
         revoked = (await uow.db.execute(
-            select(ApiToken.revoked_at).where(ApiToken.id == token_id))).one_or_none()
+            select(col(ApiToken.revoked_at)).where(col(ApiToken.id) == token_id))).one_or_none()
     return revoked is not None and revoked[0] is None
 
 
@@ -173,8 +175,8 @@ async def revoked_among(hub: Hub, token_ids: Iterable[int]) -> set[int]:
     if not wanted:
         return set()
     async with hub.transaction(readonly=True) as uow:
-        live = set((await uow.db.execute(select(ApiToken.id).where(
-            ApiToken.id.in_(wanted), ApiToken.revoked_at.is_(None)  # type: ignore[union-attr]
+        live = set((await uow.db.execute(select(col(ApiToken.id)).where(
+            col(ApiToken.id).in_(wanted), col(ApiToken.revoked_at).is_(None)
         ))).scalars())
     return wanted - live
 

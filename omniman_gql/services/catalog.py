@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
@@ -74,9 +75,9 @@ async def _lock_rows(uow: UnitOfWork, model: Any, new_rows: list[dict[str, Any]]
 
 async def list_prices(hub: Hub, skus: Sequence[str] | None = None) -> list[Price]:
     async with hub.transaction(readonly=True) as uow:
-        query = select(Price).order_by(Price.sku).limit(MAX_BATCH)
+        query = select(Price).order_by(col(Price.sku)).limit(MAX_BATCH)
         if skus is not None:
-            query = query.where(Price.sku.in_(list(skus)[:MAX_BATCH]))
+            query = query.where(col(Price.sku).in_(list(skus)[:MAX_BATCH]))
         return list((await uow.db.execute(query)).scalars())
 
 
@@ -104,7 +105,7 @@ async def set_stock_levels(hub: Hub, levels: Sequence[dict[str, Any]]) -> list[t
             existing[sku].on_hand = qty
             existing[sku].updated_at = now
         await uow.db.flush()
-        return await hub.registry.stock.levels(uow.db, list(clean))  # type: ignore[attr-defined, no-any-return]
+        return await hub.registry.stock.levels(uow.db, list(clean))
 
 
 def _on_hand(value: Any, field: tuple[str | int, ...]) -> Decimal:
@@ -114,5 +115,5 @@ def _on_hand(value: Any, field: tuple[str | int, ...]) -> Decimal:
 async def stock_levels(hub: Hub, skus: Sequence[str] | None = None) -> list[tuple[str, Decimal, Decimal]]:
     """(sku, on_hand, held) — available is on_hand − held."""
     async with hub.transaction(readonly=True) as uow:
-        return await hub.registry.stock.levels(  # type: ignore[attr-defined, no-any-return]
+        return await hub.registry.stock.levels(
             uow.db, list(skus)[:MAX_BATCH] if skus is not None else None)

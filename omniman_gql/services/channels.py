@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from ..domain.channel_config import POLICIES, validate_channel_config
 from ..domain.limits import check_json
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..models import Channel, utcnow
+from ..models import Channel, table_of, utcnow
 from ..runtime import Hub
 from ..uow import UnitOfWork
 
@@ -102,9 +103,9 @@ async def save_channel(uow: UnitOfWork, hub: Hub, *, code: str, fields: dict[str
                     currency=fields.get("currency", hub.settings.default_currency), created_at=now, updated_at=now,
                     **{k: v for k, v in fields.items() if k not in ("name", "currency")})
     values = {c: getattr(fresh, c) for c in Channel.model_fields if c != "id"}
-    inserted = await uow.rows.insert_new(Channel.__table__, values)
+    inserted = await uow.rows.insert_new(table_of(Channel), values)
     channel = (await uow.db.execute(
-        select(Channel).where(Channel.code == code).with_for_update())).scalar_one()
+        select(Channel).where(col(Channel.code) == code).with_for_update())).scalar_one()
     if inserted is None:
         for key, value in fields.items():
             setattr(channel, key, value)
@@ -117,4 +118,4 @@ async def list_channels(hub: Hub) -> list[Channel]:
     """Every channel, by display order then code."""
     async with hub.transaction(readonly=True) as uow:
         return list((await uow.db.execute(
-            select(Channel).order_by(Channel.display_order, Channel.code))).scalars())
+            select(Channel).order_by(col(Channel.display_order), col(Channel.code)))).scalars())

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, tuple_, union_all, update
 
-from ..models import Directive, utcnow
+from ..models import Directive, table_of, utcnow
 from ..runtime import Hub
 from ..uow import UnitOfWork
 from .outcomes import RunOutcome
@@ -19,7 +19,7 @@ log = logging.getLogger("omniman.directives")
 
 # A worker runs claim and complete for every directive: built once (statement construction and its cache key cost
 # more than the execution), sent with bound values.
-_TABLE = Directive.__table__
+_TABLE = table_of(Directive)
 _CLAIM = (update(_TABLE)
           .where(_TABLE.c.id == bindparam("claim_id"), _TABLE.c.status == "queued",
                  _TABLE.c.available_at <= bindparam("claim_now"))
@@ -94,8 +94,7 @@ async def claim(hub: Hub, directive_id: int) -> Directive | None:
 def still_ours(directive: Directive) -> ColumnElement[bool]:
     # The attempt number fences a run: after a reclaim another worker holds a higher attempt, and a slow first run
     # must not overwrite what the newer one recorded.
-    table = Directive.__table__
-    return and_(table.c.id == directive.id, table.c.status == "running", table.c.attempts == directive.attempts)
+    return and_(_TABLE.c.id == directive.id, _TABLE.c.status == "running", _TABLE.c.attempts == directive.attempts)
 
 
 async def complete(hub: Hub, directive: Directive) -> bool:

@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from ..backends.price_table import PriceTable
 from ..domain.draft import ChannelRules, PriceQuote
 from ..errors import ErrorCode, OmnimanError
 from ..models import Channel, Order, Session
-from ..models.rows import ChannelRow
+from ..models.rows import ChannelRow, SessionRow
 from ..uow import UnitOfWork
 
 
@@ -112,27 +113,27 @@ async def lock_session(
     return row[0], row[1]
 
 
-_CHANNEL = select(Channel).where(Channel.code == bindparam("code"))  # type: ignore[arg-type]
+_CHANNEL = select(Channel).where(col(Channel.code) == bindparam("code"))
 # Every modify and commit runs it: built once (building the statement and its cache key cost more than sending it).
 _LOCK_SESSION = (select(Session, Channel)
-                 .join(Channel, Channel.code == Session.channel_code)  # type: ignore[arg-type]
-                 .where(Session.channel_code == bindparam("channel_code"),  # type: ignore[arg-type]
-                        Session.session_key == bindparam("session_key"))  # type: ignore[arg-type]
+                 .join(Channel, col(Channel.code) == col(Session.channel_code))
+                 .where(col(Session.channel_code) == bindparam("channel_code"),
+                        col(Session.session_key) == bindparam("session_key"))
                  .with_for_update(of=Session))
 
 
 async def lock_order(db: AsyncSession, ref: str) -> tuple[Order, Channel]:
     """The order row locked for update, with its channel; or `not_found`."""
     row = (await db.execute(
-        select(Order, Channel).join(Channel, Channel.code == Order.channel_code)
-        .where(Order.ref == ref).with_for_update(of=Order)
+        select(Order, Channel).join(Channel, col(Channel.code) == col(Order.channel_code))
+        .where(col(Order.ref) == ref).with_for_update(of=Order)
     )).one_or_none()
     if row is None:
         raise order_not_found(ref)
     return row[0], row[1]
 
 
-def ensure_session_open(session: Session) -> None:
+def ensure_session_open(session: Session | SessionRow) -> None:
     if session.state == "committed":
         raise OmnimanError(ErrorCode.ALREADY_COMMITTED, "This session is already committed.",
                            field=("session_key",), context={"session_key": session.session_key})

@@ -9,9 +9,11 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Mapped
+from sqlmodel import col
 
 from ..errors import ErrorCode, OmnimanError
 from ..models import Directive, utcnow
@@ -33,6 +35,9 @@ BATCH_LANES = 4
 
 T = TypeVar("T")
 _MISSING = object()
+# The primary key as statements read it back: never NULL in a row (the model's `int | None` is an instance's
+# before it is inserted).
+_DIRECTIVE_ID = cast("Mapped[int]", col(Directive.id))
 
 
 class DirectiveFailed(Exception):
@@ -62,8 +67,11 @@ async def fail_or_backoff(hub: Hub, directive: Directive, error: str, *, permane
     else:
         values.update(status="queued", available_at=now + dt.timedelta(milliseconds=delay or 0))
     async with hub.transaction() as uow:
-        result = await uow.db.execute(update(Directive).where(still_ours(directive)).values(**values))
-    if not result.rowcount:  # type: ignore[attr-defined]
+        # An UPDATE without RETURNING answers a CursorResult, whose rowcount says whether the claim still held
+        # (SQLAlchemy types Session.execute as a plain Result: a session cannot promise it for every statement).
+        result = cast("CursorResult[Any]",
+                      await uow.db.execute(update(Directive).where(still_ours(directive)).values(**values)))
+    if not result.rowcount:
         return RunOutcome(directive.id or 0, "skipped", topic=directive.topic, attempts=directive.attempts)
     return RunOutcome(directive.id or 0, "failed" if final else "queued", delay, topic=directive.topic,
                       attempts=directive.attempts)
@@ -77,7 +85,7 @@ async def retry_directive(hub: Hub, *, directive_id: int) -> Directive:
     """
     async with hub.transaction() as uow:
         row = (await uow.db.execute(
-            select(Directive).where(Directive.id == directive_id).with_for_update())).scalar_one_or_none()
+            select(Directive).where(_DIRECTIVE_ID == directive_id).with_for_update())).scalar_one_or_none()
         if row is None:
             raise OmnimanError(ErrorCode.NOT_FOUND, f"No directive {directive_id}.", field=("id",),
                                context={"id": directive_id})
@@ -100,9 +108,10 @@ async def due_ids(hub: Hub, *, idle_for: dt.timedelta = dt.timedelta(0), limit: 
     now = utcnow()
     async with hub.transaction() as uow:
         candidates = (await uow.db.execute(
-            select(Directive.id)
-            .where(Directive.status == "queued", Directive.available_at <= now, Directive.updated_at <= now - idle_for)
-            .order_by(Directive.available_at, Directive.id)
+            select(_DIRECTIVE_ID)
+            .where(col(Directive.status) == "queued", col(Directive.available_at) <= now,
+                   col(Directive.updated_at) <= now - idle_for)
+            .order_by(col(Directive.available_at), _DIRECTIVE_ID)
             .limit(limit)
             # Rows another transaction holds (a claim under way) are skipped, so the UPDATE below waits for no row
             # while holding others (see _CLAIM_MANY).
@@ -111,8 +120,8 @@ async def due_ids(hub: Hub, *, idle_for: dt.timedelta = dt.timedelta(0), limit: 
         if not candidates:
             return []
         result = await uow.db.execute(
-            update(Directive).where(Directive.id.in_(candidates), Directive.status == "queued")  # type: ignore[union-attr]
-            .values(updated_at=now).returning(Directive.id)
+            update(Directive).where(_DIRECTIVE_ID.in_(candidates), col(Directive.status) == "queued")
+            .values(updated_at=now).returning(_DIRECTIVE_ID)
         )
         return sorted(result.scalars().all())
 
@@ -126,26 +135,26 @@ async def reclaim_stuck(hub: Hub, *, limit: int = 500) -> tuple[list[int], list[
     note = f"still running after {settings.directive_running_timeout_s}s (worker lost?); reclaimed"
     async with hub.transaction() as uow:
         stuck = (await uow.db.execute(
-            select(Directive.id, Directive.attempts)
-            .where(Directive.status == "running", Directive.started_at < cutoff)
-            .order_by(Directive.id).limit(limit)
+            select(_DIRECTIVE_ID, col(Directive.attempts))
+            .where(col(Directive.status) == "running", col(Directive.started_at) < cutoff)
+            .order_by(_DIRECTIVE_ID).limit(limit)
             .with_for_update(skip_locked=True)  # one completing now is skipped: no waiting while holding rows
         )).all()
         requeue = [i for i, attempts in stuck if attempts < settings.directive_max_attempts]
         fail = [i for i, attempts in stuck if attempts >= settings.directive_max_attempts]
-        guard = (Directive.status == "running", Directive.started_at < cutoff)
+        guard = (col(Directive.status) == "running", col(Directive.started_at) < cutoff)
         requeued: list[int] = []
         failed: list[int] = []
         if requeue:
             requeued = list((await uow.db.execute(
-                update(Directive).where(Directive.id.in_(requeue), *guard)  # type: ignore[union-attr]
+                update(Directive).where(_DIRECTIVE_ID.in_(requeue), *guard)
                 .values(status="queued", available_at=now, updated_at=now, last_error=note)
-                .returning(Directive.id))).scalars())
+                .returning(_DIRECTIVE_ID))).scalars())
         if fail:
             failed = list((await uow.db.execute(
-                update(Directive).where(Directive.id.in_(fail), *guard)  # type: ignore[union-attr]
+                update(Directive).where(_DIRECTIVE_ID.in_(fail), *guard)
                 .values(status="failed", updated_at=now, last_error=note)
-                .returning(Directive.id))).scalars())
+                .returning(_DIRECTIVE_ID))).scalars())
     if requeued or failed:
         log.warning("reclaimed stuck directives: requeued %s, failed %s", requeued, failed)
     return sorted(requeued), sorted(failed)
@@ -167,9 +176,10 @@ async def shared_read(key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
     if entry is _MISSING:
         entry = reads[key] = asyncio.ensure_future(read())
     elif not isinstance(entry, asyncio.Future):
-        return entry  # type: ignore[no-any-return]
+        # A prefetched value: the handler's `prefetch` put it under the key its `read` reads (see claims._prefetch).
+        return cast(T, entry)
     # Shielded: one handler being cancelled must not cancel the read its siblings wait for.
-    return await asyncio.shield(entry)  # type: ignore[no-any-return]
+    return await asyncio.shield(entry)
 
 
 async def _run_claimed(hub: Hub, directive: Directive, started: float) -> RunOutcome:
@@ -273,4 +283,4 @@ async def directives_of_order(hub: Hub, order_ref: str) -> Sequence[Directive]:
     """The directives caused by an order (post-commit and status-driven), oldest first."""
     async with hub.transaction(readonly=True) as uow:
         return (await uow.db.execute(
-            select(Directive).where(Directive.order_ref == order_ref).order_by(Directive.id))).scalars().all()
+            select(Directive).where(col(Directive.order_ref) == order_ref).order_by(_DIRECTIVE_ID))).scalars().all()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..models import OrderEvent, utcnow
+from ..models import OrderEvent, table_of, utcnow
 from ..uow import UnitOfWork
 
 
@@ -18,7 +18,7 @@ def session_topic(channel_code: str, session_key: str) -> str:
 
 
 async def record_events(
-    uow: UnitOfWork, order: Any, events: list[tuple[str, Mapping[str, Any]]], *, actor: str
+    uow: UnitOfWork, order: Any, events: Sequence[tuple[str, Mapping[str, Any]]], *, actor: str
 ) -> list[int]:
     """Append events to the order's log (one INSERT … RETURNING of plain values, no model instances) and announce
     each one once the transaction commits. Returns the new events' ids."""
@@ -31,7 +31,7 @@ async def record_events(
 
 
 def announce_events(uow: UnitOfWork, order: Any, event_ids: list[int],
-                    events: list[tuple[str, Mapping[str, Any]]]) -> None:
+                    events: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
     """Tell `orderEvents` subscribers about events just written (sent after commit)."""
     topic = order_events_topic(order.channel_code)
     for event_id, (type_, _payload) in zip(event_ids, events, strict=True):
@@ -45,7 +45,7 @@ async def record_event(uow: UnitOfWork, order: Any, type_: str, payload: Mapping
     return (await record_events(uow, order, [(type_, payload)], actor=actor))[0]
 
 
-_EVENTS = OrderEvent.__table__  # type: ignore[attr-defined]
+_EVENTS = table_of(OrderEvent)
 
 
 def announce_session(uow: UnitOfWork, session: Any) -> None:

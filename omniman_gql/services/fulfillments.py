@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from .. import ids
 from ..domain.limits import check_optional_string, check_string
@@ -24,13 +25,23 @@ FULFILLMENT_FLOW = {
     "delivered": (),
     "cancelled": (),
 }
-TEXT_FIELDS = ("carrier", "tracking_code", "tracking_url", "notes")
+TEXT_FIELDS: tuple[Literal["carrier", "tracking_code", "tracking_url", "notes"], ...] = (
+    "carrier", "tracking_code", "tracking_url", "notes")
 MAX_ITEMS = 500
 
 
-def _check_text(hub: Hub, fields: dict[str, Any]) -> dict[str, str]:
+class TextFields(TypedDict, total=False):
+    """The text columns of a fulfillment a caller gave, checked."""
+
+    carrier: str
+    tracking_code: str
+    tracking_url: str
+    notes: str
+
+
+def _check_text(hub: Hub, fields: dict[str, Any]) -> TextFields:
     limits = hub.registry.limits
-    out = {}
+    out: TextFields = {}
     for key in TEXT_FIELDS:
         if fields.get(key) is not None:
             out[key] = check_optional_string(fields[key], limits, field=(key,), what=f"`{key}`") or ""
@@ -67,8 +78,9 @@ async def create_fulfillment(
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     async with hub.transaction() as uow:
         order, _ = await lock_order(uow.db, ref)  # serialises fulfillments of one order: no over-fulfilment race
+        assert order.id is not None  # read from its table: the model's None is for an order not yet inserted
         ordered = {line_id: qty for line_id, qty in (await uow.db.execute(
-            select(OrderItem.line_id, OrderItem.qty).where(OrderItem.order_id == order.id))).all()}
+            select(col(OrderItem.line_id), col(OrderItem.qty)).where(col(OrderItem.order_id) == order.id))).all()}
         done = await _fulfilled(uow.db, order.id)
         for line_id, qty in wanted.items():
             i = first_index[line_id]
@@ -85,6 +97,7 @@ async def create_fulfillment(
         fulfillment = Fulfillment(ref=ids.fulfillment_ref(), order_id=order.id, **fields)
         uow.db.add(fulfillment)
         await uow.db.flush()
+        assert fulfillment.id is not None  # the flush inserted it
         uow.db.add_all([FulfillmentItem(fulfillment_id=fulfillment.id, line_id=line_id, qty=qty)
                         for line_id, qty in wanted.items()])
         await record_event(uow, order, "fulfillment.created", {
@@ -95,9 +108,9 @@ async def create_fulfillment(
 
 async def _fulfilled(db: Any, order_id: int) -> dict[str, Decimal]:
     rows = await db.execute(
-        select(FulfillmentItem.line_id, FulfillmentItem.qty)
-        .join(Fulfillment, Fulfillment.id == FulfillmentItem.fulfillment_id)
-        .where(Fulfillment.order_id == order_id, Fulfillment.status != "cancelled"))
+        select(col(FulfillmentItem.line_id), col(FulfillmentItem.qty))
+        .join(Fulfillment, col(Fulfillment.id) == col(FulfillmentItem.fulfillment_id))
+        .where(col(Fulfillment.order_id) == order_id, col(Fulfillment.status) != "cancelled"))
     done: dict[str, Decimal] = {}
     for line_id, qty in rows:
         done[line_id] = done.get(line_id, Decimal(0)) + qty
@@ -115,10 +128,11 @@ async def update_fulfillment(
     fields = _check_text(hub, text)
     async with hub.transaction() as uow:
         fulfillment = (await uow.db.execute(
-            select(Fulfillment).where(Fulfillment.ref == fulfillment_ref))).scalar_one_or_none()
+            select(Fulfillment).where(col(Fulfillment.ref) == fulfillment_ref))).scalar_one_or_none()
         if fulfillment is None:
             raise fulfillment_not_found(fulfillment_ref)
-        order_ref = (await uow.db.execute(select(Order.ref).where(Order.id == fulfillment.order_id))).scalar_one()
+        order_ref = (await uow.db.execute(
+            select(col(Order.ref)).where(col(Order.id) == fulfillment.order_id))).scalar_one()
         order, _ = await lock_order(uow.db, order_ref)
         await uow.db.refresh(fulfillment)
         old = fulfillment.status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ErrorCode, OmnimanError
-from ..models import Session
+from ..models.rows import SessionRow
 from ..runtime import Hub
 from .common import lock_session
 from .sessions import modify_session
@@ -11,7 +11,7 @@ from .sessions import modify_session
 
 async def resolve_issue(
     hub: Hub, *, channel_code: str, session_key: str, issue_id: str, action_id: str, actor: str = "system"
-) -> Session:
+) -> SessionRow:
     """Apply the ops of `action_id` of `issue_id`, at the rev the action was made for.
 
     Errors: session_not_found, issue_not_found, no_resolver, action_not_found, stale_action, no_ops, and any error of

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from .. import ids
 from ..domain.draft import Draft
@@ -16,6 +17,7 @@ from ..domain.limits import check_object, check_string
 from ..domain.ops import apply_ops, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Order, Session, utcnow
+from ..models.rows import OrderRow
 from ..runtime import Hub
 from .common import fetch_prices, get_channel, lock_order, rules_of
 from .events import record_event
@@ -91,7 +93,7 @@ async def import_order(
     handle_type: str | None = None,
     handle_ref: str | None = None,
     actor: str = "system",
-) -> tuple[Order, bool]:
+) -> tuple[Order | OrderRow, bool]:
     """Create session and order in one step from a platform's finished order; idempotent on (channel, external_ref).
 
     Returns (order, created). Errors: not_found, empty_session, missing_sku, invalid_qty, missing_unit_price_q,
@@ -123,16 +125,16 @@ async def import_order(
 
 async def _existing_import(hub: Hub, channel_code: str, external_ref: str) -> Order | None:
     async with hub.transaction(readonly=True) as uow:
-        return (await uow.db.execute(select(Order).where(  # type: ignore[no-any-return]
-            Order.channel_code == channel_code, Order.external_ref == external_ref))).scalar_one_or_none()
+        return (await uow.db.execute(select(Order).where(
+            col(Order.channel_code) == channel_code, col(Order.external_ref) == external_ref))).scalar_one_or_none()
 
 
 async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict[str, Any]], data: dict[str, Any],
-                  handle_type: str | None, handle_ref: str | None, actor: str) -> tuple[Order, bool]:
+                  handle_type: str | None, handle_ref: str | None, actor: str) -> tuple[Order | OrderRow, bool]:
     async with hub.transaction() as uow:
         channel = await get_channel(uow.db, channel_code)
         existing = (await uow.db.execute(select(Order).where(
-            Order.channel_code == channel_code, Order.external_ref == external_ref))).scalar_one_or_none()
+            col(Order.channel_code) == channel_code, col(Order.external_ref) == external_ref))).scalar_one_or_none()
         if existing is not None:
             return existing, False
         try:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ..models import Directive, utcnow
+from ..models import Directive, table_of, utcnow
 from ..uow import UnitOfWork
 
 
@@ -45,5 +45,5 @@ async def enqueue_many(
     return rows
 
 
-_TABLE = Directive.__table__  # type: ignore[attr-defined]
+_TABLE = table_of(Directive)
 _COLUMNS = [column.name for column in _TABLE.columns if column.name != "id"]

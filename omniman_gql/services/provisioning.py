@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import select
+from sqlmodel import col
 
 from ..domain.limits import check_json
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
@@ -145,7 +146,7 @@ async def apply_channels(hub: Hub, entries: list[Any]) -> list[AppliedChannel]:
     results: list[AppliedChannel] = []
     async with hub.transaction() as uow:
         rows = (await uow.db.execute(select(Channel).where(
-            Channel.code.in_([code for code, _ in checked])))).scalars()  # type: ignore[attr-defined]
+            col(Channel.code).in_([code for code, _ in checked])))).scalars()
         before = {row.code: _values(row) for row in rows}
         for code, fields in checked:
             if code in before and all(before[code][k] == v for k, v in fields.items()):

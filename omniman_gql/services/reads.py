@@ -6,11 +6,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
+from sqlmodel import SQLModel, col
 
-from ..models import Channel, Directive, Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem, Session
+from ..models import Channel, Directive, Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem, Session, table_of
 from ..runtime import Hub
 
 T = TypeVar("T")
@@ -32,21 +33,21 @@ class Page(Generic[T]):
 # batches: each opens its own short read-only transaction, so no database session outlives a batch
 
 
-def _columns(model: Any) -> Any:
+def _columns(model: type[SQLModel]) -> Select[Unpack[tuple[Any, ...]]]:
     """SELECT of a model's columns: rows come back as plain named tuples with the same attribute names. Lists use
     this because building an ORM object per row costs far more than the row (most of a long page's time)."""
-    return select(*model.__table__.columns)
+    return select(*table_of(model).columns)
 
 
 async def channels_by_codes(hub: Hub, codes: Sequence[str]) -> dict[str, Channel]:
     async with hub.transaction(readonly=True) as uow:
-        rows = (await uow.db.execute(select(Channel).where(Channel.code.in_(list(set(codes)))))).scalars()
+        rows = (await uow.db.execute(select(Channel).where(col(Channel.code).in_(list(set(codes)))))).scalars()
         return {row.code: row for row in rows}
 
 
 async def orders_by_refs(hub: Hub, refs: Sequence[str]) -> dict[str, Order]:
     async with hub.transaction(readonly=True) as uow:
-        rows = (await uow.db.execute(select(Order).where(Order.ref.in_(list(set(refs)))))).scalars()
+        rows = (await uow.db.execute(select(Order).where(col(Order.ref).in_(list(set(refs)))))).scalars()
         return {row.ref: row for row in rows}
 
 
@@ -54,7 +55,7 @@ async def orders_by_sessions(hub: Hub, keys: Sequence[tuple[str, str]]) -> dict[
     """Orders by (channel_code, session_key) of the session they were committed from."""
     async with hub.transaction(readonly=True) as uow:
         rows = (await uow.db.execute(select(Order).where(
-            tuple_(Order.channel_code, Order.session_key).in_(list(set(keys)))))).scalars()
+            tuple_(col(Order.channel_code), col(Order.session_key)).in_(list(set(keys)))))).scalars()
         return {(row.channel_code, row.session_key): row for row in rows}
 
 
@@ -62,23 +63,23 @@ async def sessions_by_keys(hub: Hub, keys: Sequence[tuple[str, str]]) -> dict[tu
     """Sessions by (channel_code, session_key)."""
     async with hub.transaction(readonly=True) as uow:
         rows = (await uow.db.execute(select(Session).where(
-            tuple_(Session.channel_code, Session.session_key).in_(list(set(keys)))))).scalars()
+            tuple_(col(Session.channel_code), col(Session.session_key)).in_(list(set(keys)))))).scalars()
         return {(row.channel_code, row.session_key): row for row in rows}
 
 
 async def items_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[Row]]:
     """Each order's lines (OrderItem columns), in order."""
     async with hub.transaction(readonly=True) as uow:
-        rows = (await uow.db.execute(_columns(OrderItem).where(OrderItem.order_id.in_(list(set(order_ids))))
-                                     .order_by(OrderItem.order_id, OrderItem.id))).all()
+        rows = (await uow.db.execute(_columns(OrderItem).where(col(OrderItem.order_id).in_(list(set(order_ids))))
+                                     .order_by(col(OrderItem.order_id), col(OrderItem.id)))).all()
     return _group(rows, "order_id")
 
 
 async def events_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[int, list[Row]]:
     """Each order's event log (OrderEvent columns), oldest first."""
     async with hub.transaction(readonly=True) as uow:
-        rows = (await uow.db.execute(_columns(OrderEvent).where(OrderEvent.order_id.in_(list(set(order_ids))))
-                                     .order_by(OrderEvent.order_id, OrderEvent.id))).all()
+        rows = (await uow.db.execute(_columns(OrderEvent).where(col(OrderEvent.order_id).in_(list(set(order_ids))))
+                                     .order_by(col(OrderEvent.order_id), col(OrderEvent.id)))).all()
     return _group(rows, "order_id")
 
 
@@ -86,13 +87,13 @@ async def fulfillments_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[in
     """Each order's fulfillments (oldest first) with their lines: two queries per batch."""
     async with hub.transaction(readonly=True) as uow:
         fulfillments = (await uow.db.execute(
-            _columns(Fulfillment).where(Fulfillment.order_id.in_(list(set(order_ids))))
-            .order_by(Fulfillment.order_id, Fulfillment.id))).all()
+            _columns(Fulfillment).where(col(Fulfillment.order_id).in_(list(set(order_ids))))
+            .order_by(col(Fulfillment.order_id), col(Fulfillment.id)))).all()
         lines: dict[int, list[Row]] = {}
         if fulfillments:
             lines = _group((await uow.db.execute(
-                _columns(FulfillmentItem).where(FulfillmentItem.fulfillment_id.in_([f.id for f in fulfillments]))
-                .order_by(FulfillmentItem.id))).all(), "fulfillment_id")
+                _columns(FulfillmentItem).where(col(FulfillmentItem.fulfillment_id).in_([f.id for f in fulfillments]))
+                .order_by(col(FulfillmentItem.id)))).all(), "fulfillment_id")
     out: dict[int, list[tuple[Row, list[Row]]]] = defaultdict(list)
     for fulfillment in fulfillments:
         out[fulfillment.order_id].append((fulfillment, lines.get(fulfillment.id or 0, [])))
@@ -102,8 +103,8 @@ async def fulfillments_for_orders(hub: Hub, order_ids: Sequence[int]) -> dict[in
 async def directives_for_orders(hub: Hub, order_refs: Sequence[str]) -> dict[str, list[Row]]:
     """The side effects each order caused (Directive columns), oldest first."""
     async with hub.transaction(readonly=True) as uow:
-        rows = (await uow.db.execute(_columns(Directive).where(Directive.order_ref.in_(list(set(order_refs))))
-                                     .order_by(Directive.order_ref, Directive.id))).all()
+        rows = (await uow.db.execute(_columns(Directive).where(col(Directive.order_ref).in_(list(set(order_refs))))
+                                     .order_by(col(Directive.order_ref), col(Directive.id)))).all()
     return _group(rows, "order_ref")
 
 
@@ -118,7 +119,7 @@ def _group(rows: Any, key: str) -> dict[Any, list[Any]]:
 # keyset pages: a cursor names the last row seen, so rows inserted meanwhile never shift or repeat a page
 
 
-def _older_than(ts_column: Any, id_column: Any, after: Position | None) -> list[Any]:
+def _older_than(ts_column: Any, id_column: Any, after: Position | None) -> list[ColumnElement[bool]]:
     if after is None:
         return []
     ts, row_id = after
@@ -146,14 +147,14 @@ async def order_page(
     """Orders (Order columns) newest first; `channel_codes=None` means every channel, `[]` none."""
     conditions = _older_than(Order.created_at, Order.id, after)
     if channel_codes is not None:
-        conditions.append(Order.channel_code.in_(list(channel_codes)))
+        conditions.append(col(Order.channel_code).in_(list(channel_codes)))
     if status is not None:
-        conditions.append(Order.status == status)
+        conditions.append(col(Order.status) == status)
     if created_after is not None:
-        conditions.append(Order.created_at >= created_after)
+        conditions.append(col(Order.created_at) >= created_after)
     if created_before is not None:
-        conditions.append(Order.created_at < created_before)
-    query = _columns(Order).where(*conditions).order_by(Order.created_at.desc(), Order.id.desc())
+        conditions.append(col(Order.created_at) < created_before)
+    query = _columns(Order).where(*conditions).order_by(col(Order.created_at).desc(), col(Order.id).desc())
     return await _page(hub, query, first)
 
 
@@ -168,10 +169,10 @@ async def session_page(
     """Sessions (Session columns) newest first (by opening time)."""
     conditions = _older_than(Session.opened_at, Session.id, after)
     if channel_codes is not None:
-        conditions.append(Session.channel_code.in_(list(channel_codes)))
+        conditions.append(col(Session.channel_code).in_(list(channel_codes)))
     if state is not None:
-        conditions.append(Session.state == state)
-    query = _columns(Session).where(*conditions).order_by(Session.opened_at.desc(), Session.id.desc())
+        conditions.append(col(Session.state) == state)
+    query = _columns(Session).where(*conditions).order_by(col(Session.opened_at).desc(), col(Session.id).desc())
     return await _page(hub, query, first)
 
 
@@ -181,21 +182,21 @@ async def directive_page(
     """Directives (Directive columns) newest first (by id, which follows creation)."""
     conditions = _older_than(None, Directive.id, (None, after[1]) if after else None)
     if topic is not None:
-        conditions.append(Directive.topic == topic)
+        conditions.append(col(Directive.topic) == topic)
     if status is not None:
-        conditions.append(Directive.status == status)
-    return await _page(hub, _columns(Directive).where(*conditions).order_by(Directive.id.desc()), first)
+        conditions.append(col(Directive.status) == status)
+    return await _page(hub, _columns(Directive).where(*conditions).order_by(col(Directive.id).desc()), first)
 
 
 async def directive_by_id(hub: Hub, directive_id: int) -> Directive | None:
     async with hub.transaction(readonly=True) as uow:
-        return (await uow.db.execute(  # type: ignore[no-any-return]
-            select(Directive).where(Directive.id == directive_id))).scalar_one_or_none()
+        return (await uow.db.execute(
+            select(Directive).where(col(Directive.id) == directive_id))).scalar_one_or_none()
 
 
 async def channel_of_fulfillment(hub: Hub, ref: str) -> str | None:
     """The channel code of the order a fulfillment belongs to (None if there is no such fulfillment)."""
     async with hub.transaction(readonly=True) as uow:
-        return (await uow.db.execute(  # type: ignore[no-any-return]
-            select(Order.channel_code).join(Fulfillment, Fulfillment.order_id == Order.id)
-            .where(Fulfillment.ref == ref))).scalar_one_or_none()
+        return (await uow.db.execute(
+            select(col(Order.channel_code)).join(Fulfillment, col(Fulfillment.order_id) == col(Order.id))
+            .where(col(Fulfillment.ref) == ref))).scalar_one_or_none()

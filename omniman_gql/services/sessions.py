@@ -8,12 +8,14 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from .. import ids
 from ..domain.limits import check_json, check_object, check_optional_string, check_string
 from ..domain.ops import DATA_ROOTS
 from ..errors import ErrorCode, OmnimanError
-from ..models import Session, utcnow
+from ..models import Session, table_of, utcnow
 from ..models.rows import SessionRow
 from ..runtime import Hub
 from .common import ensure_session_open, get_channel, lock_session
@@ -83,10 +85,10 @@ async def open_session(
     # channel's policies … ON CONFLICT DO NOTHING RETURNING. No row back (no such channel, an inactive one, or a
     # session already holding the key or handle): the long way below answers, as it always did.
     now = utcnow()
-    values = {"channel_code": channel_code, "session_key": session_key or ids.session_key(),
-              "handle_type": handle_type, "handle_ref": handle_ref, "open_handle": open_handle, "state": "open",
-              "rev": 0, "items": [], "data": doc, "pricing": {"total_q": 0, "items_count": 0}, "pricing_trace": [],
-              "opened_at": now, "updated_at": now}
+    values: dict[str, Any] = {
+        "channel_code": channel_code, "session_key": session_key or ids.session_key(), "handle_type": handle_type,
+        "handle_ref": handle_ref, "open_handle": open_handle, "state": "open", "rev": 0, "items": [], "data": doc,
+        "pricing": {"total_q": 0, "items_count": 0}, "pricing_trace": [], "opened_at": now, "updated_at": now}
     async with hub.transaction(autocommit=True) as uow:
         inserted = await uow.sessions.insert_open(values)
         if inserted is not None:
@@ -120,7 +122,7 @@ async def _open_the_long_way(
         # Insert first: a unique constraint (key, or open handle), not luck, decides get-or-open, so the common case
         # (a new session) costs one statement; only a conflict reads the session that is already there.
         values = {c: getattr(row, c) for c in Session.model_fields if c != "id"}
-        inserted = await uow.rows.insert_new(Session.__table__, values)
+        inserted = await uow.rows.insert_new(table_of(Session), values)
         if inserted is None:
             winner = await _find_existing(uow.db, channel_code, session_key, open_handle)
             if winner is None:
@@ -132,16 +134,16 @@ async def _open_the_long_way(
 
 
 async def _find_existing(
-    db: Any, channel_code: str, session_key: str | None, open_handle: str | None
+    db: AsyncSession, channel_code: str, session_key: str | None, open_handle: str | None
 ) -> Session | None:
     if open_handle is not None:
         found = (await db.execute(select(Session).where(
-            Session.channel_code == channel_code, Session.open_handle == open_handle))).scalar_one_or_none()
+            col(Session.channel_code) == channel_code, col(Session.open_handle) == open_handle))).scalar_one_or_none()
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
     if session_key is not None:
-        return (await db.execute(select(Session).where(  # type: ignore[no-any-return]
-            Session.channel_code == channel_code, Session.session_key == session_key))).scalar_one_or_none()
+        return (await db.execute(select(Session).where(
+            col(Session.channel_code) == channel_code, col(Session.session_key) == session_key))).scalar_one_or_none()
     return None
 
 
