@@ -25,14 +25,17 @@ def create_sqlite_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     `sqlite3.connect`) waits there, never on the event loop."""
     url = settings.async_database_url
     busy_timeout_ms = settings.sqlite_busy_timeout_ms
-    # isolation_level=None: sqlite3 sends no BEGIN of its own, so BEGIN is ours (see _on_begin); connect_args go to
-    # sqlite3.connect (through aiosqlite.connect on the stock path).
     if settings.accelerate:
-        from .sqlite_driver import SqliteDriver
+        from . import sqlite_driver
 
-        engine = create_async_engine(url, module=SqliteDriver(busy_timeout_ms), connect_args={"isolation_level": None},
-                                     **_POOL, **kwargs)
+        async def connect() -> Any:
+            args, params = engine.dialect.create_connect_args(engine.url)
+            return await sqlite_driver.connect(*args, busy_timeout_ms=busy_timeout_ms, **params)
+
+        engine = create_async_engine(url, async_creator=connect, **_POOL, **kwargs)
     else:
+        # isolation_level=None: sqlite3 sends no BEGIN of its own, so BEGIN is ours (see _on_begin); connect_args
+        # go to sqlite3.connect through aiosqlite.connect.
         connect_args = {"timeout": busy_timeout_ms / 1000, "isolation_level": None}
         engine = create_async_engine(url, connect_args=connect_args, **_POOL, **kwargs)
     _tune(engine)

@@ -17,6 +17,8 @@ from sqlalchemy import column, event, insert, table, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, SQLiteDialect_aiosqlite
 from sqlalchemy.exc import IntegrityError
 
+from omniman_gql.infra import sqlite_driver
+from omniman_gql.infra.sqlite_driver import LoopConnection
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings
 
@@ -51,6 +53,16 @@ async def test_accelerate_off_is_sqlalchemys_stock_aiosqlite_dialect_on_stock_ai
     try:
         assert type(hub.engine.dialect) is SQLiteDialect_aiosqlite
         assert await connection_types(hub) == (AsyncAdapt_aiosqlite_connection, aiosqlite.Connection)
+    finally:
+        await hub.dispose()
+
+
+async def test_accelerate_on_hands_sqlalchemys_own_aiosqlite_adapter_a_loop_connection(sqlite_path: Path) -> None:
+    hub = Hub.create(Settings(database_url=f"sqlite:///{sqlite_path}", redis_url=None, accelerate=True))
+    try:
+        # The dialect and its adapter stay SQLAlchemy's own, not subclasses: only the driver connection is ours.
+        assert type(hub.engine.dialect) is SQLiteDialect_aiosqlite
+        assert await connection_types(hub) == (AsyncAdapt_aiosqlite_connection, LoopConnection)
     finally:
         await hub.dispose()
 
@@ -135,3 +147,29 @@ async def test_concurrent_units_of_work_on_one_engine_each_get_their_own_connect
             return int((await connection.execute(text("SELECT count(*) FROM channels"))).scalar_one())
 
     assert await asyncio.gather(*[count_channels() for _ in range(40)]) == [0] * 40
+
+
+async def test_the_accelerator_waits_on_its_thread_only_for_a_lock_then_runs_on_the_loop_with_no_busy_timeout(
+    sqlite_path: Path,
+) -> None:
+    """Accelerator internals: a connection starts its thread only when a call meets a lock held elsewhere, the call
+    waits there with the busy timeout, and the next call runs on the loop again, with the busy timeout back at 0."""
+    connection = await sqlite_driver.connect(str(sqlite_path), busy_timeout_ms=60_000)
+    other = sqlite3.connect(sqlite_path, timeout=0, isolation_level=None)
+    try:
+        await (await connection.cursor().execute("SELECT 1")).fetchall()
+        assert connection._thread is None
+        other.execute("BEGIN IMMEDIATE")
+        begin = asyncio.create_task(connection.cursor().execute("BEGIN IMMEDIATE"))
+        await asyncio.sleep(0)  # the task tries on the loop, meets the lock and hands the call to the thread
+        assert connection._thread is not None and not begin.done()
+        other.execute("COMMIT")
+        await begin
+        assert await (await connection.cursor().execute("PRAGMA busy_timeout")).fetchall() == [(0,)]
+        await connection.rollback()
+    finally:
+        other.close()
+        await connection.close()
+    assert connection._thread is not None
+    connection._thread.join(5)
+    assert not connection._thread.is_alive()
