@@ -120,9 +120,9 @@ class UnitOfWork:
         self.messages.append((topic, message))
 
 
-# SQLite lets one writer in at a time and makes the others poll (sleeping up to 100 ms between tries). Writers of
-# one process queue here instead and reach BEGIN IMMEDIATE when it is free: 50 concurrent commits took ≈ 45 ms each
-# by polling. Other processes still meet busy_timeout. One queue per engine and event loop.
+# SQLite lets one writer in at a time and makes the others poll (sleeping up to 100 ms between tries), so commits
+# queued behind each other took several times their own length. Writers of one process queue here instead and reach
+# BEGIN IMMEDIATE when it is free. Other processes still meet busy_timeout. One queue per engine and event loop.
 _WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Any, _WriterQueue]] = (
     weakref.WeakKeyDictionary())
 _BUSY_TIMEOUT_S: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
@@ -131,8 +131,9 @@ _BUSY_TIMEOUT_S: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictiona
 class _WriterQueue:
     """This process's SQLite writers of one engine, one at a time.
 
-    A writer that finds the turn free takes it at once, even ahead of waiters woken but not yet run: a write runs
-    on the loop without yielding (see sqlite_driver), so the turn is free again before they run. asyncio.Lock
+    A writer that finds the turn free takes it at once, even ahead of waiters woken but not yet run: with the
+    accelerator a write runs on the loop without yielding (see sqlite_driver), so the turn is free again before they
+    run (on the stock path it yields at every call, and a woken waiter may find the turn taken). asyncio.Lock
     instead reserves the turn for the first waiter until that task runs, a loop iteration later, and queues every
     writer arriving meanwhile: once a queue formed under load it never drained (at 32 clients all 32 requests
     waited, each holding a pooled connection, and each write paid a hand-off). A woken waiter that finds the turn
