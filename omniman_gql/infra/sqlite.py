@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import event
@@ -38,8 +39,40 @@ def create_sqlite_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         # go to sqlite3.connect through aiosqlite.connect.
         connect_args = {"timeout": busy_timeout_ms / 1000, "isolation_level": None}
         engine = create_async_engine(url, connect_args=connect_args, **_POOL, **kwargs)
+        event.listen(engine.sync_engine, "invalidate", _close_before_terminate)
     _tune(engine)
     return engine
+
+
+def _close_before_terminate(dbapi_connection: Any, _record: Any, _error: BaseException | None) -> None:
+    """Close an invalidated aiosqlite connection in the task that invalidates it, to the end (the stock path).
+
+    SQLAlchemy terminates an invalidated connection (e.g. one whose task was cancelled mid-statement) with a graceful
+    close in a shielded task of its own, and stops aiosqlite's thread at once if its task is cancelled again meanwhile.
+    aiosqlite 0.22's close() then waits forever for a stop that its stopped thread never runs; cancelled once more (as
+    an event loop ending cancels every task left), it stays pending and the loop's shutdown hangs. Closed here first,
+    the connection leaves terminate nothing to close and no task of its own behind. The close waits for the call in
+    flight on aiosqlite's thread: at most the busy timeout, when that call waits for a lock."""
+    try:
+        dbapi_connection.run_async(_close_to_the_end)
+    except Exception:  # noqa: BLE001 - not in a greenlet, or the close failed: terminate still stops the thread
+        pass
+
+
+async def _close_to_the_end(driver: Any) -> None:
+    """`driver.close()`, awaited until aiosqlite's thread has run it whatever cancels this task meanwhile (then the
+    cancellation goes on): an event loop cannot end before that thread has posted its last result to it."""
+    closing = asyncio.ensure_future(driver.close())
+    cancelled = False
+    while not closing.done():
+        try:
+            await asyncio.wait({closing})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    if not closing.cancelled():  # else the loop is ending and cancelled it: its stop has run all the same
+        closing.result()
 
 
 def _tune(engine: AsyncEngine) -> None:

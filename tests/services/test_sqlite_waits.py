@@ -225,6 +225,34 @@ async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_the_hub_work
     assert {c.code for c in await channels.list_channels(hub)} == {"after"}
 
 
+async def test_a_write_cancelled_twice_while_it_waits_leaves_no_task_hanging_after_the_loop_cancels_all(
+    hub: Hub, other_process: OtherProcess, waits: _Waits
+) -> None:
+    # A task cancelled mid-statement makes SQLAlchemy invalidate its connection and close it in a shielded task of its
+    # own; a second cancel force-stops the driver. An event loop that shuts down then cancels every task left: here,
+    # by hand. Nothing may be left waiting forever once the lock is free (on stock aiosqlite 0.22 a close cancelled
+    # there awaited a stop its stopped thread never ran, and the loop's shutdown hung).
+    ours = asyncio.all_tasks()
+    await other_process.say("lock", "locked")
+    waits.arm()
+    write = asyncio.create_task(make_channel(hub, "cancelled"))
+    await first_wait_or_end(waits, write)
+    for _ in range(2):
+        write.cancel()
+        for _ in range(5):
+            await asyncio.sleep(0)  # the cancellation runs its course: invalidate, close, terminate
+    left = asyncio.all_tasks() - ours
+    for task in left:
+        task.cancel()  # as asyncio.run() does with the tasks left at its end
+    await other_process.say("release", "released")
+    _, hanging = await asyncio.wait(left, timeout=10)
+    assert not hanging
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    await make_channel(hub, "after")
+    assert {c.code for c in await channels.list_channels(hub)} == {"after"}
+
+
 async def test_the_writer_queue_hands_the_turn_on_when_a_woken_waiter_is_cancelled() -> None:
     queue = db._WriterQueue()
     await queue.acquire(60)
