@@ -41,7 +41,7 @@ _SQLITE_BUSY_SNAPSHOT = 517
 async def connect(database: str, *, busy_timeout_ms: int, **kwargs: Any) -> LoopConnection:
     """A `LoopConnection` on `database` (`kwargs` go to sqlite3.connect): the engine's `async_creator`."""
     # timeout=0: no busy wait on the loop (the connection waits on its thread instead); isolation_level=None: sqlite3
-    # sends no BEGIN of its own, the engine does (see sqlite._on_begin).
+    # sends no BEGIN of its own, the engine does (see _on_begin in sqlite.py).
     kwargs.update(timeout=0, isolation_level=None, check_same_thread=False)
     return LoopConnection(sqlite3.connect(database, **kwargs), busy_timeout_ms)
 
