@@ -67,6 +67,18 @@ async def test_accelerate_on_hands_sqlalchemys_own_aiosqlite_adapter_a_loop_conn
         await hub.dispose()
 
 
+@pytest.mark.parametrize(("value", "driver"), [("false", aiosqlite.Connection), ("true", LoopConnection)])
+async def test_omniman_accelerate_in_the_environment_picks_the_engine(
+    value: str, driver: type, sqlite_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMNIMAN_ACCELERATE", value)
+    hub = Hub.create(Settings(database_url=f"sqlite:///{sqlite_path}", redis_url=None))
+    try:
+        assert (await connection_types(hub))[1] is driver
+    finally:
+        await hub.dispose()
+
+
 async def test_statements_run_on_the_loops_thread_only_when_accelerated(hub: Hub) -> None:
     threads: list[int] = []
 
