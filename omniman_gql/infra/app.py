@@ -26,10 +26,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .health import health_endpoint
-from .observability import ObservabilityMiddleware, metrics_endpoint
 from ..runtime import Hub
 from ..settings import Settings, get_settings
+from .health import health_endpoint
+from .observability import ObservabilityMiddleware, metrics_endpoint
 
 HubFactory = Callable[[Settings], Hub]
 StartupHook = Callable[[Hub], Awaitable[None]]

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from ..settings import Settings
-from .sqlite_driver import SqliteDriver
-
-READONLY = "omniman_readonly"
-AUTOCOMMIT = "omniman_autocommit"  # SQLite: no BEGIN at all, each statement is its own transaction
+from .sqlite import create_sqlite_engine
 
 
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     """An async engine for the configured database, tuned for concurrent writers."""
     url = settings.async_database_url
     if url.startswith("sqlite"):
-        # Up to 32 idle connections kept (no thread each, see sqlite_driver): with 8, a process serving 32
-        # clients opened and closed ≈ 80 connections a second, each with its PRAGMAs.
-        engine = create_async_engine(url, pool_size=32, max_overflow=32, pool_timeout=60,
-                                     module=SqliteDriver(settings.sqlite_busy_timeout_ms), **kwargs)
-        _tune_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        engine = create_sqlite_engine(settings, **kwargs)
+        _BUSY_TIMEOUT_S[engine.sync_engine] = settings.sqlite_busy_timeout_ms / 1000  # its writers queue (_writer_turn)
         return engine
     return create_async_engine(
         url,
@@ -45,44 +37,13 @@ def pool_overflow(pool_size: int) -> int:
     return pool_size * 4
 
 
-def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    sync_engine = engine.sync_engine
-    _BUSY_TIMEOUT_S[sync_engine] = busy_timeout_ms / 1000
-
-    @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Take over transaction control from the driver so BEGIN is ours (see _on_begin).
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        # Switching to WAL may need a lock that a busy writer holds: the connection waits for it on its thread.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # A writer takes the write lock up front: a deferred transaction that upgrades from read to write can fail
-        # with "database is locked" without waiting for busy_timeout; BEGIN IMMEDIATE waits its turn instead.
-        options = conn.get_execution_options()
-        if options.get(AUTOCOMMIT, False):
-            return  # the driver is in autocommit already (isolation_level None): each statement commits itself
-        statement = "BEGIN" if options.get(READONLY, False) else "BEGIN IMMEDIATE"
-        # Straight to the driver: exec_driver_sql built a whole execution context (and result) for it.
-        driver = conn.connection.driver_connection
-        try:
-            driver.call(driver._conn.execute, statement)
-        except sqlite3.Error as error:  # as SQLAlchemy reports a failed statement
-            raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
-
-
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-# SQLite lets one writer in at a time and makes the others poll (sleeping up to 100 ms between tries). Writers of
-# one process queue here instead and reach BEGIN IMMEDIATE when it is free: 50 concurrent commits took ≈ 45 ms each
-# by polling. Other processes still meet busy_timeout. One queue per engine and event loop.
+# SQLite lets one writer in at a time and makes the others poll (sleeping up to 100 ms between tries), so commits
+# queued behind each other took several times their own length. Writers of one process queue here instead and reach
+# BEGIN IMMEDIATE when it is free. Other processes still meet busy_timeout. One queue per engine and event loop.
 _WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Any, _WriterQueue]] = (
     weakref.WeakKeyDictionary())
 _BUSY_TIMEOUT_S: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
@@ -91,8 +52,9 @@ _BUSY_TIMEOUT_S: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictiona
 class _WriterQueue:
     """This process's SQLite writers of one engine, one at a time.
 
-    A writer that finds the turn free takes it at once, even ahead of waiters woken but not yet run: a write runs
-    on the loop without yielding (see sqlite_driver), so the turn is free again before they run. asyncio.Lock
+    A writer that finds the turn free takes it at once, even ahead of waiters woken but not yet run: with the
+    accelerator a write runs on the loop without yielding (see sqlite_driver), so the turn is free again before they
+    run (on the stock path it yields at every call, and a woken waiter may find the turn taken). asyncio.Lock
     instead reserves the turn for the first waiter until that task runs, a loop iteration later, and queues every
     writer arriving meanwhile: once a queue formed under load it never drained (at 32 clients all 32 requests
     waited, each holding a pooled connection, and each write paid a hand-off). A woken waiter that finds the turn

@@ -1,131 +1,97 @@
-"""SQLite for the event loop: statements run on the loop's thread; a call that meets another process's lock waits on
-the connection's own thread, so the loop never blocks on a lock (the DBAPI module given to SQLAlchemy's aiosqlite
-dialect)."""
+"""The SQLite accelerator (`OMNIMAN_ACCELERATE`): SQLite calls on the event loop's thread, lock waits on a thread.
+
+Stock aiosqlite hands every call (cursor, execute, fetch, close, commit: four or five per statement) to its
+connection's thread and back, each a wake-up of the event loop, and together far more CPU than the statement itself
+in WAL mode. `LoopConnection` instead runs a call right here, with SQLite's busy timeout at 0, so it can never wait
+on the loop. Only when SQLite answers "busy" (a lock held by ANOTHER process or engine: the CLI, a worker, a second
+web process; this process's own writers queue in `db._writer_turn` first) is the call sent again on the connection's
+own thread, with the configured busy timeout, and the loop keeps serving while it waits. While a call is on the
+thread, later calls of the connection follow it there, in order.
+
+What it relies on beyond public APIs, and why it is pinned (`pyproject.toml`: SQLAlchemy's and aiosqlite's minor
+series) and switchable (`Settings.accelerate`; off, the engine is SQLAlchemy's stock aiosqlite dialect):
+
+- SQLAlchemy's public `create_async_engine(async_creator=...)` hands `LoopConnection` to the `sqlite+aiosqlite`
+  dialect's own adapter, which expects aiosqlite's `Connection` and `Cursor`. `LoopConnection` and `LoopCursor` speak
+  the part of aiosqlite's public API that adapter calls, plus one private name it reads: `_connection` (aiosqlite's
+  sqlite3 connection, or None once closed), checked before every commit and rollback.
+- Nothing of aiosqlite or of SQLAlchemy's adapter is imported, subclassed or patched here; the two libraries'
+  versions matter only in that the adapter's calls (and aiosqlite's behaviour it was written for) stay as they are.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
+from queue import SimpleQueue
 from typing import Any
 
-import aiosqlite
-from sqlalchemy.dialects.sqlite.aiosqlite import (
-    AsyncAdapt_aiosqlite_connection,
-    AsyncAdapt_aiosqlite_cursor,
-    AsyncAdapt_aiosqlite_dbapi,
-)
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.util import EMPTY_DICT
-from sqlalchemy.util.concurrency import await_, in_greenlet
-
 log = logging.getLogger(__name__)
-
 
 # SQLite's primary result code for a lock held elsewhere, and the one extended code waiting cannot cure: a deferred
 # transaction whose snapshot went stale before it tried to write (SQLite answers at once, without its busy handler).
 _SQLITE_BUSY = 5
 _SQLITE_BUSY_SNAPSHOT = 517
-# The calls SQLite undoes entirely when they meet a busy lock (statement atomicity; a COMMIT stays pending), so they
-# can be sent again as they are. Never a fetch: its statement was reset, so a second try would find no rows.
-_SENT_AGAIN = frozenset({"execute", "executemany", "commit"})
-_ON_THREAD = object()  # _SqliteConnection._here's answer when a call must run on the connection's thread
 
 
-class _Ready:
-    """An awaitable that is done at once, without yielding to the loop (see `_SqliteCursor.execute`)."""
-
-    def __await__(self) -> Any:
-        return iter(())
-
-
-_READY = _Ready()
+async def connect(database: str, *, busy_timeout_ms: int, **kwargs: Any) -> LoopConnection:
+    """A `LoopConnection` on `database` (`kwargs` go to sqlite3.connect): the engine's `async_creator`."""
+    # timeout=0: no busy wait on the loop (the connection waits on its thread instead); isolation_level=None: sqlite3
+    # sends no BEGIN of its own, the engine does (see _on_begin in sqlite.py).
+    kwargs.update(timeout=0, isolation_level=None, check_same_thread=False)
+    return LoopConnection(sqlite3.connect(database, **kwargs), busy_timeout_ms)
 
 
-class _SqliteConnection(aiosqlite.Connection):
-    """aiosqlite's connection whose calls run on the event loop's thread, with aiosqlite's thread kept for waiting.
+class LoopConnection:
+    """aiosqlite's connection API on a sqlite3 connection whose calls run on the event loop's thread unless they
+    must wait for a lock. Its thread starts only when a call first has to wait: most connections never start one."""
 
-    A statement in WAL mode takes microseconds, while handing each call (cursor, execute, fetch, close: ≈ 4 per
-    statement) to aiosqlite's thread and back cost more CPU than the statement itself, plus a wake-up of the loop
-    each. So a call runs right here, with SQLite's busy timeout at 0: it never waits on the loop. Only when SQLite
-    answers "busy" (a lock held by ANOTHER process or engine: the CLI, a worker, a second web process; this
-    process's own writers queue in `_writer_turn` first) is the call sent again on the thread, with the configured
-    busy timeout, so the loop keeps serving while it waits. While a call is on the thread, later calls of this
-    connection follow it there, in order. The connection opens here too, and its thread starts only when a call
-    first has to wait: most connections never start one (a pool that grows and shrinks under load paid a thread
-    start, stop and join per connection).
-
-    Connections cancelled while a call waits on the thread stay safe: SQLAlchemy then terminates the connection
-    with a graceful close() in a shielded task and, the caller being cancelled, a stop() of the thread at once.
-    Stock aiosqlite then (1) waits forever in close() for the stopped thread, a task that hung the event loop's
-    shutdown, and (2) lets the thread, still finishing the cancelled call, post its last result to a loop that may
-    have closed by then."""
-
-    def __init__(self, connector: Callable[[], sqlite3.Connection], busy_timeout_ms: int) -> None:
-        super().__init__(connector, iter_chunk_size=64)
-        self._thread.daemon = True  # as SQLAlchemy's own connect does: a stuck thread must not block exit
+    def __init__(self, connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
+        self._connection: sqlite3.Connection | None = connection  # the name SQLAlchemy's adapter reads (aiosqlite's)
         self._busy_timeout_ms = int(busy_timeout_ms)
-        # Calls handed to the thread (counted on the loop) and those the thread has finished (counted on the thread,
-        # before it posts the result): equal when the thread holds none of this connection's calls.
+        self._thread: threading.Thread | None = None
+        self._calls: SimpleQueue[tuple[asyncio.Future[Any] | None, Callable[[], Any]] | None] = SimpleQueue()
+        # Calls handed to the thread (counted on the loop) and those it has finished (counted on the thread before
+        # it posts the result): equal when the thread holds none of this connection's calls.
         self._handed = 0
         self._finished = 0
 
-    def __await__(self) -> Any:
-        return self._open().__await__()
-
-    async def _open(self) -> _SqliteConnection:
-        # sqlite3.connect only opens the file (timeout=0: no wait for any lock on the loop); no thread needed.
-        if self._connection is None:
-            self._connection = self._connector()
-        return self
-
-    def _here(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        """fn(*args) on this thread, or _ON_THREAD when it must run (again) on the connection's thread."""
+    async def _call(self, fn: Callable[..., Any], *args: Any, again: bool = False) -> Any:
+        """fn(*args) here, or on the thread when a call is there already or SQLite answers busy and `again` says
+        SQLite undid the call entirely, so it can be sent as it is (execute, executemany, commit: never a fetch,
+        whose statement was reset and would find no rows)."""
         connection = self._connection
-        if not self._running or connection is None:
-            raise ValueError("Connection closed")
-        if self._handed != self._finished:
-            return _ON_THREAD
-        changes = connection.total_changes
-        try:
-            return fn(*args)
-        except sqlite3.OperationalError as error:
-            code = getattr(error, "sqlite_errorcode", 0)
-            if (code & 0xFF != _SQLITE_BUSY or code == _SQLITE_BUSY_SNAPSHOT
-                    or getattr(fn, "__name__", "") not in _SENT_AGAIN
-                    or connection.total_changes != changes):  # part of an executemany went through: not again
-                raise
-            log.debug("SQLite is busy (%s): %s waits for the lock on its connection's thread", error, fn.__name__)
-            return _ON_THREAD
+        if connection is None:
+            raise ValueError("Connection closed")  # as aiosqlite says it: SQLAlchemy maps it to a disconnect
+        if self._handed == self._finished:
+            changes = connection.total_changes
+            try:
+                return fn(*args)
+            except sqlite3.OperationalError as error:
+                code = getattr(error, "sqlite_errorcode", 0)
+                if (not again or code & 0xFF != _SQLITE_BUSY or code == _SQLITE_BUSY_SNAPSHOT
+                        or connection.total_changes != changes):  # part of an executemany went through
+                    raise
+                log.debug("SQLite is busy (%s): the call waits for the lock on its connection's thread", error)
+        return await self._on_thread(partial(self._waiting, connection, fn, args))
 
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """fn(*args) from SQLAlchemy's adapter, which runs in a greenlet: awaits the thread only when it must."""
-        result = self._here(fn, args)
-        return await_(self._on_thread(fn, args)) if result is _ON_THREAD else result
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        # aiosqlite's own entry point, for what still goes through its API (server-side cursors, functions, close).
-        if kwargs:
-            fn = partial(fn, **kwargs)
-        result = self._here(fn, args)
-        return await self._on_thread(fn, args) if result is _ON_THREAD else result
-
-    async def _on_thread(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    async def _on_thread(self, call: Callable[[], Any]) -> Any:
         future = asyncio.get_running_loop().create_future()
-        if not self._thread.is_alive():
-            self._thread.start()  # the first call of this connection that has to wait
+        if self._thread is None:
+            self._thread = threading.Thread(target=_serve, args=(self._calls,), name="sqlite-wait", daemon=True)
+            self._thread.start()
         self._handed += 1
-        self._tx.put_nowait((future, partial(self._waiting, fn, args)))
+        self._calls.put((future, call))
         return await future
 
-    def _waiting(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    def _waiting(self, connection: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """On the thread: the call with SQLite's busy handler on (it sleeps and retries until the lock is free or
         the timeout runs out), then the timeout back to 0 for the loop's next call."""
         try:
-            connection = self._conn
             connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             try:
                 return fn(*args)
@@ -133,138 +99,159 @@ class _SqliteConnection(aiosqlite.Connection):
                 try:
                     connection.execute("PRAGMA busy_timeout = 0")
                 except sqlite3.ProgrammingError:
-                    pass  # the call was close() itself
+                    pass  # the call closed the connection
         finally:
             self._finished += 1
 
-    async def close(self) -> None:
-        if self._connection is None or not self._running:
-            return  # closed, or stopping: the thread closes the sqlite3 connection as it ends
-        try:
-            await self._execute(self._conn.close)
-        finally:
-            self._connection = None
-            if self._running:  # else a terminate stopped the thread meanwhile
-                stopped = self.stop()
-                if stopped is not None:
-                    await stopped
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("no active connection")  # aiosqlite's words, which SQLAlchemy maps to a disconnect
+        return self._connection
 
-    def stop(self) -> asyncio.Future[Any] | None:
-        if self._thread.ident is None:  # never started: no call of this connection can be in flight
-            self._running = False
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-            return None
-        stopped = super().stop()
-        if stopped is not None:
-            # The loop's shutdown waits for its default executor: joining the thread there keeps the loop open until
-            # the thread has posted its last result.
-            stopped.get_loop().run_in_executor(None, self._thread.join)
-        return stopped
+    # aiosqlite's API: the part SQLAlchemy's adapter uses, and set_trace_callback (for a connect event's run_async)
 
+    def cursor(self) -> LoopCursor:
+        return LoopCursor(self, self._open().cursor())
 
-class _SqliteCursor(AsyncAdapt_aiosqlite_cursor):
-    """SQLAlchemy's cursor adapter over a plain sqlite3 cursor: each call through `_SqliteConnection.call`, so a
-    statement costs no coroutine, greenlet switch or aiosqlite proxy unless it has to wait on the thread."""
+    async def commit(self) -> None:
+        if self._connection is not None:
+            await self._call(self._connection.commit, again=True)  # a busy COMMIT leaves the transaction pending
 
-    __slots__ = ()
+    async def rollback(self) -> None:
+        if self._connection is not None:
+            await self._call(self._connection.rollback)
 
-    def __init__(self, adapt_connection: Any) -> None:
-        self._adapt_connection = adapt_connection
-        connection = self._connection = adapt_connection._connection
-        self._soft_closed_memoized = EMPTY_DICT
-        self._rows = collections.deque()
-        try:
-            self._cursor = connection.call(connection._conn.cursor)
-        except Exception as error:  # noqa: BLE001 - SQLAlchemy's adapter maps it to the DBAPI's errors
-            adapt_connection._handle_exception(error)
+    async def create_function(self, name: str, num_params: int, func: Callable[..., Any], *,
+                              deterministic: bool = False) -> None:
+        await self._call(partial(self._open().create_function, name, num_params, func, deterministic=deterministic))
 
-    def execute(self, operation: Any, parameters: Any = None) -> Any:
-        try:
-            call, cursor = self._connection.call, self._cursor
-            call(cursor.execute, operation, () if parameters is None else parameters)
-            if cursor.description:
-                self._rows = collections.deque(call(cursor.fetchall))
-        except Exception as error:  # noqa: BLE001
-            self._adapt_connection._handle_exception(error)
-        # AsyncConnection.execute() insists that the driver awaited something (its guard against sync drivers): one
-        # await that is done at once, instead of the three to four aiosqlite makes per statement.
-        await_(_READY)
-
-    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
-        try:
-            self._connection.call(self._cursor.executemany, operation, seq_of_parameters)
-        except Exception as error:  # noqa: BLE001
-            self._adapt_connection._handle_exception(error)
-        await_(_READY)  # as in execute()
-
-    async def _async_soft_close(self) -> None:
-        # SQLAlchemy's async result, once it has the rows: keep the description, close the cursor.
-        self._soft_closed_memoized = self._soft_closed_memoized.union({"description": self._cursor.description})
-        connection = self._connection
-        if connection._handed == connection._finished:
-            self._cursor.close()
-        else:  # a call still on the thread: close after it, there
-            await connection._execute(self._cursor.close)
-
-    def close(self) -> None:
-        self._rows.clear()
-        if self._soft_closed_memoized:
-            return
-        connection = self._connection
-        if connection._connection is None or not connection._running:
-            return  # the connection's close closes its cursors
-        if connection._handed == connection._finished:
-            self._cursor.close()
-        elif in_greenlet():  # a call still on the thread: close after it, there
-            connection.call(self._cursor.close)
-
-
-class _SqliteAdapter(AsyncAdapt_aiosqlite_connection):
-    """SQLAlchemy's connection adapter for `_SqliteConnection`: cursors, commit and rollback without aiosqlite's
-    coroutines (see `_SqliteCursor`)."""
-
-    __slots__ = ()
-    _cursor_cls = _SqliteCursor
-
-    def commit(self) -> None:
-        connection = self._connection
-        if connection._connection is not None:
-            try:
-                connection.call(connection._connection.commit)
-            except Exception as error:  # noqa: BLE001
-                self._handle_exception(error)
-
-    def rollback(self) -> None:
-        connection = self._connection
-        if connection._connection is not None:
-            try:
-                connection.call(connection._connection.rollback)
-            except Exception as error:  # noqa: BLE001
-                self._handle_exception(error)
+    async def set_trace_callback(self, handler: Callable[[str], object] | None) -> None:
+        await self._call(self._open().set_trace_callback, handler)
 
     @property
     def isolation_level(self) -> str | None:
-        return self._connection.isolation_level  # type: ignore[no-any-return]
+        return self._open().isolation_level
 
-    @isolation_level.setter
-    def isolation_level(self, value: str | None) -> None:
+    async def close(self) -> None:
         connection = self._connection
+        if connection is None:
+            return
         try:
-            connection.call(setattr, connection._conn, "isolation_level", value)
-        except Exception as error:  # noqa: BLE001
-            self._handle_exception(error)
+            await self._call(connection.close)  # after any call still on the thread, there
+        finally:
+            self._connection = None
+            self._stop_thread()
+
+    def stop(self) -> None:
+        """Close without waiting (SQLAlchemy's terminate, e.g. of a connection whose user was cancelled while a
+        call waits on the thread): the thread closes the connection once that call is done."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if self._handed == self._finished:
+            connection.close()
+        else:
+            self._calls.put((None, connection.close))  # a result nobody awaits
+        self._stop_thread()
+
+    def _stop_thread(self) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        self._calls.put(None)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # garbage collection, no loop: the daemon thread ends on its own
+        # The loop's shutdown waits for its default executor: joining the thread there keeps the loop open until the
+        # thread has posted its last result (a loop closed under it would make that post fail).
+        loop.run_in_executor(None, thread.join)
 
 
-class SqliteDriver(AsyncAdapt_aiosqlite_dbapi):
-    """The DBAPI module SQLAlchemy's aiosqlite dialect is given (`module=`): it connects `_SqliteConnection`s."""
+class LoopCursor:
+    """aiosqlite's cursor API on a sqlite3 cursor, each call through its `LoopConnection`."""
 
-    def __init__(self, busy_timeout_ms: int) -> None:
-        super().__init__(aiosqlite, sqlite3)
-        self.busy_timeout_ms = busy_timeout_ms
+    __slots__ = ("_connection", "_cursor")
 
-    def connect(self, *args: Any, **kwargs: Any) -> _SqliteAdapter:
-        # timeout=0: SQLite's busy timeout is 0 for calls on the loop; _SqliteConnection waits on its thread instead.
-        connector = partial(sqlite3.connect, *args, **{**kwargs, "timeout": 0})
-        return _SqliteAdapter(self, await_(_SqliteConnection(connector, self.busy_timeout_ms)))
+    def __init__(self, connection: LoopConnection, cursor: sqlite3.Cursor) -> None:
+        self._connection = connection
+        self._cursor = cursor
+
+    async def __aenter__(self) -> LoopCursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def execute(self, sql: str, parameters: Iterable[Any] = ()) -> LoopCursor:
+        await self._connection._call(self._cursor.execute, sql, parameters, again=True)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> LoopCursor:
+        await self._connection._call(self._cursor.executemany, sql, parameters, again=True)
+        return self
+
+    async def fetchone(self) -> Any:
+        return await self._connection._call(self._cursor.fetchone)
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = self._cursor.arraysize if size is None else size
+        return await self._connection._call(self._cursor.fetchmany, size)  # type: ignore[no-any-return]
+
+    async def fetchall(self) -> list[Any]:
+        return await self._connection._call(self._cursor.fetchall)  # type: ignore[no-any-return]
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        while rows := await self.fetchmany():
+            for row in rows:
+                yield row
+
+    async def close(self) -> None:
+        if self._connection._connection is not None:  # else closing the connection closed its cursors
+            await self._connection._call(self._cursor.close)
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+def _serve(calls: SimpleQueue[tuple[asyncio.Future[Any] | None, Callable[[], Any]] | None]) -> None:
+    """A connection's thread: its calls, in order, each result posted to the awaiting loop."""
+    while (item := calls.get()) is not None:
+        future, call = item
+        try:
+            outcome: tuple[Callable[..., None], Any] = (_set_result, call())
+        except BaseException as error:  # noqa: BLE001 - handed back to the awaiting task
+            outcome = (_set_exception, error)
+        if future is None:
+            continue
+        try:
+            future.get_loop().call_soon_threadsafe(outcome[0], future, outcome[1])
+        except RuntimeError:
+            pass  # the loop has closed: nobody is left to await the result
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # a cancelled awaiter
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

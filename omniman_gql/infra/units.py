@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from ..settings import Settings
 from ..uow import UnitOfWork, Values
-from .db import AUTOCOMMIT, READONLY, _writer_turn, pool_overflow, writer_turn
+from .db import _writer_turn, pool_overflow, writer_turn
 from .pg_connections import ParkedConnections, Turns
 from .pg_direct import DirectConnection
+from .sqlite import AUTOCOMMIT, READONLY
 from .statements import StatementSets, statement_sets
 
 AfterCommit = Callable[[UnitOfWork], Awaitable[None]]
@@ -128,7 +129,7 @@ class Database:
 
 def _set_option(connection: AsyncConnection, name: str) -> None:
     # As `await connection.execution_options(name=True)`, which runs the same pure-Python method in a greenlet of its
-    # own: our options need no I/O (the dialect ignores them; db._on_begin reads them).
+    # own: our options need no I/O (the dialect ignores them; sqlite._on_begin reads them).
     connection.sync_connection.execution_options(**{name: True})  # type: ignore[union-attr]
 
 

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..infra.db import READONLY
 from ..errors import ErrorCode, OmnimanError
+from ..infra.sqlite import READONLY
 from ..models import Channel, Order, OrderEvent, OrderItem
 from ..runtime import Hub
 

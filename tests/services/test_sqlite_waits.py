@@ -1,16 +1,18 @@
-"""SQLite statements run on the event loop with no busy wait there: a lock held by another process is waited for on
-the connection's thread, so the loop keeps serving, and no writer ever sees "database is locked"."""
+"""SQLite writes wait for a lock held by another process off the event loop, so the loop keeps serving, and no writer
+ever sees "database is locked": on both engines, accelerated (the wait goes to the connection's thread) and stock
+(aiosqlite runs every call on its thread, where SQLite's busy timeout waits)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from omniman_gql.infra import db
@@ -74,11 +76,18 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(params=[True, False], ids=["accelerated", "stock"])
+def accelerate(request: pytest.FixtureRequest) -> bool:
+    """Both engines in every run: the promises below hold on the accelerator and on the libraries' own path."""
+    return bool(request.param)
+
+
 @pytest.fixture
-async def hub(sqlite_url: str) -> AsyncIterator[Hub]:
+async def hub(sqlite_url: str, accelerate: bool) -> AsyncIterator[Hub]:
     # A busy timeout longer than the other process's patience (see HOLDER): a wait on the event loop would last until
     # that process gives up, since nothing could tell it to release its lock meanwhile.
-    hub = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=600_000))
+    hub = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=600_000,
+                              accelerate=accelerate))
     try:
         yield hub
     finally:
@@ -100,36 +109,46 @@ async def other_process(sqlite_url: str) -> AsyncIterator[OtherProcess]:
         await process.wait()
 
 
-class _Waits(logging.Handler):
-    """Counts the calls that met a busy lock and went to wait on their connection's thread; `first` is set on the
-    first one (sqlite_driver logs it on the event loop's thread, so setting an asyncio event here is safe)."""
+class _Waits:
+    """Counts the writes SQLite began to run once `arm()` was called (while the other process holds the lock: each
+    of them meets it and waits); `first` is set on the first. SQLite's own trace callback reports them, from the
+    thread that runs the statement: the loop's or a connection's (accelerated), aiosqlite's (stock)."""
+
+    WRITES = ("BEGIN IMMEDIATE", "INSERT", "UPDATE", "DELETE")
 
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
         self.count = 0
         self.first = asyncio.Event()
+        self.armed = False
+        self.loop = asyncio.get_running_loop()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if "waits for the lock" in record.getMessage():
+    def watch(self, hub: Hub) -> None:
+        @event.listens_for(hub.engine.sync_engine, "connect")
+        def _trace(dbapi_connection: Any, _record: object) -> None:
+            dbapi_connection.run_async(lambda driver: driver.set_trace_callback(self._traced))
+
+    def arm(self) -> None:
+        self.armed = True
+
+    def _traced(self, statement: str) -> None:
+        if statement.lstrip().upper().startswith(self.WRITES):
+            self.loop.call_soon_threadsafe(self._began)
+
+    def _began(self) -> None:
+        if self.armed:
             self.count += 1
             self.first.set()
 
 
 @pytest.fixture
-def waits() -> Iterator[_Waits]:
-    logger = logging.getLogger("omniman_gql.infra.sqlite_driver")
-    handler, level = _Waits(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+async def waits(hub: Hub) -> _Waits:
+    watch = _Waits()
+    watch.watch(hub)
+    return watch
 
 
 async def first_wait_or_end(waits: _Waits, task: asyncio.Task[object]) -> None:
-    """Return once `task` waits for the lock on a thread; fail if it ends first (e.g. with "database is locked")."""
+    """Return once `task` runs a write while the lock is held; fail if it ends first (e.g. "database is locked")."""
     waiting = asyncio.ensure_future(waits.first.wait())
     await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
     if not waiting.done():
@@ -143,6 +162,7 @@ async def test_a_write_waits_off_the_loop_while_another_process_holds_the_lock(
 ) -> None:
     await make_channel(hub, "first-read")
     await other_process.say("lock", "locked")
+    waits.arm()
     write = asyncio.create_task(make_channel(hub, "late"))
     await first_wait_or_end(waits, write)
     # The loop is free while the write waits: a read completes (WAL: the lock holds writers back, not readers).
@@ -159,7 +179,9 @@ async def test_writers_of_two_engines_and_another_process_never_see_database_is_
     await make_channel(hub, "other-process")
     await make_channel(hub, "shop")
     key = (await sessions.open_session(hub, channel_code="shop"))[0].session_key
-    second = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=600_000))
+    second = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=600_000,
+                                 accelerate=hub.settings.accelerate))
+    waits.watch(second)
 
     async def add_line(via: Hub, i: int) -> None:
         await sessions.modify_session(via, channel_code="shop", session_key=key,
@@ -168,6 +190,7 @@ async def test_writers_of_two_engines_and_another_process_never_see_database_is_
     try:
         # The other process holds the lock as the writes start: the first writers certainly meet it and wait.
         await other_process.say("lock", "locked")
+        waits.arm()
         adds = asyncio.gather(*[add_line(hub if i % 2 else second, i) for i in range(50)])
         waiting = asyncio.ensure_future(waits.first.wait())
         await asyncio.wait({waiting, adds}, return_when=asyncio.FIRST_COMPLETED)
@@ -190,11 +213,40 @@ async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_the_hub_work
     hub: Hub, other_process: OtherProcess, waits: _Waits
 ) -> None:
     await other_process.say("lock", "locked")
+    waits.arm()
     write = asyncio.create_task(make_channel(hub, "cancelled"))
     await first_wait_or_end(waits, write)
     write.cancel()
-    # Its connection finishes the call it handed to its thread, then closes: nothing hangs once the lock is free.
+    # Its connection finishes the call waiting on its thread, then closes: nothing hangs once the lock is free.
     await other_process.say("release", "released")
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    await make_channel(hub, "after")
+    assert {c.code for c in await channels.list_channels(hub)} == {"after"}
+
+
+async def test_a_write_cancelled_twice_while_it_waits_leaves_no_task_hanging_after_the_loop_cancels_all(
+    hub: Hub, other_process: OtherProcess, waits: _Waits
+) -> None:
+    # A task cancelled mid-statement makes SQLAlchemy invalidate its connection and close it in a shielded task of its
+    # own; a second cancel force-stops the driver. An event loop that shuts down then cancels every task left: here,
+    # by hand. Nothing may be left waiting forever once the lock is free (on stock aiosqlite 0.22 a close cancelled
+    # there awaited a stop its stopped thread never ran, and the loop's shutdown hung).
+    ours = asyncio.all_tasks()
+    await other_process.say("lock", "locked")
+    waits.arm()
+    write = asyncio.create_task(make_channel(hub, "cancelled"))
+    await first_wait_or_end(waits, write)
+    for _ in range(2):
+        write.cancel()
+        for _ in range(5):
+            await asyncio.sleep(0)  # the cancellation runs its course: invalidate, close, terminate
+    left = asyncio.all_tasks() - ours
+    for task in left:
+        task.cancel()  # as asyncio.run() does with the tasks left at its end
+    await other_process.say("release", "released")
+    _, hanging = await asyncio.wait(left, timeout=10)
+    assert not hanging
     with pytest.raises(asyncio.CancelledError):
         await write
     await make_channel(hub, "after")
@@ -242,9 +294,10 @@ async def test_a_writer_waiting_past_its_timeout_leaves_the_queue() -> None:
 
 
 async def test_a_write_waiting_past_the_busy_timeout_fails_as_sqlalchemy_reports_a_locked_database(
-    sqlite_url: str, other_process: OtherProcess
+    sqlite_url: str, accelerate: bool, other_process: OtherProcess
 ) -> None:
-    impatient = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=50))
+    impatient = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=50,
+                                    accelerate=accelerate))
     try:
         await make_channel(impatient, "before")
         await other_process.say("lock", "locked")
