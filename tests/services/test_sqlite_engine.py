@@ -87,8 +87,8 @@ async def test_statements_run_on_the_loops_thread_only_when_accelerated(hub: Hub
         dbapi_connection.run_async(lambda driver: driver.set_trace_callback(lambda _sql: threads.append(
             threading.get_ident())))
 
-    async with hub.connection(readonly=True) as connection:
-        await connection.execute(text("SELECT 1"))
+    async with hub.transaction(readonly=True) as uow:
+        await uow.execute(text("SELECT 1"))
     assert threads
     on_the_loop = {ident == threading.get_ident() for ident in threads}
     assert on_the_loop == {hub.settings.accelerate}
@@ -108,10 +108,10 @@ async def test_a_write_transaction_holds_the_write_lock_from_its_begin_and_a_rea
 ) -> None:
     other = sqlite3.connect(sqlite_path, timeout=0, isolation_level=None)
     try:
-        async with hub.connection(readonly=True):
+        async with hub.transaction(readonly=True):
             other.execute("BEGIN IMMEDIATE")  # a reader's deferred BEGIN leaves the write lock free
             other.execute("ROLLBACK")
-        async with hub.connection():  # BEGIN IMMEDIATE, before any statement
+        async with hub.transaction():  # BEGIN IMMEDIATE, before any statement
             with pytest.raises(sqlite3.OperationalError, match="database is locked"):
                 other.execute("BEGIN IMMEDIATE")
         other.execute("BEGIN IMMEDIATE")  # committed: free again
@@ -130,8 +130,8 @@ def probe(sqlite_path: Path) -> None:
 
 
 async def test_autocommit_statements_commit_each_by_itself(hub: Hub, sqlite_path: Path, probe: None) -> None:
-    async with hub.autocommit(write=True) as uow:
-        await uow.db.execute(insert(PROBE).values(key="auto"))
+    async with hub.transaction(autocommit=True) as uow:
+        await uow.execute(insert(PROBE).values(key="auto"))
         # No BEGIN was sent: another connection sees the row before the block ends.
         other = sqlite3.connect(sqlite_path, timeout=0)
         try:
@@ -143,20 +143,20 @@ async def test_autocommit_statements_commit_each_by_itself(hub: Hub, sqlite_path
 async def test_a_constraint_violation_is_sqlalchemys_integrity_error_and_the_engine_goes_on(
     hub: Hub, probe: None
 ) -> None:
-    async with hub.connection() as connection:
-        await connection.execute(insert(PROBE).values(key="dup"))
+    async with hub.transaction() as uow:
+        await uow.execute(insert(PROBE).values(key="dup"))
     with pytest.raises(IntegrityError, match="UNIQUE constraint failed"):
-        async with hub.connection() as connection:
-            await connection.execute(insert(PROBE).values(key="dup"))
-    async with hub.connection(readonly=True) as connection:
-        assert (await connection.execute(text("SELECT count(*) FROM probe"))).scalar_one() == 1
+        async with hub.transaction() as uow:
+            await uow.execute(insert(PROBE).values(key="dup"))
+    async with hub.transaction(readonly=True) as uow:
+        assert (await uow.execute(text("SELECT count(*) FROM probe"))).scalar_one() == 1
 
 
 async def test_concurrent_units_of_work_on_one_engine_each_get_their_own_connection(hub: Hub) -> None:
     async def count_channels() -> int:
-        async with hub.connection(readonly=True) as connection:
+        async with hub.transaction(readonly=True) as uow:
             await asyncio.sleep(0)  # the others start meanwhile
-            return int((await connection.execute(text("SELECT count(*) FROM channels"))).scalar_one())
+            return int((await uow.execute(text("SELECT count(*) FROM channels"))).scalar_one())
 
     assert await asyncio.gather(*[count_channels() for _ in range(40)]) == [0] * 40
 
