@@ -8,10 +8,10 @@ import os
 import platform
 import time
 import uuid
-from urllib.parse import urlsplit
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -161,7 +161,7 @@ def percentiles(samples_s: Sequence[float]) -> dict[str, float | None]:
     ordered = sorted(samples_s)
 
     def rank(p: float) -> float:
-        index = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
         return round(ordered[index] * 1000, 2)
 
     return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "n": len(ordered)}  # type: ignore[dict-item]

@@ -17,10 +17,25 @@ import time
 from collections import Counter
 
 import httpx
-
-from benchlib import (COMMIT_SESSION, DEFAULT_URL, MODIFY_SESSION, OPEN_SESSION, SKUS, GraphQLFailure,
-                      KeepAliveConnection, cpu_seconds, error_counts, gql_lean, headers, machine,
-                      machine_cpu_seconds, percentiles, pids_named, setup_channel, unique)
+from benchlib import (
+    COMMIT_SESSION,
+    DEFAULT_URL,
+    MODIFY_SESSION,
+    OPEN_SESSION,
+    SKUS,
+    GraphQLFailure,
+    KeepAliveConnection,
+    cpu_seconds,
+    error_counts,
+    gql_lean,
+    headers,
+    machine,
+    machine_cpu_seconds,
+    percentiles,
+    pids_named,
+    setup_channel,
+    unique,
+)
 
 MUTATIONS = ("openSession", "modifySession", "commitSession")
 

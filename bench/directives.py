@@ -29,9 +29,21 @@ from collections import Counter
 from typing import Any
 
 import httpx
-
-from benchlib import (COMMIT_SESSION, DEFAULT_URL, MODIFY_SESSION, OPEN_SESSION, SKUS, GraphQLFailure, cpu_seconds,
-                      gql, headers, machine, percentiles, setup_channel, unique)
+from benchlib import (
+    COMMIT_SESSION,
+    DEFAULT_URL,
+    MODIFY_SESSION,
+    OPEN_SESSION,
+    SKUS,
+    GraphQLFailure,
+    cpu_seconds,
+    gql,
+    headers,
+    machine,
+    percentiles,
+    setup_channel,
+    unique,
+)
 
 ORDER_DIRECTIVES = """query($ref: String!) {
   order(ref: $ref) { ref directives { id status createdAt startedAt updatedAt attempts lastError } } }"""

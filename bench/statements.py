@@ -24,12 +24,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event
 
-from omniman_gql.cli import upgrade_database  # noqa: E402
-from omniman_gql.runtime import Hub  # noqa: E402
-from omniman_gql.services import catalog, channels, commit, sessions  # noqa: E402
-from omniman_gql.settings import Settings  # noqa: E402
+from omniman_gql.cli import upgrade_database
+from omniman_gql.runtime import Hub
+from omniman_gql.services import catalog, channels, commit, sessions
+from omniman_gql.settings import Settings
 
 SKUS = {"BENCH-COFFEE": 550, "BENCH-CAKE": 1290}
 
@@ -78,7 +78,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             seen.append("COMMIT")
 
     code = f"stmt-{uuid.uuid4().hex[:8]}"
-    await channels.upsert_channel(hub, code=code, config=args.config and json.loads(args.config) or {})
+    await channels.upsert_channel(hub, code=code, config=(args.config and json.loads(args.config)) or {})
     await catalog.set_prices(hub, prices=[{"sku": s, "unit_price_q": p} for s, p in SKUS.items()])
     counts: dict[str, Counter[str]] = {}
     cpu: Counter[str] = Counter()
@@ -118,7 +118,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "per_checkout": sum(sum(c.values()) for c in counts.values()),
             "python_calls": {**calls, "checkout": sum(calls.values())},
             "cpu_ms_per_checkout": round(cpu_ms, 2),
-            "cpu_ms": {name: round(value / args.repeat * 1000, 2) for name, value in cpu.items()}, "wall_ms_per_checkout": round(wall_ms, 2),
+            "cpu_ms": {name: round(value / args.repeat * 1000, 2) for name, value in cpu.items()},
+            "wall_ms_per_checkout": round(wall_ms, 2),
             "repeat": args.repeat}
 
 

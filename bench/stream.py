@@ -38,10 +38,23 @@ from urllib.parse import urlsplit
 import httpx
 import uvloop
 import websockets
-
-from benchlib import (COMMIT_SESSION, DEFAULT_URL, MODIFY_SESSION, OPEN_SESSION, SKUS, GraphQLFailure,
-                      KeepAliveConnection, cpu_seconds, gql_lean, headers, machine, percentiles, rss_kib, setup_channel,
-                      unique)
+from benchlib import (
+    COMMIT_SESSION,
+    DEFAULT_URL,
+    MODIFY_SESSION,
+    OPEN_SESSION,
+    SKUS,
+    GraphQLFailure,
+    KeepAliveConnection,
+    cpu_seconds,
+    gql_lean,
+    headers,
+    machine,
+    percentiles,
+    rss_kib,
+    setup_channel,
+    unique,
+)
 
 KITCHEN = """subscription($channels: [String!]) {
   orderEvents(channelCodes: $channels) {
@@ -50,7 +63,8 @@ KITCHEN = """subscription($channels: [String!]) {
     order { ref status totalQ itemsCount createdAt handleRef
             channel { code name }
             items { lineId sku name qty unitPriceQ lineTotalQ meta } } } }"""
-MINIMAL = """subscription($channels: [String!]) { orderEvents(channelCodes: $channels) { cursor event { id createdAt } } }"""
+MINIMAL = """subscription($channels: [String!]) {
+  orderEvents(channelCodes: $channels) { cursor event { id createdAt } } }"""
 
 
 class Subscriber:
@@ -393,7 +407,8 @@ class Displays:
         for sub in self.subscribers:
             sub.settle()
         return {"latencies": list(self.latencies), "received": [len(sub.received) for sub in self.subscribers],
-                "errors": dict(self.errors), "cpu_s": cpu_s, "settle_cpu_s": time.process_time() - self.cpu_from - cpu_s}
+                "errors": dict(self.errors), "cpu_s": cpu_s,
+                "settle_cpu_s": time.process_time() - self.cpu_from - cpu_s}
 
     async def close(self) -> None:
         await asyncio.gather(*(sub.close() for sub in self.subscribers), return_exceptions=True)
@@ -460,7 +475,7 @@ async def run_level(n: int, args: argparse.Namespace, client: httpx.AsyncClient,
     else:
         shares = [n // processes + (1 if i < n % processes else 0) for i in range(processes)]
         starts = [sum(shares[:i]) for i in range(processes)]
-        remote = [RemoteDisplays(args, channel, start, share) for start, share in zip(starts, shares)]
+        remote = [RemoteDisplays(args, channel, start, share) for start, share in zip(starts, shares, strict=True)]
 
     async def each(command: str) -> list[Any]:
         if local is not None:

@@ -52,7 +52,8 @@ def summarise(path: str) -> list[str]:
             for p in ("p50", "p99"):
                 out.append(f"| directives: commit → done {p} ms | {spread([x[p] for x in lat])} |")
             out.append(f"| directives/s (one worker) | {spread([x['directives_per_s'] for x in tp])} |")
-            out.append(f"| worker CPU ms per directive | {spread([x.get('worker_cpu_ms_per_directive') for x in tp])} |")
+            cpu = spread([x.get('worker_cpu_ms_per_directive') for x in tp])
+            out.append(f"| worker CPU ms per directive | {cpu} |")
             out.append(f"| directives not done (all runs) | "
                        f"{merge([{k: v for k, v in x['statuses'].items() if k != 'done'} for x in tp])} |")
         elif kind == "stream":

@@ -27,13 +27,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select  # noqa: E402
+from benchlib import cpu_seconds, machine
+from sqlalchemy import func, select
 
-from benchlib import cpu_seconds, machine  # noqa: E402
-from omniman_gql.models import Directive  # noqa: E402
-from omniman_gql.runtime import Hub  # noqa: E402
-from omniman_gql.services import channels, outbox  # noqa: E402
-from omniman_gql.settings import get_settings  # noqa: E402
+from omniman_gql.models import Directive
+from omniman_gql.runtime import Hub
+from omniman_gql.services import channels, outbox
+from omniman_gql.settings import get_settings
 
 TOPIC = "notification.send"
 ROWS_PER_TRANSACTION = 500

@@ -18,7 +18,7 @@ def parse_qty(value: Any, *, field: tuple[str | int, ...] = ("qty",), allow_zero
 
     Floats are refused: they are not exact, and 0.1 + 0.2 must never become 0.30000000000000004 of a kilo.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise OmnimanError(ErrorCode.INVALID_QTY, "Quantity must be a decimal string or an integer.", field=field,
                            context={"given_type": type(value).__name__})
     if value is None:

@@ -48,8 +48,10 @@ class Settings(BaseSettings):
     directive_max_attempts: int = Field(5, ge=1, le=100, description="Attempts before a directive is `failed`.")
     directive_backoff_ms: int = Field(1_000, ge=0, description="First retry delay; doubles each attempt.")
     directive_backoff_max_ms: int = Field(5 * 60_000, ge=0, description="Longest retry delay.")
-    directive_running_timeout_s: int = Field(300, ge=1, description="A `running` directive older than this is reclaimed.")
-    sweeper_interval_s: float = Field(5.0, gt=0, description="How often the sweeper looks for due and stuck directives.")
+    directive_running_timeout_s: int = Field(
+        300, ge=1, description="A `running` directive older than this is reclaimed.")
+    sweeper_interval_s: float = Field(
+        5.0, gt=0, description="How often the sweeper looks for due and stuck directives.")
     # An idle Redis consumer sleeps up to this long between polls, so it is added to directive latency at low traffic
     # (50 ms: commit → done p50 ≈ 40 ms; 10 ms: ≈ 15 ms, bench/directives.py) for ≈ 100 cheap polls/s per idle worker.
     worker_timeout_ms: int = Field(10, ge=1, description="How long an idle dramatiq worker waits for a message.")

@@ -114,7 +114,7 @@ class UnitOfWork:
     - `publish`, `directive_ids`, `after_commit`: sent, dispatched or run only after COMMIT.
     """
 
-    __slots__ = ("readonly", "autocommit", "directive_ids", "messages", "after_commit")
+    __slots__ = ("after_commit", "autocommit", "directive_ids", "messages", "readonly")
 
     sessions: SessionStatements
     commits: CommitStatements

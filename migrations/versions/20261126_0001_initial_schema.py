@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26
 """
 from collections.abc import Sequence
@@ -10,8 +10,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate may render SQLModel's types)
 from alembic import op
 
-import omniman_gql.models._base  # noqa: F401  (column types of the hub)
-
+import omniman_gql.models._base
 
 revision: str = '0001'
 down_revision: str | None = None

@@ -1,7 +1,8 @@
 """Operator commands of `omniman`: `demo`, `channel apply FILE`, `directives list|retry`, `settings-doc`.
 
-Registered in `omniman_gql.cli.COMMANDS`; each runs one short asyncio program on a Hub of its own (the database named by the
-settings) and prints what it did. Expected failures print `error: …` lines on stderr and exit with status 1.
+Registered in `omniman_gql.cli.COMMANDS`; each runs one short asyncio program on a Hub of its own (the database
+named by the settings) and prints what it did. Expected failures print `error: …` lines on stderr and exit with
+status 1.
 """
 
 from __future__ import annotations

@@ -20,9 +20,12 @@ WIRE_TO_FIELD = {"lineId": "line_id", "unitPriceQ": "unit_price_q", "fromLineId"
                  "intoLineId": "into_line_id"}
 
 DATA_ROOTS = frozenset(
-    "customer delivery payment notes meta extra custom tags discounts fees tip coupon source operator table tab".split()
+    ["customer", "delivery", "payment", "notes", "meta", "extra", "custom", "tags", "discounts", "fees", "tip",
+     "coupon", "source", "operator", "table", "tab"]
 )
-SYSTEM_ROOTS = frozenset("checks issues state status rev session_key channel items pricing pricing_trace".split())
+SYSTEM_ROOTS = frozenset(
+    ["checks", "issues", "state", "status", "rev", "session_key", "channel", "items", "pricing", "pricing_trace"]
+)
 MAX_PATH_DEPTH = 5
 
 

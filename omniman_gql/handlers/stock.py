@@ -64,7 +64,8 @@ def insufficient_issues(items: list[dict[str, Any]], availability: list[Availabi
 
 
 def _hold_doc(hold: Hold) -> dict[str, Any]:
-    return {"hold_id": hold.hold_id, "sku": hold.sku, "qty": qty_str(hold.qty), "expires_at": hold.expires_at.isoformat()}
+    return {"hold_id": hold.hold_id, "sku": hold.sku, "qty": qty_str(hold.qty),
+            "expires_at": hold.expires_at.isoformat()}
 
 
 async def stock_hold(hub: Hub, directive: Directive) -> None:

@@ -25,7 +25,7 @@ class ParkedConnections:
     any other state (an error, a transaction still open, invalidated, closed) goes back to the pool, which resets
     it. `close()` returns every parked connection."""
 
-    __slots__ = ("_engine", "_idle", "_keep", "_limit", "_closed")
+    __slots__ = ("_closed", "_engine", "_idle", "_keep", "_limit")
 
     def __init__(self, engine: AsyncEngine, *, keep: int, limit: int) -> None:
         self._engine = engine

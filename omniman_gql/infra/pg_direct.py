@@ -97,7 +97,7 @@ class Plan:
     values through the bind's processor, or one of the statement's literals, processed once), and (from its first
     run, with the column types psycopg reports) the row type and the result processors."""
 
-    __slots__ = ("sql", "binds", "columns", "row", "processors")
+    __slots__ = ("binds", "columns", "processors", "row", "sql")
 
     def __init__(self, sql: str, binds: list[tuple[str, str | None, Any]], columns: list[Any]) -> None:
         self.sql = sql
@@ -171,7 +171,7 @@ def _plan(statement: Any, keys: tuple[str, ...], dialect: Any) -> Plan | None:
 class DirectConnection:
     """One unit of work's statements sent on its psycopg connection, through one cursor."""
 
-    __slots__ = ("_connection", "_driver", "_cursor")
+    __slots__ = ("_connection", "_cursor", "_driver")
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection

@@ -152,7 +152,7 @@ async def _psycopg_autocommit(connection: AsyncConnection) -> AsyncIterator[None
 class SqlUnitOfWork(UnitOfWork):
     """A unit of work on a SQLAlchemy connection."""
 
-    __slots__ = ("connection", "_database", "_session", "_direct", "_sessions", "_commits", "_orders", "_rows")
+    __slots__ = ("_commits", "_database", "_direct", "_orders", "_rows", "_session", "_sessions", "connection")
 
     def __init__(self, database: Database, connection: AsyncConnection, *, readonly: bool, autocommit: bool) -> None:
         super().__init__(readonly=readonly, autocommit=autocommit)

@@ -79,7 +79,7 @@ class Parked(BaseException):
 class Follower:
     """One feed at its tail: its position and filter, its inbox while not direct, and whether it is parked."""
 
-    __slots__ = ("tail", "position", "wanted", "horizon", "inbox", "deliver", "resume", "parked", "direct")
+    __slots__ = ("deliver", "direct", "horizon", "inbox", "parked", "position", "resume", "tail", "wanted")
 
     def __init__(self, tail: Tail, position: Position, wanted: tuple[str, ...] | None, maxsize: int) -> None:
         self.tail = tail

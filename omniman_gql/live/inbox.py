@@ -33,7 +33,7 @@ class Inbox:
     more than the rest of a kitchen display's subscription state), and the wake-up is a bare future.
     """
 
-    __slots__ = ("maxsize", "size", "failure", "_entries", "_waiter")
+    __slots__ = ("_entries", "_waiter", "failure", "maxsize", "size")
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize

@@ -54,7 +54,7 @@ class PubSub(Protocol):
 class Listener:
     """One local subscription: its topics and its callback."""
 
-    __slots__ = ("topics", "on_message")
+    __slots__ = ("on_message", "topics")
 
     def __init__(self, topics: Sequence[str], on_message: OnMessage) -> None:
         self.topics = tuple(topics)

@@ -174,7 +174,7 @@ class RedisPubSub:
             with anyio.CancelScope(shield=True):
                 try:
                     await self._reader
-                except (asyncio.CancelledError, Exception):
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the reader's end, whatever it was, is not news
                     pass
             self._reader = None
         if self._pubsub is not None:

@@ -17,8 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Channel, Order, OrderEvent
 from ..runtime import Hub
-from .eventlog import Horizon, LoggedEvent, Position, read_events_with_orders, snapshot, with_lines_and_channels, \
-    with_orders
+from .eventlog import (
+    Horizon,
+    LoggedEvent,
+    Position,
+    read_events_with_orders,
+    snapshot,
+    with_lines_and_channels,
+    with_orders,
+)
 from .inbox import SubscriptionClosed
 from .pubsub import Message, PubSub
 
@@ -99,7 +106,7 @@ class Tail:
                                 await pending
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the feeds following this tail
+        except BaseException as exc:  # handed to the feeds following this tail
             self.error = exc
             self.ready.set()
             for follower in list(self.followers):

@@ -198,7 +198,7 @@ async def _run_claimed(hub: Hub, directive: Directive, started: float) -> RunOut
     except DirectiveFailed as exc:
         log.warning("directive %s (%s) failed for good: %s", directive_id, directive.topic, exc)
         outcome = await fail_or_backoff(hub, directive, _error_text(exc), permanent=True)
-    except Exception as exc:  # noqa: BLE001 - any handler failure is recorded on the row and retried
+    except Exception as exc:  # any handler failure is recorded on the row and retried
         log.warning("directive %s (%s) attempt %s failed: %s", directive_id, directive.topic, directive.attempts,
                     _error_text(exc), exc_info=log.isEnabledFor(logging.DEBUG))
         outcome = await fail_or_backoff(hub, directive, _error_text(exc))

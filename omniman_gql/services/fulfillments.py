@@ -79,8 +79,8 @@ async def create_fulfillment(
     async with hub.transaction() as uow:
         order, _ = await lock_order(uow.db, ref)  # serialises fulfillments of one order: no over-fulfilment race
         assert order.id is not None  # read from its table: the model's None is for an order not yet inserted
-        ordered = {line_id: qty for line_id, qty in (await uow.db.execute(
-            select(col(OrderItem.line_id), col(OrderItem.qty)).where(col(OrderItem.order_id) == order.id))).all()}
+        lines = select(col(OrderItem.line_id), col(OrderItem.qty)).where(col(OrderItem.order_id) == order.id)
+        ordered: dict[str, Decimal] = dict((await uow.db.execute(lines)).all())
         done = await _fulfilled(uow.db, order.id)
         for line_id, qty in wanted.items():
             i = first_index[line_id]

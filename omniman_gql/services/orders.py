@@ -21,9 +21,9 @@ from ..models.rows import OrderRow
 from ..runtime import Hub
 from .common import fetch_prices, get_channel, lock_order, rules_of
 from .events import record_event
+from .modify import run_modifiers_and_validators
 from .ordering import create_order
 from .outbox import enqueue_many
-from .modify import run_modifiers_and_validators
 from .sessions import check_handle, check_session_data
 
 

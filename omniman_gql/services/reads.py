@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
 from sqlmodel import SQLModel, col
@@ -33,7 +33,7 @@ class Page(Generic[T]):
 # batches: each opens its own short read-only transaction, so no database session outlives a batch
 
 
-def _columns(model: type[SQLModel]) -> Select[Unpack[tuple[Any, ...]]]:
+def _columns(model: type[SQLModel]) -> Select[*tuple[Any, ...]]:
     """SELECT of a model's columns: rows come back as plain named tuples with the same attribute names. Lists use
     this because building an ORM object per row costs far more than the row (most of a long page's time)."""
     return select(*table_of(model).columns)

@@ -12,7 +12,8 @@ from tests.ops.server import Served, admin_token, omniman_serve
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 ORDERS = """query($channel: String!, $after: String) {
-  orders(channelCode: $channel, first: 100, after: $after) { edges { node { ref } } pageInfo { hasNextPage endCursor } } }"""
+  orders(channelCode: $channel, first: 100, after: $after) {
+    edges { node { ref } } pageInfo { hasNextPage endCursor } } }"""
 
 
 def run_bench(script: str, *args: str) -> dict[str, Any]:

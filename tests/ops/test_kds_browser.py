@@ -22,7 +22,8 @@ from tests.ops.server import Served, admin_token, omniman_serve, run_omniman
 
 pytestmark = pytest.mark.slow
 
-OPEN = """mutation Open($input: OpenSessionInput!) { openSession(input: $input) { session { sessionKey } errors { code } } }"""
+OPEN = """mutation Open($input: OpenSessionInput!) {
+  openSession(input: $input) { session { sessionKey } errors { code } } }"""
 MODIFY = """mutation Modify($input: ModifySessionInput!) {
   modifySession(input: $input) { session { rev } errors { code message } } }"""
 COMMIT = """mutation Commit($input: CommitSessionInput!) {

@@ -147,7 +147,7 @@ def test_cli_channel_apply_twice_then_a_bad_file(cli_database: str, tmp_path: Pa
     assert main(["channel", "apply", str(good)]) == 0
     assert "channel kiosk            unchanged" in capsys.readouterr().out
     assert main(["channel", "apply", str(bad)]) == 1
-    out, err = capsys.readouterr()
+    err = capsys.readouterr().err
     assert "error: channels[1] (broken): unknown key 'pricing'" in err and "Nothing was applied" in err, err
     assert main(["channel", "apply", "--dry-run", str(good)]) == 0
     assert "1 channel(s) are valid" in capsys.readouterr().out

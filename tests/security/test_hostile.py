@@ -31,7 +31,7 @@ BODIES: dict[str, tuple[bytes, str]] = {
     "nothing": (b"", "Unable to parse request body as JSON"),
     "not JSON": (b"{query: 1", "Unable to parse request body as JSON"),
     "bad UTF-8": (b'{"query": "\xff\xfe"}', "Unable to parse request body as JSON"),
-    "absurd nesting": (('{"query": "{ __typename }", "variables": {"v": %s}}' % DEEP).encode(),
+    "absurd nesting": (f'{{"query": "{{ __typename }}", "variables": {{"v": {DEEP}}}}}'.encode(),
                        "Unable to parse request body as JSON"),
     "a batch": (b'[{"query": "{ __typename }"}, {"query": "{ __typename }"}]', "Batched requests"),
     "an empty batch": (b"[]", "Batched requests"),

@@ -13,10 +13,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from omniman_gql.live.pubsub import InProcessPubSub
 from omniman_gql.live.revocations import TOKENS_TOPIC, Revocations
+from omniman_gql.live.token_cache import TokenCache
 from omniman_gql.runtime import Hub
 from omniman_gql.services import auth
 from omniman_gql.settings import Settings
-from omniman_gql.live.token_cache import TokenCache
 from schema.asgi import create_app
 from tests.fixtures.app import Api
 from tests.fixtures.stream import eventually, wait_until
@@ -138,7 +138,7 @@ def test_one_tokens_subscription_tells_the_cache_and_closes_the_sockets(
             assert raw.receive_json()["type"] == "connection_ack"
         # Given the cache and the open sockets of one process, when they all wait for revocations...
         live = client.app_state["live"]
-        listeners = {lst for lst in live.pubsub.fanout.exact.get(TOKENS_TOPIC, ())}
+        listeners = set(live.pubsub.fanout.exact.get(TOKENS_TOPIC, ()))
         assert len(listeners) == 1 and live.revocations.watched() == sockets
         assert dict(client_redis.pubsub_numsub(topic)) == {topic.encode(): 1}
         # ...then one announcement refuses the token over HTTP and closes its sockets.

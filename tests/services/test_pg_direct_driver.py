@@ -8,10 +8,9 @@ import asyncio
 from typing import Any
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import bindparam, event, select, text
 from sqlalchemy.exc import OperationalError
-
-from psycopg.pq import TransactionStatus
 
 from omniman_gql.infra.pg_direct import DirectConnection, plan_of
 from omniman_gql.infra.statements.commits import _SEAL_AND_READ

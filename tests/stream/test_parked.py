@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 
 from omniman_gql.infra import observability
-from omniman_gql.live.inbox import SubscriptionClosed
-from omniman_gql.settings import Settings
 from omniman_gql.live.feed import followers
+from omniman_gql.live.inbox import SubscriptionClosed
 from omniman_gql.live.tails import Tail
+from omniman_gql.settings import Settings
 from schema.accel_uvicorn import WebSocketsSansIOProtocol
 from tests.api.operations import TRANSITION_ORDER, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api
@@ -126,7 +126,7 @@ def test_a_parked_subscription_fails_through_its_pipeline(served: tuple[str, dic
     _, state = served
     live = state["live"]
     before = _open()
-    with _display(served, stream_settings, "parked-failure") as (api, channel, ws):
+    with _display(served, stream_settings, "parked-failure") as (_api, channel, ws):
         _subscribe(ws, "a", channel)
         wait_until(lambda: live.tails.get(channel) is not None, what="the tail")
         tail = live.tails.get(channel)

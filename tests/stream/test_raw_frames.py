@@ -18,14 +18,14 @@ import uvicorn
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import ClientConnection, connect
 
+from omniman_gql.live.feed import followers
+from omniman_gql.live.tails import Tail, tail_topics
 from omniman_gql.runtime import Hub
 from omniman_gql.services.commit import commit_session
 from omniman_gql.services.orders import transition_order
 from omniman_gql.settings import Settings
-from omniman_gql.live.feed import followers
-from omniman_gql.live.tails import Tail, tail_topics
-from schema.asgi import create_app
 from schema.accel_uvicorn import _frame_header
+from schema.asgi import create_app
 from schema.ws_auth import TEXTS_MAX, shared_text
 from tests.api.operations import TRANSITION_ORDER, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api, free_port, wait_for_health

@@ -11,13 +11,26 @@ from starlette.websockets import WebSocketDisconnect
 
 from omniman_gql.settings import Settings
 from schema.asgi import create_app
-from tests.api.operations import ADD_ORDER_EVENT, MODIFY_SESSION, TRANSITION_ORDER, commit, make_channel, ok, \
-    open_with_lines
+from tests.api.operations import (
+    ADD_ORDER_EVENT,
+    MODIFY_SESSION,
+    TRANSITION_ORDER,
+    commit,
+    make_channel,
+    ok,
+    open_with_lines,
+)
 from tests.fixtures.app import Api
-from tests.graphql import authorize, create_token, init_payload
 from tests.fixtures.stream import redis_subscriptions, wait_until
-from tests.stream.wsclient import ORDER_EVENTS, SESSION_CHANGED, GraphQLWs, live_of, wait_for_no_feeds, \
-    wait_for_watchers
+from tests.graphql import authorize, create_token, init_payload
+from tests.stream.wsclient import (
+    ORDER_EVENTS,
+    SESSION_CHANGED,
+    GraphQLWs,
+    live_of,
+    wait_for_no_feeds,
+    wait_for_watchers,
+)
 
 PROTOCOL = ["graphql-transport-ws"]
 
@@ -162,10 +175,9 @@ def test_ws_limits_connection_init_time_and_subscriptions_per_connection(stream_
 
 
 def test_ws_legacy_graphql_ws_only_behind_its_setting(stream_settings: Settings) -> None:
-    with TestClient(create_app(stream_settings)) as client:
-        with pytest.raises(WebSocketDisconnect):
-            with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as raw:
-                raw.receive_json()
+    with TestClient(create_app(stream_settings)) as client, pytest.raises(WebSocketDisconnect), \
+            client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as raw:
+        raw.receive_json()
     legacy = stream_settings.model_copy(update={"legacy_graphql_ws": True, "connection_init_timeout_s": 0.5})
     with TestClient(create_app(legacy)) as client:
         authorize(client)

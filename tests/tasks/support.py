@@ -29,7 +29,7 @@ async def ecommerce(hub: Hub, stock: dict[str, str], prices: dict[str, int] | No
     """A channel that checks stock before commit and commits stock and captures payment after it."""
     code = await make_channel(hub, f"shop-{uuid.uuid4().hex[:6]}", config=ECOMMERCE_CONFIG)
     await catalog.set_stock_levels(hub, [{"sku": sku, "qty": qty} for sku, qty in stock.items()])
-    prices = {sku: 1000 for sku in stock} | (prices or {})
+    prices = dict.fromkeys(stock, 1000) | (prices or {})
     await catalog.set_prices(hub, [{"sku": sku, "unit_price_q": p} for sku, p in prices.items()])
     return code
 

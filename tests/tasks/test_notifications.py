@@ -41,7 +41,7 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:  # the stdlib's name
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             state.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
             time.sleep(state.delay_s)

@@ -73,7 +73,8 @@ class WorkerProcess:
     """`omniman worker` as a real process group (so SIGKILL reaches dramatiq's forked worker too)."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
-        env = {**os.environ, "OMNIMAN_DATABASE_URL": settings.database_url, "OMNIMAN_REDIS_URL": settings.redis_url or "",
+        env = {**os.environ, "OMNIMAN_DATABASE_URL": settings.database_url,
+               "OMNIMAN_REDIS_URL": settings.redis_url or "",
                "OMNIMAN_BROKER_NAMESPACE": settings.broker_namespace,
                "OMNIMAN_EXTRA_HANDLER_MODULES": ",".join(settings.extra_handler_modules),
                "OMNIMAN_DIRECTIVE_RUNNING_TIMEOUT_S": str(settings.directive_running_timeout_s),
@@ -238,7 +239,8 @@ async def test_broker_outage_loses_no_directive_and_doubles_none(
     assert len(queued) == 200 and len(dispatch_failures) == 100
     assert len(finished) == 200
     assert {(d.status, d.attempts) for d in finished} == {("done", 1)}, describe(finished)
-    assert await on_hand(hub_reader := Hub.create(settings), "MUG") == Decimal(1000 - 300)
+    hub_reader = Hub.create(settings)
+    assert await on_hand(hub_reader, "MUG") == Decimal(1000 - 300)
     try:
         for outcome in outcomes:
             assert len(await events(hub_reader, outcome.result["order_id"], "payment.captured")) == 1
@@ -248,7 +250,7 @@ async def test_broker_outage_loses_no_directive_and_doubles_none(
     print(f"100 commits with Redis down took {outage_s:.2f}s")
 
 
-# --- the same directive delivered twice at once ------------------------------------------------------------------------
+# --- the same directive delivered twice at once -----------------------------------------------------------------------
 
 
 async def test_same_directive_run_twice_concurrently_applies_its_effect_once(task_settings: Settings) -> None:
