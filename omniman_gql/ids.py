@@ -13,7 +13,7 @@ _ACCEPTED = 256 - 256 % len(ALPHABET)  # random bytes from here up are dropped, 
 
 
 def random_code(length: int) -> str:
-    # One read of the OS's random source per code: secrets.choice costs one per character (≈ 10 µs each).
+    # One read of the OS's random source per code, where secrets.choice would make one per character.
     chosen: list[str] = []
     while len(chosen) < length:
         chosen.extend(ALPHABET[byte % len(ALPHABET)] for byte in secrets.token_bytes(length) if byte < _ACCEPTED)

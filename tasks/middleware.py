@@ -31,8 +31,8 @@ def current_hub() -> tuple[Hub, DramatiqDispatcher]:
 
 def _start_event_loop_thread(logger: Any) -> None:
     """dramatiq's event loop thread, running uvloop (installed with uvicorn[standard]) instead of the stock loop: each
-    directive is a few database round trips, and the stock loop's bookkeeping per await was ≈ 20% of a directive's
-    Python calls."""
+    directive is a few database round trips, and the stock loop's bookkeeping per await is a large share of a
+    directive's own work."""
     thread = EventLoopThread(logger)
     try:
         import uvloop

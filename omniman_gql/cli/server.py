@@ -64,8 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     uvicorn.run(ASGI_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers,
                 reload=args.reload, log_level=args.log_level,
                 access_log=not settings.log_json,  # with JSON logs, the request lines replace uvicorn's
-                # Browsers offer permessage-deflate; accepting it costs ≈ 100 KiB and a compression per message for
-                # every kitchen display socket (measured with bench/stream.py), and GraphQL events are small.
+                # Browsers offer permessage-deflate; accepting it costs a compressor's memory and a compression per
+                # message for every kitchen display socket (bench/README.md), and GraphQL events are small.
                 ws_per_message_deflate=False)
     return 0
 

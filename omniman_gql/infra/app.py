@@ -60,10 +60,10 @@ def create_app(
                     value = await stack.enter_async_context(enter(hub))
                     if isinstance(value, dict):  # a part may add to the lifespan state (e.g. {"live": …})
                         state.update(value)
-                # What exists once the app is up (the schema's ≈ 160k objects, modules, the Hub) lives as long as the
-                # process: out of the collector's sight, a gen-1 collection costs ≈ 0.3 ms instead of up to 6 ms and a
-                # full one no longer walks them (≈ 60 ms, a latency spike at saturation). Given back at shutdown, so
-                # processes that start many apps (tests) collect them as before.
+                # What exists once the app is up (the schema's objects, modules, the Hub) lives as long as the
+                # process: out of the collector's sight, young collections stay short and a full one no longer walks
+                # them (a latency spike at saturation). Given back at shutdown, so processes that start many apps
+                # (tests) collect them as before.
                 gc.freeze()
                 try:
                     yield state

@@ -147,8 +147,8 @@ _children: dict[tuple[Any, ...], Any] = {}
 
 
 def _child(metric: Any, *labels: str) -> Any:
-    """`metric.labels(*labels)`, remembered: labels() validates and locks on every call (≈ 5 µs), a dict lookup
-    does not. The label values are bounded (schema fields, error codes, types), so this stays small."""
+    """`metric.labels(*labels)`, remembered: labels() validates and locks on every call, a dict lookup does
+    not. The label values are bounded (schema fields, error codes, types), so this stays small."""
     key = (metric, *labels)
     child = _children.get(key)
     if child is None:
