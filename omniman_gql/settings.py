@@ -52,8 +52,8 @@ class Settings(BaseSettings):
         300, ge=1, description="A `running` directive older than this is reclaimed.")
     sweeper_interval_s: float = Field(
         5.0, gt=0, description="How often the sweeper looks for due and stuck directives.")
-    # An idle Redis consumer sleeps up to this long between polls, so it is added to directive latency at low traffic
-    # (50 ms: commit → done p50 ≈ 40 ms; 10 ms: ≈ 15 ms, bench/directives.py) for ≈ 100 cheap polls/s per idle worker.
+    # An idle Redis consumer sleeps up to this long between polls, so it is added to directive latency at low traffic;
+    # a short one costs only cheap polls of an idle worker (bench/directives.py measures both).
     worker_timeout_ms: int = Field(10, ge=1, description="How long an idle dramatiq worker waits for a message.")
     directive_redispatch_after_s: float = Field(
         10.0, ge=0, description="The sweeper re-sends a due `queued` directive left untouched this long.")
