@@ -63,7 +63,7 @@ class RawFrames:
     write at once: the socket open on both sides, nothing closing, the transport not paused for a slow reader;
     otherwise `write` answers False and the caller takes the ASGI path, which waits or fails as it always did."""
 
-    __slots__ = ("websocket", "protocol", "head")
+    __slots__ = ("head", "protocol", "websocket")
 
     def __init__(self, websocket: Any, protocol: Any, operation_id: str) -> None:
         self.websocket = websocket  # Starlette's WebSocket: its state must say CONNECTED too

@@ -5,18 +5,25 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from omniman_gql.infra import app as core_app
-from omniman_gql.live.stream import live_stream
 from omniman_gql.infra.log_redaction import redact_access_log
+from omniman_gql.live.stream import live_stream
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings, get_settings
-
 from tasks.dispatch import dispatcher_for
 from tasks.embedded import embedded_runtime
 
-from .build import build_schema
 from .accel_uvicorn import KeepTransportSend
+from .build import build_schema
 from .kds import kds_routes
 from .view import OmnimanGraphQL
+
+
+def _view_class(settings: Settings) -> type[OmnimanGraphQL]:
+    if not settings.accelerate:
+        return OmnimanGraphQL
+    from .accel_strawberry.http import AcceleratedGraphQL  # imported only when used: it leans on Strawberry's internals
+
+    return AcceleratedGraphQL
 
 
 def create_app(settings: Settings | None = None, *, run_directives: bool = True, **options: object) -> Starlette:
@@ -29,7 +36,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     """
     settings = settings or get_settings()
     redact_access_log()  # `/kds?token=…` must not write the token into the access log
-    view = OmnimanGraphQL(build_schema(settings), settings=settings)
+    view = _view_class(settings)(build_schema(settings), settings=settings)
     routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view), *kds_routes()]
     if run_directives:
         options.setdefault("hub_factory", lambda s: Hub.create(s, dispatcher=dispatcher_for(s)))

@@ -33,7 +33,7 @@ TOKEN_BOX = """<form id="omniman-token" style="position: fixed; top: 8px; right:
     <span id="omniman-token-state"></span>
   </form>
   <script>
-    const TOKEN_KEY = %(key)s;
+    const TOKEN_KEY = __TOKEN_KEY__;
     (function () {
       const form = document.getElementById("omniman-token");
       const state = document.getElementById("omniman-token-state");
@@ -52,7 +52,7 @@ TOKEN_BOX = """<form id="omniman-token" style="position: fixed; top: 8px; right:
       });
     })();
   </script>
-  """ % {"key": json.dumps(TOKEN_KEY)}
+  """.replace("__TOKEN_KEY__", json.dumps(TOKEN_KEY))
 
 
 def graphiql_page(html: str, example: str = QUICK_START) -> str:

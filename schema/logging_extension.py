@@ -9,10 +9,10 @@ from typing import Any
 from graphql import DocumentNode, FieldNode, GraphQLError, get_operation_ast
 
 from omniman_gql.infra import observability
-from omniman_gql.settings import Settings
 from omniman_gql.live.feed import Parked
+from omniman_gql.settings import Settings
 
-from .accel_strawberry import resumed_subscription
+from .accel_strawberry.websockets import resumed_subscription
 from .extensions import MaskInternalErrors, is_unexpected
 
 INVALID = "invalid"
@@ -64,16 +64,16 @@ class ObserveOperations(MaskInternalErrors):
         outcome, codes = classify(ec.result)
         context = ec.context
         request = getattr(context, "request", None)
-        return dict(
-            operation=root,
-            operation_type=operation_type,
-            operation_name=ec.operation_name,
-            actor=getattr(getattr(context, "principal", None), "name", None),
-            outcome=outcome,
-            error_codes=codes,
-            transport="ws" if request is not None and getattr(request, "scope", {}).get("type") == "websocket"
+        return {
+            "operation": root,
+            "operation_type": operation_type,
+            "operation_name": ec.operation_name,
+            "actor": getattr(getattr(context, "principal", None), "name", None),
+            "outcome": outcome,
+            "error_codes": codes,
+            "transport": "ws" if request is not None and getattr(request, "scope", {}).get("type") == "websocket"
             else "http",
-        )
+        }
 
 
 def _finish(settings: Settings, subscription: str | None, started: float, fields: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ subscriber; the order and event rows themselves were read once per process by th
 
 When accelerating, `orderEvents` over graphql-transport-ws is delivered directly: the tail's task writes the shared
 `next` frame to the socket, and the subscription's own generator only yields what that declines
-(`schema.accel_strawberry`).
+(`schema.accel_strawberry.websockets`).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from omniman_gql.errors import OmnimanError
 from omniman_gql.live.feed import OrderEventItem, order_event_feed
 from omniman_gql.live.inbox import SubscriptionClosed
 from omniman_gql.live.session_feed import session_feed
-from omniman_gql.live.stream import LiveFeeds
+from omniman_gql.live.shared import LiveFeeds
 from omniman_gql.services.auth import Action
 from omniman_gql.services.common import session_not_found
 
-from .accel_strawberry import direct_delivery, resumed_subscription
+from .accel_strawberry.websockets import direct_delivery, resumed_subscription
 from .context import Info
 from .errors import ClientError, field_path
 from .loaders import Loaders, create_loaders

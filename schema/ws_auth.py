@@ -10,9 +10,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyInitMessage
 
-from .accel_strawberry import DirectDeliveryHandler
+from .accel_strawberry.websockets import DirectDeliveryHandler
 from .context import Context
-from .extensions import NUL_MESSAGE, contains_nul
+from .document_limits import NUL_MESSAGE, contains_nul
 from .subscriptions import LegacyGraphQLWSHandler
 
 UNAUTHORIZED = 4401

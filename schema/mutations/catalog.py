@@ -2,8 +2,6 @@
 
 from typing import Annotated
 
-from typing import Annotated
-
 import strawberry
 
 from omniman_gql.errors import OmnimanError

@@ -14,7 +14,6 @@ from ..payloads import ChannelPayload
 from ..permissions import Action, authorize
 from ..types.channel import Channel
 
-
 INPUT = "What to do (see the input type)."
 ChannelArg = Annotated[ChannelInput, strawberry.argument(description=INPUT)]
 

@@ -1,7 +1,6 @@
 """The commit mutation: a session becomes an order, exactly once per idempotency key."""
 
 import uuid
-
 from typing import Annotated
 
 import strawberry
@@ -15,7 +14,6 @@ from ..inputs.session import CommitSessionInput
 from ..payloads import CommitPayload, CommitResult
 from ..permissions import Action, authorize, ensure_channel_visible
 from ..types.order import Order
-
 
 INPUT = "What to do (see the input type)."
 CommitSessionArg = Annotated[CommitSessionInput, strawberry.argument(description=INPUT)]

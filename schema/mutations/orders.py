@@ -27,7 +27,6 @@ from ..permissions import (
 from ..types.fulfillment import Fulfillment
 from ..types.order import Order
 
-
 INPUT = "What to do (see the input type)."
 ImportOrderArg = Annotated[ImportOrderInput, strawberry.argument(description=INPUT)]
 TransitionOrderArg = Annotated[TransitionOrderInput, strawberry.argument(description=INPUT)]

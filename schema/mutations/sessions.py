@@ -14,7 +14,6 @@ from ..payloads import SessionPayload
 from ..permissions import Action, authorize, ensure_channel_visible, ensure_session_visible
 from ..types.session import Session
 
-
 INPUT = "What to do (see the input type)."
 OpenSessionArg = Annotated[OpenSessionInput, strawberry.argument(description=INPUT)]
 ModifySessionArg = Annotated[ModifySessionInput, strawberry.argument(description=INPUT)]

@@ -9,8 +9,8 @@ import pytest
 from strawberry.types.arguments import convert_argument
 
 from omniman_gql.settings import Settings
+from schema.accel_strawberry.documents import Documents, PreparedDocuments
 from schema.build import OmnimanSchema, build_schema
-from schema.extensions import Documents, PreparedDocuments
 from schema.inputs.session import (
     AddLineInput,
     LineRefInput,
@@ -28,7 +28,7 @@ def documents_of(schema: OmnimanSchema) -> Documents:
 
 
 async def test_a_repeated_document_is_parsed_and_validated_once() -> None:
-    schema = build_schema(Settings(max_query_depth=7))
+    schema = build_schema(Settings(max_query_depth=7, accelerate=True))
     cache = documents_of(schema).prepare
     query = "query CacheProbe { __typename }"
     await schema.execute(query)
@@ -39,26 +39,30 @@ async def test_a_repeated_document_is_parsed_and_validated_once() -> None:
     assert after.misses == before.misses and after.hits == before.hits + 5
 
 
-async def test_document_limits_still_apply_with_the_cache() -> None:
-    schema = build_schema(Settings(max_query_depth=3))
+@pytest.mark.parametrize("accelerate", [True, False], ids=["prepared", "stock"])
+async def test_document_limits_still_apply_with_the_cache(accelerate: bool) -> None:
+    schema = build_schema(Settings(max_query_depth=3, accelerate=accelerate))
     deep = "{ orders { edges { node { channel { code } } } } }"
     for _ in range(2):
         result = await schema.execute(deep)
         assert result.errors and "exceeds maximum operation depth" in result.errors[0].message
-    assert documents_of(schema).prepare.cache_info().hits == 1
+    if accelerate:
+        assert documents_of(schema).prepare.cache_info().hits == 1
 
 
-async def test_a_document_over_the_token_limit_is_refused_every_time_and_never_remembered() -> None:
-    schema = build_schema(Settings(max_query_tokens=100))
+@pytest.mark.parametrize("accelerate", [True, False], ids=["prepared", "stock"])
+async def test_a_document_over_the_token_limit_is_refused_every_time_and_never_remembered(accelerate: bool) -> None:
+    schema = build_schema(Settings(max_query_tokens=100, accelerate=accelerate))
     long = "{ " + "__typename " * 120 + "}"
     for _ in range(2):
         result = await schema.execute(long)
         assert result.errors and "more than 100 tokens" in result.errors[0].message
-    assert documents_of(schema).prepare.cache_info().currsize == 0
+    if accelerate:
+        assert documents_of(schema).prepare.cache_info().currsize == 0
 
 
 def test_planned_input_conversion_builds_what_strawberrys_own_builds() -> None:
-    schema = build_schema(Settings())
+    schema = build_schema(Settings(accelerate=True))
     definition = SessionOpInput.__strawberry_definition__  # type: ignore[attr-defined]
     ops = [{"addLine": {"sku": "COFFEE", "qty": Decimal("2"), "unitPriceQ": None, "meta": {"a": [1]}}},
            {"setData": {"path": "customer.name", "value": None}}, {"removeLine": {"lineId": "L-1"}},
@@ -75,7 +79,7 @@ def test_planned_input_conversion_builds_what_strawberrys_own_builds() -> None:
             d.from_input = None
         generic = convert_argument(value, ModifySessionInput, registry, config)
     finally:
-        for d, plan in zip(nested, plans):
+        for d, plan in zip(nested, plans, strict=True):
             d.from_input = plan
     assert planned == generic and repr(planned) == repr(generic)
     assert [op.to_op() for op in planned.ops] == [op.to_op() for op in generic.ops]  # type: ignore[attr-defined]

@@ -11,8 +11,9 @@ import pytest
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
+from omniman_gql.settings import Settings
+from schema.accel_strawberry.hooks import PreparedHooksRunner, _Stage
 from schema.build import build_schema
-from schema.extensions import PreparedHooksRunner, _Stage
 
 pytestmark = pytest.mark.anyio
 log: list[str] = []
@@ -108,7 +109,7 @@ async def run(runner_class: type[SchemaExtensionsRunner], extensions: list[type[
                 raise Boom("inside")
         async with runner.executing():
             log.append("executed")
-    except Exception as exc:  # compared below, type, message and cause
+    except Exception as exc:  # noqa: BLE001 - compared below, type, message and cause
         outcome = (type(exc), str(exc), repr(exc.__cause__), repr(exc.__context__))
     return list(log), outcome
 
@@ -131,7 +132,7 @@ def test_sync_stages_match_strawberrys_too(name: str) -> None:
                 log.append("body")
                 if fail:
                     raise Boom("inside")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - compared below, type, message and cause
             return list(log), (type(exc), str(exc), repr(exc.__cause__))
         return list(log), None
 
@@ -139,11 +140,17 @@ def test_sync_stages_match_strawberrys_too(name: str) -> None:
 
 
 def test_the_schema_enters_its_hooks_with_the_prepared_runner() -> None:
-    schema = build_schema()
+    schema = build_schema(Settings(accelerate=True))
     runner = schema.create_extensions_runner(None, schema.get_extensions())  # type: ignore[arg-type]
     assert isinstance(runner, PreparedHooksRunner)
     assert all(isinstance(stage, _Stage) for stage in (runner.operation(), runner.parsing(), runner.validation(),
                                                         runner.executing()))
+
+
+def test_without_the_accelerators_the_schema_uses_strawberrys_runner() -> None:
+    schema = build_schema(Settings(accelerate=False))
+    runner = schema.create_extensions_runner(None, schema.get_extensions())  # type: ignore[arg-type]
+    assert type(runner) is SchemaExtensionsRunner
 
 
 class Reports(SchemaExtension):

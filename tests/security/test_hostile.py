@@ -13,8 +13,8 @@ from strawberry.http.parse_content_type import parse_content_type
 
 from omniman_gql.services import channels
 from omniman_gql.settings import Settings
+from schema.accel_strawberry.http import _plainly_json
 from schema.asgi import create_app
-from schema.view import _plainly_json
 from tests.api.operations import import_order, make_channel
 from tests.fixtures.app import Api
 from tests.graphql import authorize, create_token, gql, init_payload

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from omniman_gql.live.feed import OrderEventItem, followers, order_event_feed
-from omniman_gql.live.stream import LiveFeeds
+from omniman_gql.live.shared import LiveFeeds
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders
-from schema.accel_strawberry import start_now
+from schema.accel_strawberry.websockets import start_now
 from tests.factories import committed_order, make_channel
 from tests.fixtures.stream import collecting, eventually
 

@@ -21,10 +21,10 @@ from typing import Any
 from graphql import ExecutionResult
 
 from omniman_gql.live.feed import Follower, OrderEventItem, Parked, release
-from omniman_gql.live.stream import LiveFeeds
+from omniman_gql.live.shared import LiveFeeds
 
-from .accel_uvicorn import RawFrames
-from .fanout import MessageEncoder, SharingExecutor, current_executor
+from ..accel_uvicorn import RawFrames
+from ..fanout import MessageEncoder, SharingExecutor, current_executor
 
 CHECKPOINTS = 4  # bare yields `start_now` steps over before it leaves a send to the subscriber's task
 
@@ -41,7 +41,7 @@ class DirectDelivery:
     would) once the operation is over, for a result with errors (masked and logged by Strawberry), and when the
     send raises; a send the socket cannot take at once is returned unfinished for the subscriber to complete."""
 
-    __slots__ = ("handler", "operation", "executor", "views", "encoder", "send_text", "raw")
+    __slots__ = ("encoder", "executor", "handler", "operation", "raw", "send_text", "views")
 
     def __init__(self, handler: Any, operation: Any, executor: SharingExecutor, views: Any,
                  encoder: MessageEncoder, send_text: Any, raw: RawFrames | None) -> None:

@@ -1,0 +1,51 @@
+"""The document limits: tokens, depth, aliases, no NUL characters, no introspection when it is off, and how many
+distinct documents are remembered parsed and validated."""
+
+from typing import Any
+
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule, StringValueNode, ValidationRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+
+from omniman_gql.settings import Settings
+
+CACHE_SIZE = 512  # distinct documents remembered parsed and validated
+
+
+NUL_MESSAGE = "Strings may not contain NUL (\\u0000) characters."
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a JSON value holds a string with a NUL character (PostgreSQL text cannot store one). Iterative:
+    a document nested a thousand levels deep must not exhaust the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+class NoNulCharacters(ValidationRule):
+    """String literals of a document may not hold NUL characters (variables are checked by the view)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        if "\x00" in node.value:
+            self.report_error(GraphQLError(NUL_MESSAGE, node))
+
+
+def limit_rules(settings: Settings) -> tuple[type[ValidationRule], ...]:
+    """The validation rules of the document limits, beyond graphql-core's and Strawberry's own: depth, aliases, NUL
+    characters, and no introspection when it is off. The stock limiters build their rule classes per instance: built
+    once here, reused for every document."""
+    return (
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        NoNulCharacters,
+        *(() if settings.introspection else (NoSchemaIntrospectionCustomRule,)),
+    )
