@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omniman_gql.live.pubsub import create_pubsub
+from omniman_gql.live.stream import create_pubsub
 from omniman_gql.protocols import EventPublisher
 from omniman_gql.runtime import NullPublisher
 from omniman_gql.settings import Settings

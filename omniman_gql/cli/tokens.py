@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..errors import OmnimanError
-from ..live.pubsub import create_pubsub
+from ..live.stream import create_pubsub
 from ..runtime import Hub
 from ..services import auth
 from ..settings import Settings, get_settings

@@ -33,7 +33,7 @@ from .inbox import Inbox
 from .tails import Batch, Tail, tail_key
 
 if TYPE_CHECKING:
-    from .stream import LiveFeeds
+    from .shared import LiveFeeds
 
 MAX_CHANNELS = 50
 MAX_STATUSES = 50

@@ -143,12 +143,3 @@ class InProcessPubSub:
 
     async def aclose(self) -> None:
         return None
-
-
-def create_pubsub(settings: Any) -> PubSub:
-    """Redis pub/sub when `redis_url` is set (every process sees every event), else in-process."""
-    if settings.redis_url:
-        from .redis_pubsub import RedisPubSub
-
-        return RedisPubSub(settings.redis_url, namespace=settings.broker_namespace)
-    return InProcessPubSub()

@@ -15,7 +15,7 @@ from ..services.events import session_topic
 from .eventlog import snapshot
 
 if TYPE_CHECKING:
-    from .stream import LiveFeeds
+    from .shared import LiveFeeds
 
 
 async def session_feed(live: LiveFeeds, *, channel_code: str, session_key: str) -> AsyncIterator[Session]:

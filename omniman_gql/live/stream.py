@@ -7,29 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ..runtime import Hub
-from .pubsub import PubSub, create_pubsub
-from .revocations import Revocations
-from .tails import Tails
+from .pubsub import InProcessPubSub, PubSub
+from .redis_pubsub import RedisPubSub
+from .shared import LiveFeeds
 from .token_cache import TokenCache
-
-
-class LiveFeeds:
-    """What the subscriptions of one process share: the hub, the pub/sub, the order-event tails and the token
-    revocations they hear."""
-
-    def __init__(self, hub: Hub, pubsub: PubSub, *, buffer: int = 1000, replay_page: int = 200,
-                 poll_s: float = 5.0, horizon_wait_s: float = 5.0) -> None:
-        self.hub = hub
-        self.pubsub = pubsub
-        self.buffer = buffer  # events a subscriber may fall behind (the `Inbox` lag rule)
-        self.replay_page = replay_page
-        self.poll_s = poll_s
-        self.tails = Tails(hub, pubsub, poll_s=poll_s, horizon_wait_s=horizon_wait_s)
-        self.revocations = Revocations(hub, pubsub, recheck_s=hub.settings.token_recheck_s)
-        self.attachments: dict[str, Any] = {}  # per-process helpers of the adapters (e.g. shared views per event)
-
-    async def aclose(self) -> None:
-        await self.tails.aclose()
 
 
 @asynccontextmanager
@@ -49,3 +30,10 @@ async def live_stream(hub: Hub) -> AsyncIterator[dict[str, Any]]:
         await live.aclose()
         hub.publisher = previous
         await pubsub.aclose()
+
+
+def create_pubsub(settings: Any) -> PubSub:
+    """Redis pub/sub when `redis_url` is set (every process sees every event), else in-process."""
+    if settings.redis_url:
+        return RedisPubSub(settings.redis_url, namespace=settings.broker_namespace)
+    return InProcessPubSub()

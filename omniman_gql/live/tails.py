@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import anyio
 from sqlalchemy import func, select
@@ -29,8 +29,13 @@ from .eventlog import (
 from .inbox import SubscriptionClosed
 from .pubsub import Message, PubSub
 
-if TYPE_CHECKING:
-    from .feed import Follower
+
+class Follower(Protocol):
+    """A feed following a tail (`live.feed.Follower`): it takes each batch, or is told the tail failed."""
+
+    def take(self, batch: Batch) -> Coroutine[Any, Any, None] | None: ...
+
+    def fail(self, error: BaseException) -> None: ...
 
 log = logging.getLogger(__name__)
 

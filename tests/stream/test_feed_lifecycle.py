@@ -15,7 +15,7 @@ from omniman_gql.errors import OmnimanError
 from omniman_gql.live.feed import followers, order_event_feed
 from omniman_gql.live.inbox import SubscriptionClosed
 from omniman_gql.live.session_feed import session_feed
-from omniman_gql.live.stream import LiveFeeds
+from omniman_gql.live.shared import LiveFeeds
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders, sessions
 from tests.factories import committed_order, make_channel, open_with_items

@@ -8,7 +8,7 @@ import pytest
 from omniman_gql.errors import OmnimanError
 from omniman_gql.live.eventlog import Position
 from omniman_gql.live.feed import OrderEventItem, order_event_feed
-from omniman_gql.live.stream import LiveFeeds
+from omniman_gql.live.shared import LiveFeeds
 from omniman_gql.runtime import Hub
 from omniman_gql.services import orders
 from omniman_gql.services.common import lock_order

@@ -8,7 +8,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 
 from omniman_gql.live.feed import followers
 from omniman_gql.live.revocations import TOKENS_TOPIC
-from omniman_gql.live.stream import LiveFeeds
+from omniman_gql.live.shared import LiveFeeds
 from tests.fixtures.stream import wait_until
 
 ORDER_EVENTS = """subscription($channels: [String!], $statuses: [String!], $after: String) {
