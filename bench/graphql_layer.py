@@ -29,11 +29,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import COMMIT_SESSION, MODIFY_SESSION, OPEN_SESSION, SKUS  # noqa: E402
+from benchlib import COMMIT_SESSION, MODIFY_SESSION, OPEN_SESSION, SKUS
 
-from omniman_gql.cli import upgrade_database  # noqa: E402
-from omniman_gql.services import auth, catalog, channels, commit, sessions  # noqa: E402
-from omniman_gql.settings import Settings  # noqa: E402
+from omniman_gql.cli import upgrade_database
+from omniman_gql.services import auth, catalog, channels, commit, sessions
+from omniman_gql.settings import Settings
 
 Step = Callable[[], Awaitable[Any]]
 LINES = [("BENCH-COFFEE", "2"), ("BENCH-CAKE", "1")]

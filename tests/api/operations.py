@@ -33,11 +33,13 @@ TRANSITION_ORDER = f"""mutation($input: TransitionOrderInput!) {{
 ADD_ORDER_EVENT = f"""mutation($input: AddOrderEventInput!) {{
   addOrderEvent(input: $input) {{ order {{ events {{ type actor payload }} }} {ERRORS} }} }}"""
 CREATE_FULFILLMENT = f"""mutation($input: CreateFulfillmentInput!) {{
-  createFulfillment(input: $input) {{ fulfillment {{ ref status items {{ lineId qty }} }} order {{ ref }} {ERRORS} }} }}"""
+  createFulfillment(input: $input) {{ fulfillment {{ ref status items {{ lineId qty }} }} order {{ ref }}
+  {ERRORS} }} }}"""
 UPDATE_FULFILLMENT = f"""mutation($input: UpdateFulfillmentInput!) {{
   updateFulfillment(input: $input) {{ fulfillment {{ ref status carrier trackingCode shippedAt deliveredAt }}
   order {{ fulfillments {{ ref status }} events {{ type }} }} {ERRORS} }} }}"""
-RETRY_DIRECTIVE = f"""mutation($id: ID!) {{ retryDirective(id: $id) {{ directive {{ id status attempts }} {ERRORS} }} }}"""
+RETRY_DIRECTIVE = f"""mutation($id: ID!) {{
+  retryDirective(id: $id) {{ directive {{ id status attempts }} {ERRORS} }} }}"""
 SET_PRICES = f"""mutation($input: [PriceInput!]!) {{ setPrices(input: $input) {{ prices {{ sku unitPriceQ name }}
   {ERRORS} }} }}"""
 SET_STOCK_LEVELS = f"""mutation($input: [StockLevelInput!]!) {{

@@ -40,7 +40,8 @@ def test_order_lives_from_new_to_completed_with_timestamps_and_events(api: Api) 
     assert order["status"] == "new" and order["allowedTransitions"] == ["confirmed", "cancelled"]
     seen: dict[str, str] = {}
     for status in LIFE:
-        order = ok(api, TRANSITION_ORDER, "transitionOrder", {"input": {"ref": order["ref"], "status": status}})["order"]
+        variables = {"input": {"ref": order["ref"], "status": status}}
+        order = ok(api, TRANSITION_ORDER, "transitionOrder", variables)["order"]
         assert order["status"] == status
         seen[status] = order[STAMPS[status]]
         assert all(order[STAMPS[s]] == seen[s] for s in seen), "a status timestamp is set once and kept"
