@@ -51,6 +51,10 @@ class Draft:
                    pricing=copy.deepcopy(dict(pricing or {})), pricing_trace=copy.deepcopy(list(pricing_trace)),
                    prices=prices or {}, actor=actor)
 
+    def last_op_field(self) -> tuple[str | int, ...]:
+        """The input path of the last op of this call that touched a line (what pushed a total over), else `ops`."""
+        return ("ops", *max(self.origins.values())) if self.origins else ("ops",)
+
     def input_field(self, index: int, *rest: str | int) -> tuple[str | int, ...]:
         """The input path of line `index`'s field: the op that touched it in this call, else the session's item."""
         origin = self.origins.get(self.items[index]["line_id"]) if 0 <= index < len(self.items) else None
