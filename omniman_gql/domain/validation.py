@@ -75,3 +75,38 @@ def amount_errors(items: Sequence[Mapping[str, Any]], total_q: Any, *,
         except OmnimanError as exc:
             errors.append(exc)
     return errors
+
+
+PRICE_OVERRIDE_POLICIES = ("staff", "anyone", "never")
+OVERRIDING_ROLES = frozenset({"staff", "admin", "system"})  # "system": the hub's own calls (CLI, demo, handlers)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceOverrideValidator:
+    """On an internally priced channel, a `unit_price_q` sent now that differs from the backend's price is allowed
+    as the channel's `config.price_override` says: `staff` (default; staff, admin and the hub itself), `anyone`,
+    `never`. Otherwise price_override_not_allowed."""
+
+    code: str = "price_override"
+    stage: str = "draft"
+
+    def validate(self, draft: Draft) -> list[OmnimanError]:
+        if draft.channel.external_pricing or not draft.priced:
+            return []
+        policy = draft.channel.config.get("price_override") or "staff"
+        if policy == "anyone" or (policy == "staff" and draft.role in OVERRIDING_ROLES):
+            return []
+        errors = []
+        for line in draft.items:
+            origin = draft.priced.get(line["line_id"])
+            quote = draft.prices.get(line["sku"])
+            if origin is None or quote is None or quote.unit_price_q == line["unit_price_q"]:
+                continue  # not priced now, nothing to override, or the backend's own price restated
+            errors.append(OmnimanError(
+                ErrorCode.PRICE_OVERRIDE_NOT_ALLOWED,
+                f"The price of {line['sku']!r} on this channel is {quote.unit_price_q}; "
+                + ("it allows no other." if policy == "never" else "only staff and admin tokens may set another."),
+                field=("ops", *origin, "unit_price_q"),
+                context={"line_id": line["line_id"], "sku": line["sku"], "given_q": line["unit_price_q"],
+                         "backend_q": quote.unit_price_q, "policy": policy}))
+        return errors
