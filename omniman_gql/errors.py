@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     INVALID_QTY = "invalid_qty"
     MISSING_UNIT_PRICE_Q = "missing_unit_price_q"
     INVALID_PRICE = "invalid_price"
+    AMOUNT_OUT_OF_RANGE = "amount_out_of_range"
+    PRICE_OVERRIDE_NOT_ALLOWED = "price_override_not_allowed"
     UNKNOWN_LINE_ID = "unknown_line_id"
     INVALID_PATH = "invalid_path"
     INVALID_MERGE = "invalid_merge"

@@ -9,7 +9,9 @@ from .errors import ErrorCode, OmnimanError
 
 QTY_PLACES = 3
 QTY_DIGITS = 12
-MAX_QUANTUM = 2**53 - 1  # what every JSON client can carry exactly; GraphQL Int is narrower and checked at the edge
+# Every amount (price, line total, total) is sent as a GraphQL `Int`, a signed 32-bit integer: a larger one stored
+# would make every list that shows it unreadable, so none is ever computed, stored or accepted (amount_out_of_range).
+MAX_QUANTUM = 2**31 - 1
 MAX_QTY = Decimal(10) ** (QTY_DIGITS - QTY_PLACES) - Decimal("0.001")
 
 
@@ -62,11 +64,22 @@ def qty_str(qty: Decimal) -> str:
 
 
 def parse_quantum(value: Any, *, field: tuple[str | int, ...] = ("unit_price_q",)) -> int:
-    """A price in minor units: an integer between 0 and MAX_QUANTUM."""
+    """A price in minor units: an integer between 0 and MAX_QUANTUM (above it: amount_out_of_range)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise OmnimanError(ErrorCode.INVALID_PRICE, "A price must be an integer in minor units.", field=field)
-    if value < 0 or value > MAX_QUANTUM:
+    if value < 0:
         raise OmnimanError(ErrorCode.INVALID_PRICE, f"A price must be between 0 and {MAX_QUANTUM}.", field=field)
+    check_amount(value, field=field, what="A price")
+    return value
+
+
+def check_amount(value: int, *, field: tuple[str | int, ...], what: str,
+                 context: dict[str, Any] | None = None) -> int:
+    """`value` if it fits MAX_QUANTUM (what a GraphQL `Int` carries); otherwise amount_out_of_range."""
+    if value > MAX_QUANTUM:
+        raise OmnimanError(ErrorCode.AMOUNT_OUT_OF_RANGE, f"{what} of {value} is more than {MAX_QUANTUM}, the "
+                           "largest amount the API carries.", field=field,
+                           context={**(context or {}), "amount_q": value, "max_q": MAX_QUANTUM})
     return value
 
 

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .domain.draft import Draft
 from .domain.limits import Limits
 from .domain.pricing import PricingModifier, TotalsModifier
-from .domain.validation import AmountBoundsValidator, LineCountValidator, PricedLinesValidator
+from .domain.validation import (
+    AmountBoundsValidator,
+    LineCountValidator,
+    PricedLinesValidator,
+    PriceOverrideValidator,
+)
 from .errors import OmnimanError
 from .protocols import Notifier, PaymentBackend, PricingBackend, StockBackend
 from .settings import Settings
@@ -116,6 +121,7 @@ def build_registry(settings: Settings) -> Registry:
         registry.add_validator(LineCountValidator(max_lines=limits.max_lines_per_session, stage=stage))
         registry.add_validator(PricedLinesValidator(stage=stage))
         registry.add_validator(AmountBoundsValidator(stage=stage))
+        registry.add_validator(PriceOverrideValidator(stage=stage))
     registry.add_resolver("stock", apply_action_ops)
     register_standard_handlers(registry, settings)
     return registry

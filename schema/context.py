@@ -43,6 +43,13 @@ class Context:
             raise RuntimeError("no principal: authorize before acting")
         return self.principal.name
 
+    @property
+    def role(self) -> str:
+        """The caller's role, which services weigh where a channel's policy depends on it (price overrides)."""
+        if self.principal is None:
+            raise RuntimeError("no principal: authorize before acting")
+        return str(self.principal.role)
+
     @classmethod
     def create(
         cls, hub: Hub, *, principal: Principal | None = None, auth_problem: str = NO_TOKEN, request: Any = None,

@@ -13,9 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]  # the repository; shared/ sits besid
 CONCEPTS = ROOT.parent / "shared" / "spec" / "concepts.md"
 CODE = r"`([a-z][a-z0-9]*(?:_[a-z0-9]+)*)`"
 # Where concepts.md names an error: after an arrow ("unknown → `unknown_line_id`"; but "Session → `committed`" is
-# a state change), as "(error `locked`)", as "refused (`invalid_path`)", and the `unsupported_op` cell of the ops table.
+# a state change), as "(error `locked`)", as "refused (`invalid_path`)" or "refused with `amount_out_of_range`" (§18),
+# and the `unsupported_op` cell of the ops table.
 ERROR_POSITIONS = [
-    rf"(?<!Session )→\s*{CODE}", rf"\berror\s+{CODE}", rf"refused\s+\({CODE}", rf"anything else\s*\|\s*\|\s*{CODE}",
+    rf"(?<!Session )→\s*{CODE}", rf"\berror\s+{CODE}", rf"refused\s+\({CODE}", rf"refused\s+with\s+{CODE}",
+    rf"anything else\s*\|\s*\|\s*{CODE}",
 ]
 
 
@@ -33,7 +35,8 @@ def spec_codes() -> set[str]:
 def test_the_parser_finds_the_spec_error_codes(spec_codes: set[str]) -> None:
     # A sample from every section that names errors: if the spec's wording changes, this says the parser is lost.
     assert {"missing_sku", "unsupported_op", "invalid_path", "locked", "stale_rev", "no_ops", "in_progress",
-            "idempotency_key_reused", "hold_expired", "empty_session", "invalid_transition"} <= spec_codes
+            "idempotency_key_reused", "hold_expired", "empty_session", "invalid_transition",
+            "amount_out_of_range", "price_override_not_allowed"} <= spec_codes
     assert len(spec_codes) >= 29
 
 
@@ -44,8 +47,9 @@ def test_every_error_code_in_concepts_exists_in_error_code(spec_codes: set[str])
 
 def test_the_parser_ignores_codes_outside_error_positions() -> None:
     text = ("| `add_line` | `sku`, `qty` | empty sku → `missing_sku`; locked (error `locked`) | `created` event. "
-            "8. Session → `committed`, `committed_at`")
-    assert spec_error_codes(text) == {"missing_sku", "locked"}
+            "8. Session → `committed`, `committed_at`. An override is refused\n  with `price_override_not_allowed`; "
+            "`\"never\"`.")
+    assert spec_error_codes(text) == {"missing_sku", "locked", "price_override_not_allowed"}
 
 
 def test_every_spec_error_code_has_its_own_named_test(spec_codes: set[str]) -> None:

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
+from .validation import PRICE_OVERRIDE_POLICIES
 
 KNOWN_KEYS = (
     "required_checks_on_commit", "checks", "post_commit_directives", "order_flow", "on_status",
-    "terminology", "icon", "notifications",
+    "terminology", "icon", "notifications", "price_override",
 )
 POLICIES = {"pricing_policy": ("internal", "external"), "edit_policy": ("open", "locked")}
 
@@ -77,6 +78,13 @@ def _check_icon(value: Any) -> None:
         raise _fail("icon", "must be a string")
 
 
+def _check_price_override(value: Any) -> None:
+    if value not in PRICE_OVERRIDE_POLICIES:
+        raise OmnimanError(ErrorCode.INVALID_CONFIG, f"config.price_override: must be one of "
+                           f"{', '.join(PRICE_OVERRIDE_POLICIES)}, not {value!r}.", field=("config", "price_override"),
+                           context={"key": "price_override", "valid": list(PRICE_OVERRIDE_POLICIES)})
+
+
 _CHECKERS: dict[str, Callable[[Any], None]] = {
     "required_checks_on_commit": lambda v: _string_list("required_checks_on_commit", v),
     "checks": _check_checks,
@@ -86,6 +94,7 @@ _CHECKERS: dict[str, Callable[[Any], None]] = {
     "terminology": _check_object("terminology"),
     "icon": _check_icon,
     "notifications": _check_object("notifications"),
+    "price_override": _check_price_override,
 }
 
 

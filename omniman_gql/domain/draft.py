@@ -40,16 +40,25 @@ class Draft:
     pricing_trace: list[dict[str, Any]] = field(default_factory=list)
     prices: Mapping[str, PriceQuote] = field(default_factory=dict)  # fetched by the service before modifiers run
     actor: str = "system"
+    # The actor's role (a token's role, or "system" for the hub's own calls): who may override prices depends on it.
+    role: str = "system"
     # line_id -> (op index, op name) of the last op of this call that touched the line, so an error a validator finds
     # on a line can be reported against the input that caused it.
     origins: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # line_id -> (op index, op name) of the op of this call that gave the line its `unit_price_q`: only a price sent
+    # now can be refused as an override, never one set earlier (by staff, say) on a line this call merely touches.
+    priced: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, channel: ChannelRules, *, items: Any, data: Any, pricing_trace: Any = (), actor: str = "system",
-           prices: Mapping[str, PriceQuote] | None = None, pricing: Any = None) -> Draft:
+           prices: Mapping[str, PriceQuote] | None = None, pricing: Any = None, role: str = "system") -> Draft:
         return cls(channel=channel, items=copy.deepcopy(list(items)), data=copy.deepcopy(dict(data)),
                    pricing=copy.deepcopy(dict(pricing or {})), pricing_trace=copy.deepcopy(list(pricing_trace)),
-                   prices=prices or {}, actor=actor)
+                   prices=prices or {}, actor=actor, role=role)
+
+    def last_op_field(self) -> tuple[str | int, ...]:
+        """The input path of the last op of this call that touched a line (what pushed a total over), else `ops`."""
+        return ("ops", *max(self.origins.values())) if self.origins else ("ops",)
 
     def input_field(self, index: int, *rest: str | int) -> tuple[str | int, ...]:
         """The input path of line `index`'s field: the op that touched it in this call, else the session's item."""

@@ -234,6 +234,11 @@ def apply_ops(draft: Draft, ops: Sequence[Op], *, new_line_id: Callable[[], str]
                    else op.fields.get("into_line_id") or op.fields.get("line_id"))
         if touched:
             draft.origins[touched] = (op.index, op.name)
+            if op.name in ("add_line", "replace_sku"):
+                if op.fields["unit_price_q"] is not None:
+                    draft.priced[touched] = (op.index, op.name)
+                else:
+                    draft.priced.pop(touched, None)
 
 
 def _find(draft: Draft, line_id: str, op: Op, key: str) -> dict[str, Any]:

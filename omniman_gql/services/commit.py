@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import ids
 from ..domain.draft import Draft
+from ..domain.validation import amount_errors
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import utcnow
 from ..models.rows import SessionRow
@@ -43,7 +44,7 @@ async def commit_session(
     the post-commit directives are written in ONE transaction, so a key can never be left stuck (I1).
 
     Errors: not_found, in_progress, idempotency_key_reused, abandoned, missing_check, stale_check, hold_expired,
-    blocking_issues, empty_session, invalid_input, and commit validators' codes.
+    blocking_issues, empty_session, amount_out_of_range, invalid_input, and commit validators' codes.
     """
     limit = hub.registry.limits.max_string_length
     if not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > limit:
@@ -198,6 +199,11 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, ac
         errors = [e for v in validators for e in v.validate(draft)]
         if errors:
             raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+    # A session priced before amounts were bounded may hold totals no order may have: checked here, never stored.
+    errors = amount_errors(session.items, session.pricing.get("total_q"), line_field=lambda _: ("session_key",),
+                           total_field=("session_key",))
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     if not session.items:
         raise OmnimanError(ErrorCode.EMPTY_SESSION, "A session without lines cannot be committed.")
     holds = ((session.data.get("checks") or {}).get("stock") or {}).get("result", {}).get("holds") or []

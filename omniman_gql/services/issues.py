@@ -10,7 +10,8 @@ from .sessions import modify_session
 
 
 async def resolve_issue(
-    hub: Hub, *, channel_code: str, session_key: str, issue_id: str, action_id: str, actor: str = "system"
+    hub: Hub, *, channel_code: str, session_key: str, issue_id: str, action_id: str, actor: str = "system",
+    role: str = "system",
 ) -> SessionRow:
     """Apply the ops of `action_id` of `issue_id`, at the rev the action was made for.
 
@@ -39,4 +40,4 @@ async def resolve_issue(
         raise OmnimanError(ErrorCode.NO_OPS, "This action has nothing to apply.", field=("action_id",))
     # expected_rev closes the race between this read and the modify: a change in between is `stale_rev`.
     return await modify_session(hub, channel_code=channel_code, session_key=session_key, ops=ops,
-                                expected_rev=session.rev, actor=actor)
+                                expected_rev=session.rev, actor=actor, role=role)

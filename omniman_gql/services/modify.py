@@ -34,12 +34,14 @@ async def modify_session(
     ops: Sequence[Any],
     expected_rev: int | None = None,
     actor: str = "system",
+    role: str = "system",
 ) -> SessionRow:
     """Apply `ops` atomically through modifiers and draft validators; `rev` moves by one and checks are cleared.
 
     Errors: not_found, already_committed, already_abandoned, locked, stale_rev, missing_sku, invalid_qty,
-    missing_unit_price_q, invalid_price, unknown_line_id, invalid_path, invalid_merge, sku_mismatch, unsupported_op,
-    invalid_input.
+    missing_unit_price_q, invalid_price, amount_out_of_range, price_override_not_allowed (`role`: the caller's, whom
+    the channel's `price_override` may forbid other prices), unknown_line_id, invalid_path, invalid_merge,
+    sku_mismatch, unsupported_op, invalid_input.
     """
     # First without holding anything: read the session, compute the draft (prices included), then write it only if
     # the session is still open at the rev read. The write is one UPDATE (plus the checks' directives), so SQLite's
@@ -52,7 +54,7 @@ async def modify_session(
         else:
             (session, channel), at_hand = await _editable_session(uow, channel_code, session_key, expected_rev,
                                                                   lock=False), None
-        draft = await _draft(hub, uow, session, channel, ops, actor, at_hand)
+        draft = await _draft(hub, uow, session, channel, ops, actor, role, at_hand)
         required = channel.config.get("required_checks_on_commit") or []
         if not required:  # nothing to write but the session: one statement, on the same connection
             edited = await _write_draft(uow, session, draft, channel.config)
@@ -63,7 +65,7 @@ async def modify_session(
         return edited
     async with hub.transaction() as uow:
         session, channel = await _editable_session(uow, channel_code, session_key, expected_rev, lock=True)
-        draft = await _draft(hub, uow, session, channel, ops, actor)
+        draft = await _draft(hub, uow, session, channel, ops, actor, role)
         edited = await _write_draft(uow, session, draft, channel.config)
     assert edited is not None  # the row is locked: nobody moved it
     return edited
@@ -125,7 +127,7 @@ def _skus_named(ops: Any) -> set[str]:
 
 
 async def _draft(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: ChannelRow, ops: Sequence[Any],
-                 actor: str, at_hand: PricesAtHand | None = None) -> Draft:
+                 actor: str, role: str, at_hand: PricesAtHand | None = None) -> Draft:
     """The session with `ops` applied, priced, modified and validated; checks and issues cleared (stale now).
     `at_hand`: prices read with the session, used when they cover every SKU of the draft."""
     rules = rules_of(channel, session)
@@ -133,7 +135,7 @@ async def _draft(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Channe
     # The row was just read and is this call's alone (a conflict reads it again): the draft takes its documents
     # as they are, without the deep copies Draft.of makes.
     draft = Draft(channel=rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace,
-                  actor=actor)
+                  actor=actor, role=role)
     apply_ops(draft, parsed, new_line_id=ids.line_id)
     if session.pricing_policy == "internal" and draft.items:
         quotes = None if at_hand is None else at_hand.for_skus({line["sku"] for line in draft.items})

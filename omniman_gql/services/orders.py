@@ -93,11 +93,13 @@ async def import_order(
     handle_type: str | None = None,
     handle_ref: str | None = None,
     actor: str = "system",
+    role: str = "system",
 ) -> tuple[Order | OrderRow, bool]:
     """Create session and order in one step from a platform's finished order; idempotent on (channel, external_ref).
 
     Returns (order, created). Errors: not_found, empty_session, missing_sku, invalid_qty, missing_unit_price_q,
-    invalid_price, invalid_input, and import validators' codes.
+    invalid_price, amount_out_of_range, price_override_not_allowed (as for modify_session, by `role`), invalid_input,
+    and import validators' codes.
     """
     limits = hub.registry.limits
     external_ref = check_string(external_ref, limits, field=("external_ref",), code=ErrorCode.INVALID_INPUT,
@@ -114,7 +116,7 @@ async def import_order(
             raise OmnimanError(ErrorCode.INVALID_INPUT, "Each line must be an object.", field=("items", index))
     ops = [{**line, "op": "add_line"} for line in items]  # the op name last: a line cannot smuggle in another op
     try:
-        return await _import(hub, channel_code, external_ref, ops, doc, handle_type, handle_ref, actor)
+        return await _import(hub, channel_code, external_ref, ops, doc, handle_type, handle_ref, actor, role)
     except IntegrityError:
         # A concurrent import of the same ref won the unique constraint; return its order.
         existing = await _existing_import(hub, channel_code, external_ref)
@@ -130,7 +132,8 @@ async def _existing_import(hub: Hub, channel_code: str, external_ref: str) -> Or
 
 
 async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict[str, Any]], data: dict[str, Any],
-                  handle_type: str | None, handle_ref: str | None, actor: str) -> tuple[Order | OrderRow, bool]:
+                  handle_type: str | None, handle_ref: str | None, actor: str,
+                  role: str) -> tuple[Order | OrderRow, bool]:
     async with hub.transaction() as uow:
         channel = await get_channel(uow.db, channel_code)
         existing = (await uow.db.execute(select(Order).where(
@@ -140,7 +143,7 @@ async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict
         try:
             limits = replace(hub.registry.limits, max_ops_per_modify=hub.registry.limits.max_lines_per_session)
             parsed = parse_ops(ops, external_pricing=channel.pricing_policy == "external", limits=limits)
-            draft = Draft.of(rules_of(channel), items=[], data=data, actor=actor)
+            draft = Draft.of(rules_of(channel), items=[], data=data, actor=actor, role=role)
             apply_ops(draft, parsed, new_line_id=ids.line_id)
             if channel.pricing_policy == "internal":
                 draft.prices = await fetch_prices(hub, uow, (line["sku"] for line in draft.items), channel_code)

@@ -26,7 +26,7 @@ class CommitMutations:
                                      "`result.status = \"already_committed\"`. "
                                      "Errors: not_found, in_progress, idempotency_key_reused, abandoned, "
                                      "missing_check, stale_check, hold_expired, blocking_issues, empty_session, "
-                                     "invalid_input, and commit validators' codes.")
+                                     "amount_out_of_range, invalid_input, and commit validators' codes.")
     async def commit_session(self, info: Info, input: CommitSessionArg) -> CommitPayload:
         authorize(info, Action.WRITE_SESSION)
         kwargs = input.to_kwargs()

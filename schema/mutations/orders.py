@@ -40,14 +40,14 @@ class OrderMutations:
     @strawberry.mutation(description="Import a finished order from a platform: session and order in one step, "
                                      "idempotent on (channel, externalRef) — `created: false` when seen before. "
                                      "Errors: not_found (channel), empty_session, missing_sku, invalid_qty, "
-                                     "missing_unit_price_q, invalid_price, invalid_input, and import validators' "
-                                     "codes.")
+                                     "missing_unit_price_q, invalid_price, amount_out_of_range, "
+                                     "price_override_not_allowed, invalid_input, and import validators' codes.")
     async def import_order(self, info: Info, input: ImportOrderArg) -> OrderPayload:
         authorize(info, Action.WRITE_SESSION)
         try:
             ensure_channel_visible(info, input.channel_code)
             row, created = await orders.import_order(info.context.hub, actor=info.context.actor,
-                                                     **input.to_kwargs())
+                                                     role=info.context.role, **input.to_kwargs())
         except OmnimanError as exc:
             return OrderPayload(errors=user_errors(exc))
         return OrderPayload(order=Order.from_model(row), created=created)

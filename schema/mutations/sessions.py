@@ -38,13 +38,16 @@ class SessionMutations:
     @strawberry.mutation(description="Apply ops atomically (all or none); `rev` moves by one and checks are cleared. "
                                      "Errors: not_found, already_committed, already_abandoned, locked, stale_rev, "
                                      "missing_sku, invalid_qty, missing_unit_price_q, invalid_price, "
+                                     "amount_out_of_range (a line total or the total beyond 2147483647), "
+                                     "price_override_not_allowed (see the channel's `config.price_override`), "
                                      "unknown_line_id, invalid_path, invalid_merge, sku_mismatch, unsupported_op, "
                                      "invalid_input, and draft validators' codes.")
     async def modify_session(self, info: Info, input: ModifySessionArg) -> SessionPayload:
         authorize(info, Action.WRITE_SESSION)
         try:
             ensure_session_visible(info, input.channel_code, input.session_key)
-            row = await sessions.modify_session(info.context.hub, actor=info.context.actor, **input.to_kwargs())
+            row = await sessions.modify_session(info.context.hub, actor=info.context.actor, role=info.context.role,
+                                                **input.to_kwargs())
         except OmnimanError as exc:
             return SessionPayload(errors=user_errors(exc))
         return SessionPayload(session=Session.from_model(row))
@@ -56,7 +59,8 @@ class SessionMutations:
         authorize(info, Action.WRITE_SESSION)
         try:
             ensure_session_visible(info, input.channel_code, input.session_key, ErrorCode.SESSION_NOT_FOUND)
-            row = await issues.resolve_issue(info.context.hub, actor=info.context.actor, **input.to_kwargs())
+            row = await issues.resolve_issue(info.context.hub, actor=info.context.actor, role=info.context.role,
+                                             **input.to_kwargs())
         except OmnimanError as exc:
             return SessionPayload(errors=user_errors(exc))
         return SessionPayload(session=Session.from_model(row))

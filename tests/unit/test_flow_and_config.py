@@ -37,7 +37,7 @@ def test_known_config_keys_are_accepted() -> None:
         "required_checks_on_commit": ["stock"], "checks": {"stock": {"directive_topic": "stock.hold", "label": "S"}},
         "post_commit_directives": ["stock.commit"], "order_flow": {"initial_status": "new"},
         "on_status": {"confirmed": ["notification.send"]}, "terminology": {"session": "tab"}, "icon": "cup",
-        "notifications": {"webhook": "http://127.0.0.1/x"},
+        "notifications": {"webhook": "http://127.0.0.1/x"}, "price_override": "anyone",
     }
     assert validate_channel_config(config) == config
     assert set(config) == set(KNOWN_KEYS)
@@ -58,11 +58,25 @@ def test_unknown_config_key_is_rejected_with_the_valid_list() -> None:
     ({"order_flow": {"transitions": {"new": "confirmed"}}}, ("config", "order_flow", "transitions", "new")),
     ({"on_status": {"confirmed": [""]}}, ("config", "on_status", "confirmed")),
     ({"icon": 3}, ("config", "icon")),
+    ({"price_override": "clients"}, ("config", "price_override")),
+    ({"price_override": None}, ("config", "price_override")),
 ])
 def test_malformed_config_values_name_their_path(config: dict[str, Any], field: tuple[str, ...]) -> None:
     with pytest.raises(OmnimanError) as info:
         validate_channel_config(config)
     assert (info.value.code, info.value.field) == (ErrorCode.INVALID_CONFIG, field)
+
+
+@pytest.mark.parametrize("policy", ["staff", "anyone", "never"])
+def test_price_override_takes_the_three_policies(policy: str) -> None:
+    assert validate_channel_config({"price_override": policy}) == {"price_override": policy}
+
+
+def test_a_bad_price_override_lists_the_valid_policies() -> None:
+    with pytest.raises(OmnimanError) as info:
+        validate_channel_config({"price_override": "STAFF"})
+    assert info.value.context["valid"] == ["staff", "anyone", "never"]
+    assert "staff, anyone, never" in info.value.message
 
 
 def test_several_config_problems_are_reported_together() -> None:

@@ -62,11 +62,24 @@ def test_normalize_qty_never_uses_exponent_notation() -> None:
     assert normalize_qty(MAX_QTY) == MAX_QTY
 
 
-@pytest.mark.parametrize("given", [-1, MAX_QUANTUM + 1, 1.5, "100", True, None])
-def test_parse_quantum_refuses_non_integers_and_out_of_range(given: object) -> None:
+@pytest.mark.parametrize("given", [-1, 1.5, "100", True, None])
+def test_parse_quantum_refuses_non_integers_and_negatives(given: object) -> None:
     with pytest.raises(OmnimanError) as info:
         parse_quantum(given, field=("unit_price_q",))
     assert info.value.code == ErrorCode.INVALID_PRICE
+
+
+@pytest.mark.parametrize("given", [MAX_QUANTUM + 1, 2**53])
+def test_error_amount_out_of_range_for_a_price_beyond_a_graphql_int(given: int) -> None:
+    with pytest.raises(OmnimanError) as info:
+        parse_quantum(given, field=("unit_price_q",))
+    assert (info.value.code, info.value.field) == (ErrorCode.AMOUNT_OUT_OF_RANGE, ("unit_price_q",))
+    assert info.value.context == {"amount_q": given, "max_q": 2_147_483_647}
+
+
+def test_the_largest_amount_is_what_a_graphql_int_carries() -> None:
+    # The GraphQL `Int` is a signed 32-bit integer: a larger amount could be stored but never sent.
+    assert MAX_QUANTUM == 2**31 - 1 == 2_147_483_647
 
 
 def test_parse_quantum_accepts_zero_and_the_maximum() -> None:
