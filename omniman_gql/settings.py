@@ -95,6 +95,9 @@ class Settings(BaseSettings):
                                              description="How long a websocket may take to send `connection_init`.")
     max_subscriptions_per_connection: int = Field(20, ge=1, le=1000,
                                                   description="Operations one websocket may run at the same time.")
+    max_websockets_per_token: int = Field(
+        50, ge=1, le=100_000, description="Websockets one API token may hold open at the same time, counted per web "
+        "process: one more is closed with 4429 after `connection_init`, before it is acknowledged.")
     token_recheck_s: float = Field(5.0, gt=0, le=300, description="Open websockets close at once when their token "
                                    "is revoked (pub/sub); at the latest after this many seconds (a revocation the "
                                    "pub/sub did not carry, e.g. `omniman token revoke` without Redis).")
