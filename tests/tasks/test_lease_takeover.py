@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ def lease_settings(task_settings: Settings) -> Settings:
     return task_settings.model_copy(update={"directive_running_timeout_s": 300})
 
 
-def _exists(path: Path) -> object:
+def _exists(path: Path) -> Callable[[], Awaitable[bool]]:
     async def probe() -> bool:
         return path.exists()
     return probe

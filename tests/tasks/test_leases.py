@@ -9,6 +9,7 @@ import anyio
 import pydantic
 import pytest
 from sqlalchemy import update
+from sqlmodel import col
 
 from omniman_gql.models import Directive, utcnow
 from omniman_gql.runtime import Hub
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 async def _set(hub: Hub, directive_id: int, **values: object) -> None:
     async with hub.transaction() as uow:
-        await uow.db.execute(update(Directive).where(Directive.id == directive_id).values(**values))
+        await uow.db.execute(update(Directive).where(col(Directive.id) == directive_id).values(**values))
 
 
 async def _claimed(hub: Hub) -> Directive:
