@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -49,7 +49,17 @@ class Settings(BaseSettings):
     directive_backoff_ms: int = Field(1_000, ge=0, description="First retry delay; doubles each attempt.")
     directive_backoff_max_ms: int = Field(5 * 60_000, ge=0, description="Longest retry delay.")
     directive_running_timeout_s: int = Field(
-        300, ge=1, description="A `running` directive older than this is reclaimed.")
+        300, ge=1, description="Longest run of a directive: its handler is cut off after this, and its lease is no "
+        "longer renewed, so it is taken over at most `directive_lease_s` later. Also what a `running` row claimed "
+        "before leases existed (no lease) is judged by.")
+    # A dead worker's directive runs again within lease + heartbeat (≈ 40 s by default: the spec asks for a minute).
+    directive_lease_s: float = Field(
+        30.0, gt=0, description="How long a worker's claim of a directive holds without being renewed: past it (the "
+        "worker died or hangs), any worker takes the directive over and runs it again; the old holder can no longer "
+        "record its outcome.")
+    directive_heartbeat_s: float = Field(
+        10.0, gt=0, description="How often each worker renews the leases of the directives it is running, and takes "
+        "over directives whose lease expired (at most half of `directive_lease_s`).")
     sweeper_interval_s: float = Field(
         5.0, gt=0, description="How often the sweeper looks for due and stuck directives.")
     # An idle Redis consumer sleeps up to this long between polls, so it is added to directive latency at low traffic;
@@ -85,6 +95,9 @@ class Settings(BaseSettings):
                                              description="How long a websocket may take to send `connection_init`.")
     max_subscriptions_per_connection: int = Field(20, ge=1, le=1000,
                                                   description="Operations one websocket may run at the same time.")
+    max_websockets_per_token: int = Field(
+        50, ge=1, le=100_000, description="Websockets one API token may hold open at the same time, counted per web "
+        "process: one more is closed with 4429 after `connection_init`, before it is acknowledged.")
     token_recheck_s: float = Field(5.0, gt=0, le=300, description="Open websockets close at once when their token "
                                    "is revoked (pub/sub); at the latest after this many seconds (a revocation the "
                                    "pub/sub did not carry, e.g. `omniman token revoke` without Redis).")
@@ -96,6 +109,13 @@ class Settings(BaseSettings):
                                      "before it is closed (it resumes with its last cursor).")
     subscription_poll_s: float = Field(5.0, gt=0, le=300, description="How often live feeds re-read the database, "
                                        "in case a pub/sub message was lost.")
+
+    @model_validator(mode="after")
+    def _check_heartbeat(self) -> Settings:
+        # Half the lease at most: one late heartbeat (a busy machine) must not let a live worker's claim lapse.
+        if self.directive_heartbeat_s * 2 > self.directive_lease_s:
+            raise ValueError("directive_heartbeat_s must be at most half of directive_lease_s")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -1,4 +1,5 @@
-"""Websocket auth: the token of `connection_init` (4401 when missing or bad), and closing a revoked token's sockets."""
+"""Websocket auth: the token of `connection_init` (4401 when missing or bad), the cap on a token's open sockets
+(4429), and closing a revoked token's sockets."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .accel_strawberry.websockets import DirectDeliveryHandler
 from .context import Context
 from .document_limits import NUL_MESSAGE, contains_nul
 from .subscriptions import LegacyGraphQLWSHandler
+from .ws_slots import TOO_MANY_SOCKETS, SocketSlots, TooManySockets
 
 UNAUTHORIZED = 4401
 
@@ -36,18 +38,24 @@ def connection_token(params: Mapping[str, Any] | None) -> str | None:
 
 class _Guard:
     """What both protocol handlers share: run `connection_init` through the view's token check, close with 4401
-    when it fails, and close the socket when its token is revoked."""
+    when it fails, with 4429 when the token holds its share of sockets already, and close the socket when its token
+    is revoked."""
 
     context: Context
     websocket: Any
     view: Any
+    connection_acknowledged: bool
     _unwatch: Callable[[], None] | None = None
+    _release_slot: Callable[[], None] | None = None
 
     async def _closed_unless_authenticated(self, init: Callable[[], Awaitable[None]]) -> None:
         try:
             await init()
         except TokenRejected as exc:
             await self.websocket.close(code=UNAUTHORIZED, reason=exc.reason)
+            return
+        except TooManySockets as exc:
+            await self.websocket.close(code=TOO_MANY_SOCKETS, reason=exc.reason)
             return
         principal = self.context.principal
         request = self.context.request
@@ -58,10 +66,27 @@ class _Guard:
     async def _revoked(self) -> None:
         await self.websocket.close(code=UNAUTHORIZED, reason="The API token was revoked.")
 
+    def _take_slot(self, message: Any) -> None:
+        """Called with each message sent until the socket is acknowledged: before `connection_ack` goes out (the
+        token is known by then), take a slot of the token's, or raise TooManySockets and send nothing."""
+        if self._release_slot is not None or message.get("type") != "connection_ack":
+            return
+        principal = self.context.principal
+        request = self.context.request
+        live = getattr(request.state, "live", None) if request is not None else None
+        if principal is None or principal.token_id is None or live is None:
+            return  # no live stream (no subscriptions to hold open either) or no token to count against
+        slots = live.attachments.get("socket_slots")
+        if slots is None:
+            slots = live.attachments["socket_slots"] = SocketSlots(self.view.settings.max_websockets_per_token)
+        self._release_slot = slots.take(principal.token_id)
+
     def _stop_watching(self) -> None:
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
+        if self._release_slot is not None:
+            self._release_slot()
 
 
 _TEXTS: OrderedDict[str, str] = OrderedDict()
@@ -117,6 +142,11 @@ class AuthGraphQLTransportWSHandler(DirectDeliveryHandler, _Guard, BaseGraphQLTr
         await self._closed_unless_authenticated(lambda: super(AuthGraphQLTransportWSHandler, self)
                                                 .handle_connection_init(message))
 
+    async def send_message(self, message: Any) -> None:
+        if not self.connection_acknowledged:  # one attribute test per message once the socket is open
+            self._take_slot(message)
+        await super().send_message(message)
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection
         if self.connection_acknowledged and limit is not None and len(self.operations) >= limit \
@@ -149,6 +179,11 @@ class AuthLegacyGraphQLWSHandler(_Guard, LegacyGraphQLWSHandler):
     async def handle_connection_init(self, message: LegacyInitMessage) -> None:
         await self._closed_unless_authenticated(lambda: super(AuthLegacyGraphQLWSHandler, self)
                                                 .handle_connection_init(message))
+
+    async def send_message(self, message: Any) -> None:
+        if not self.connection_acknowledged:
+            self._take_slot(message)
+        await super().send_message(message)
 
     async def handle(self) -> None:
         try:

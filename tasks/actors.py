@@ -34,7 +34,7 @@ class _Recent:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.active = 0  # deliveries under way (counted on the event loop thread)
-        self.running: set[int] = set()
+        self.running = directives.InHand()  # also what the worker's heartbeat renews (see tasks/leases.py)
         self.done: set[int] = set()
         self._order: deque[int] = deque()
 
@@ -51,6 +51,11 @@ class _Recent:
 
 # One booted worker (so one worker Hub) per process; a new Hub (a new worker, maybe another database) starts afresh.
 _recent: _Recent | None = None
+
+
+def in_hand(hub: Hub) -> directives.InHand:
+    """The directives this process's worker (on `hub`) has claimed and not yet finished: their leases to renew."""
+    return _recent_of(hub).running
 
 
 def _recent_of(hub: Hub) -> _Recent:

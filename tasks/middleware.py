@@ -15,6 +15,7 @@ from omniman_gql.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from .dispatch import DramatiqDispatcher
+    from .leases import Heartbeat
 
 log = logging.getLogger("omniman.worker")
 
@@ -54,6 +55,7 @@ class WorkerHub(AsyncIO):
         super().__init__()
         self.settings: Settings | None = None  # None: the process's settings (the environment)
         self.publisher: EventPublisher | None = None  # None: built from the settings
+        self.heartbeat: Heartbeat | None = None
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
         global _current
@@ -61,6 +63,7 @@ class WorkerHub(AsyncIO):
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None
         _current = loop_thread.run_coroutine(self._create(self.settings or get_settings(), broker, self.publisher))
+        self.heartbeat = loop_thread.run_coroutine(self._beat(*_current))
         log.info("worker hub ready (%s)", _current[0].engine.url.render_as_string(hide_password=True))
 
     @staticmethod
@@ -74,11 +77,23 @@ class WorkerHub(AsyncIO):
         hub = Hub.create(settings, dispatcher=dispatcher, publisher=publisher or build_publisher(settings))
         return hub, dispatcher
 
+    @staticmethod
+    async def _beat(hub: Hub, dispatcher: DramatiqDispatcher) -> Heartbeat:
+        from .actors import in_hand
+        from .leases import Heartbeat
+
+        heartbeat = Heartbeat(hub, dispatcher, lambda: in_hand(hub))
+        heartbeat.start()
+        return heartbeat
+
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
         global _current
         current, _current = _current, None
+        heartbeat, self.heartbeat = self.heartbeat, None
         loop_thread = get_event_loop_thread()
         try:
+            if heartbeat is not None and loop_thread is not None:  # stopped first: it uses the Hub's engine
+                loop_thread.run_coroutine(heartbeat.stop())
             if current is not None and loop_thread is not None:
                 loop_thread.run_coroutine(self._dispose(current[0]))
         finally:

@@ -1,4 +1,6 @@
-"""The safety net: re-send due `queued` directives, reclaim stuck `running` ones, release expired holds.
+"""The safety net: re-send due `queued` directives (a lost broker message), release expired holds, and take over
+`running` directives whose lease expired (the workers' heartbeats do that too, so a dead worker is recovered without
+a sweeper; see tasks/leases.py).
 
 Run it as its own process with `python -m tasks.sweeper` (or `omniman sweeper`); the embedded default runs the loop
 inside the web process. Several sweepers at once are harmless: claiming is a conditional update."""

@@ -155,10 +155,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def add_sweeper(commands: Commands) -> None:
     parser = commands.add_parser(
-        "sweeper", help="re-send due directives, reclaim stuck ones, release expired holds (a loop)",
-        description="The directive safety net, as its own process (run one or more next to the workers). Every "
-                    "OMNIMAN_SWEEPER_INTERVAL_S it re-sends due queued directives, reclaims ones stuck running and "
-                    "releases expired stock holds.")
+        "sweeper", help="re-send due directives whose message was lost, release expired holds (a loop)",
+        description="The directive safety net, as its own process (run one next to the workers). Every "
+                    "OMNIMAN_SWEEPER_INTERVAL_S it re-sends due queued directives (a message lost by the broker) "
+                    "and releases expired stock holds; it also takes over directives whose lease expired, which "
+                    "every worker's heartbeat does by itself.")
     parser.set_defaults(func=cmd_sweeper)
 
 

@@ -26,4 +26,7 @@ class Directive(SQLModel, table=True):
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False))
     started_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
+    # While `running`: until when the claiming worker holds it (renewed by its heartbeat). Past it, any worker takes
+    # the directive over; `attempts` is the fencing token that keeps the old holder from recording an outcome.
+    lease_expires_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False))

@@ -24,7 +24,7 @@ _CLAIM = (update(_TABLE)
           .where(_TABLE.c.id == bindparam("claim_id"), _TABLE.c.status == "queued",
                  _TABLE.c.available_at <= bindparam("claim_now"))
           .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
-                  updated_at=bindparam("claim_now"))
+                  updated_at=bindparam("claim_now"), lease_expires_at=bindparam("lease_until"))
           .returning(*_TABLE.c))
 # Several ids: every row it takes it has first locked with SKIP LOCKED, so it never waits for a row while holding
 # others. A statement that did (a plain UPDATE of several rows) keeps the lock of a row it waited for and then found
@@ -40,7 +40,7 @@ _CLAIM_MANY = (update(_TABLE)
                .where(_TABLE.c.id.in_(select(_OWN.c.id)), _TABLE.c.status == "queued",
                       _TABLE.c.available_at <= bindparam("claim_now"))
                .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
-                       updated_at=bindparam("claim_now"))
+                       updated_at=bindparam("claim_now"), lease_expires_at=bindparam("lease_until"))
                .returning(*_TABLE.c))
 # `_CLAIM_MANY` plus up to `claim_extra` other due, queued directives of the same topics (oldest first), locked the
 # same way: a burst of commits that each wrote one directive (so one message each) is run in batches, and the later
@@ -61,7 +61,7 @@ _CLAIM_WITH_EXTRA = (update(_TABLE)
                      .where(_TABLE.c.id.in_(union_all(select(_OWN.c.id), select(_EXTRA.c.id))),
                             _TABLE.c.status == "queued", _TABLE.c.available_at <= bindparam("claim_now"))
                      .values(status="running", attempts=_TABLE.c.attempts + 1, started_at=bindparam("claim_now"),
-                             updated_at=bindparam("claim_now"))
+                             updated_at=bindparam("claim_now"), lease_expires_at=bindparam("lease_until"))
                      .returning(*_TABLE.c))
 _STATES = select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.available_at).where(
     _TABLE.c.id.in_(bindparam("state_ids", expanding=True)))
@@ -69,12 +69,17 @@ _STATES = select(_TABLE.c.id, _TABLE.c.status, _TABLE.c.available_at).where(
 _COMPLETE_MANY = (update(_TABLE)
                   .where(tuple_(_TABLE.c.id, _TABLE.c.attempts).in_(bindparam("runs", expanding=True)),
                          _TABLE.c.status == "running")
-                  .values(status="done", last_error="", updated_at=bindparam("done_at"))
+                  .values(status="done", last_error="", updated_at=bindparam("done_at"), lease_expires_at=None)
                   .returning(_TABLE.c.id))
 _COMPLETE = (update(_TABLE)
              .where(_TABLE.c.id == bindparam("run_id"), _TABLE.c.status == "running",
                     _TABLE.c.attempts == bindparam("run_attempts"))
-             .values(status="done", last_error="", updated_at=bindparam("done_at")))
+             .values(status="done", last_error="", updated_at=bindparam("done_at"), lease_expires_at=None))
+
+
+def lease_until(hub: Hub, now: dt.datetime) -> dt.datetime:
+    """When a claim (or a renewal) made at `now` lapses unless renewed."""
+    return now + dt.timedelta(seconds=hub.settings.directive_lease_s)
 
 
 def _statements(hub: Hub) -> Any:
@@ -86,8 +91,10 @@ def _statements(hub: Hub) -> Any:
 async def claim(hub: Hub, directive_id: int) -> Directive | None:
     """Take a due, queued directive for this caller (→ running, attempts + 1). A conditional UPDATE decides, so of
     any number of concurrent callers exactly one gets the row; the others get None."""
+    now = utcnow()
     async with _statements(hub) as uow:
-        row = (await uow.execute(_CLAIM, {"claim_id": directive_id, "claim_now": utcnow()})).mappings().one_or_none()
+        row = (await uow.execute(_CLAIM, {"claim_id": directive_id, "claim_now": now,
+                                          "lease_until": lease_until(hub, now)})).mappings().one_or_none()
     return Directive(**row) if row is not None else None
 
 
@@ -124,6 +131,7 @@ async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hash
     With `reads`, the `prefetch` of each claimed topic's handler (see _prefetch) runs in the same unit of work and
     its entries are added to `reads`."""
     now = utcnow()
+    lease = lease_until(hub, now)
     async with _statements(hub) as uow:
         # One id (most messages at low traffic) without the expanding IN, which SQLAlchemy renders anew on every
         # execution.
@@ -131,11 +139,12 @@ async def claim_many(hub: Hub, directive_ids: Sequence[int], *, reads: dict[Hash
             result = await uow.execute(_CLAIM_WITH_EXTRA, {
                 "claim_ids": list(directive_ids), "skip_ids": list(directive_ids),
                 "like_ids": list(directive_ids if like is None else like),
-                "claim_now": now, "claim_extra": extra})
+                "claim_now": now, "claim_extra": extra, "lease_until": lease})
         elif len(directive_ids) == 1:
-            result = await uow.execute(_CLAIM, {"claim_id": directive_ids[0], "claim_now": now})
+            result = await uow.execute(_CLAIM, {"claim_id": directive_ids[0], "claim_now": now, "lease_until": lease})
         else:
-            result = await uow.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now})
+            result = await uow.execute(_CLAIM_MANY, {"claim_ids": directive_ids, "claim_now": now,
+                                                      "lease_until": lease})
         claimed = {row["id"]: Directive(**row) for row in result.mappings().all()}
         missing = [i for i in directive_ids if i not in claimed]
         states = {}

@@ -19,11 +19,12 @@ from ..errors import ErrorCode, OmnimanError
 from ..models import Directive, utcnow
 from ..runtime import Hub
 from .claims import claim, claim_many, complete, complete_many, still_ours
+from .leases import InHand, reclaim_stuck, renew_leases
 from .outcomes import RunOutcome
 
-__all__ = ["DirectiveFailed", "RunOutcome", "backoff_ms", "claim", "claim_many", "complete", "complete_many",
-           "directives_of_order", "due_ids", "fail_or_backoff", "reclaim_stuck", "retry_directive", "run_directive",
-           "run_directives", "shared_read"]
+__all__ = ["DirectiveFailed", "InHand", "RunOutcome", "backoff_ms", "claim", "claim_many", "complete",
+           "complete_many", "directives_of_order", "due_ids", "fail_or_backoff", "reclaim_stuck", "renew_leases", "retry_directive",
+           "run_directive", "run_directives", "shared_read"]
 
 log = logging.getLogger("omniman.directives")
 
@@ -61,7 +62,7 @@ async def fail_or_backoff(hub: Hub, directive: Directive, error: str, *, permane
     now = utcnow()
     final = permanent or directive.attempts >= hub.settings.directive_max_attempts
     delay = None if final else backoff_ms(hub, directive.attempts)
-    values: dict[str, object] = {"last_error": error[:MAX_ERROR_CHARS], "updated_at": now}
+    values: dict[str, object] = {"last_error": error[:MAX_ERROR_CHARS], "updated_at": now, "lease_expires_at": None}
     if final:
         values["status"] = "failed"
     else:
@@ -126,40 +127,6 @@ async def due_ids(hub: Hub, *, idle_for: dt.timedelta = dt.timedelta(0), limit: 
         return sorted(result.scalars().all())
 
 
-async def reclaim_stuck(hub: Hub, *, limit: int = 500) -> tuple[list[int], list[int]]:
-    """`running` directives older than the running timeout (their worker died or hung): back to `queued`, or
-    `failed` when they have used up their attempts. Returns (requeued ids, failed ids)."""
-    settings = hub.settings
-    now = utcnow()
-    cutoff = now - dt.timedelta(seconds=settings.directive_running_timeout_s)
-    note = f"still running after {settings.directive_running_timeout_s}s (worker lost?); reclaimed"
-    async with hub.transaction() as uow:
-        stuck = (await uow.db.execute(
-            select(_DIRECTIVE_ID, col(Directive.attempts))
-            .where(col(Directive.status) == "running", col(Directive.started_at) < cutoff)
-            .order_by(_DIRECTIVE_ID).limit(limit)
-            .with_for_update(skip_locked=True)  # one completing now is skipped: no waiting while holding rows
-        )).all()
-        requeue = [i for i, attempts in stuck if attempts < settings.directive_max_attempts]
-        fail = [i for i, attempts in stuck if attempts >= settings.directive_max_attempts]
-        guard = (col(Directive.status) == "running", col(Directive.started_at) < cutoff)
-        requeued: list[int] = []
-        failed: list[int] = []
-        if requeue:
-            requeued = list((await uow.db.execute(
-                update(Directive).where(_DIRECTIVE_ID.in_(requeue), *guard)
-                .values(status="queued", available_at=now, updated_at=now, last_error=note)
-                .returning(_DIRECTIVE_ID))).scalars())
-        if fail:
-            failed = list((await uow.db.execute(
-                update(Directive).where(_DIRECTIVE_ID.in_(fail), *guard)
-                .values(status="failed", updated_at=now, last_error=note)
-                .returning(_DIRECTIVE_ID))).scalars())
-    if requeued or failed:
-        log.warning("reclaimed stuck directives: requeued %s, failed %s", requeued, failed)
-    return sorted(requeued), sorted(failed)
-
-
 # Reads a batch's handlers share (see `shared_read`): set for the duration of one `run_directives`.
 # Values (prefetched) or futures (a first reader's read, awaited by the others).
 _batch_reads: ContextVar[dict[Hashable, Any] | None] = ContextVar("omniman_batch_reads", default=None)
@@ -208,7 +175,7 @@ async def _run_claimed(hub: Hub, directive: Directive, started: float) -> RunOut
 
 
 async def run_directives(hub: Hub, directive_ids: Sequence[int], *, extra: int = 0, like: Sequence[int] | None = None,
-                         running: set[int] | None = None) -> list[RunOutcome]:
+                         running: InHand | None = None) -> list[RunOutcome]:
     """One delivery of several directive ids (e.g. all those one commit wrote): one claim for all, each claimed
     one's handler (up to BATCH_LANES at a time), one completion for those that succeeded. Returns an outcome per
     distinct id, in order, then one per other directive the claim took with `extra` (see claim_many; with no ids,
@@ -216,8 +183,8 @@ async def run_directives(hub: Hub, directive_ids: Sequence[int], *, extra: int =
 
     Each directive keeps its own fate, as if delivered alone: a handler that raises records its own retry or failure
     and its siblings still complete; only the caller that wins a directive's claim runs its handler. `running`, if
-    given, holds the claimed ids while their handlers run and their outcomes are recorded (a worker's note of what
-    it has in hand; the database stays the truth).
+    given, holds the claimed directives while their handlers run and their outcomes are recorded (a worker's note of
+    what it has in hand, whose leases its heartbeat renews; the database stays the truth).
     """
     started = time.perf_counter()
     ids = list(dict.fromkeys(int(i) for i in directive_ids))
@@ -226,9 +193,8 @@ async def run_directives(hub: Hub, directive_ids: Sequence[int], *, extra: int =
     reads: dict[Hashable, Any] = {}
     claimed, outcomes = await claim_many(hub, ids, reads=reads, extra=extra, like=like)
     if claimed:
-        taken = [d.id or 0 for d in claimed]
         if running is not None:
-            running.update(taken)
+            running.hold(claimed)
         try:
             token = _batch_reads.set(reads)
             try:
@@ -239,7 +205,7 @@ async def run_directives(hub: Hub, directive_ids: Sequence[int], *, extra: int =
                                                   if r.status == "done"])
         finally:
             if running is not None:
-                running.difference_update(taken)
+                running.release(claimed)
         duration = time.perf_counter() - started
         outcomes.extend(r if r.status != "done" else
                         replace(r, status="done" if r.directive_id in completed else "skipped", duration_s=duration)
@@ -257,7 +223,7 @@ async def _run_all(hub: Hub, claimed: list[Directive], started: float) -> list[R
         for index, directive in queue:  # lanes share the iterator: each directive runs once
             try:
                 by_index[index] = await _run_claimed(hub, directive, started)
-            except Exception:  # recording a failure failed (database down): left `running` for the sweeper
+            except Exception:  # recording a failure failed (database down): left `running` until its lease expires
                 log.exception("directive %s (%s): its outcome could not be recorded", directive.id, directive.topic)
                 by_index[index] = RunOutcome(directive.id or 0, "skipped", topic=directive.topic,
                                              attempts=directive.attempts)

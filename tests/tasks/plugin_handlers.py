@@ -38,6 +38,18 @@ async def gated_stock_commit(hub: Hub, directive: Directive) -> None:
         await stock_commit(hub, directive)
 
 
+async def gated_by_attempt(hub: Hub, directive: Directive) -> None:
+    """A real `stock.commit` run by attempt: it writes `started-<attempt>` in the payload's `dir`, waits there for
+    `gate-<attempt>` (an attempt whose gate never opens blocks until its worker is killed), applies its effect, then
+    writes `finished-<attempt>`."""
+    folder, attempt = Path(directive.payload["dir"]), directive.attempts
+    (folder / f"started-{attempt}").touch()
+    while not (folder / f"gate-{attempt}").exists():
+        await anyio.sleep(0.02)
+    await stock_commit(hub, directive)
+    (folder / f"finished-{attempt}").touch()
+
+
 async def reads_shared(hub: Hub, directive: Directive) -> None:
     """Needs the value its (broken) prefetch should have provided: it reads it itself through shared_read."""
     value = await shared_read(("test.shared", directive.payload["key"]), lambda: _answer(directive))
@@ -61,3 +73,4 @@ def register_handlers(registry: Any, settings: Any) -> None:
     registry.add_handler("test.always_fails", always_fails)
     registry.add_handler("test.gated_stock_commit", gated_stock_commit)
     registry.add_handler("test.reads_shared", reads_shared)
+    registry.add_handler("test.gated_by_attempt", gated_by_attempt)

@@ -136,7 +136,7 @@ async def test_a_run_whose_claim_was_reclaimed_cannot_overwrite_the_newer_run(ta
     directive_id = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
     first = await svc.claim(task_hub, directive_id)
     assert first is not None
-    await _age_running(task_hub, directive_id, seconds=5)
+    await _age_running(task_hub, directive_id, seconds=5)  # lease: 2 s
     await svc.reclaim_stuck(task_hub)
     second = await svc.claim(task_hub, directive_id)
     assert second is not None
@@ -149,9 +149,11 @@ async def test_a_run_whose_claim_was_reclaimed_cannot_overwrite_the_newer_run(ta
 
 
 async def _age_running(hub: Hub, directive_id: int, *, seconds: float) -> None:
+    """As if claimed `seconds` ago by a worker that died at once: its lease ran out `seconds` − lease ago."""
+    claimed = utcnow() - dt.timedelta(seconds=seconds)
     async with hub.transaction() as uow:
         await uow.db.execute(update(Directive).where(Directive.id == directive_id).values(
-            started_at=utcnow() - dt.timedelta(seconds=seconds)))
+            started_at=claimed, lease_expires_at=claimed + dt.timedelta(seconds=hub.settings.directive_lease_s)))
 
 
 async def test_reclaim_requeues_stuck_running_and_fails_those_out_of_attempts(task_hub: Hub) -> None:
@@ -160,10 +162,10 @@ async def test_reclaim_requeues_stuck_running_and_fails_those_out_of_attempts(ta
     spent = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
     for directive_id in (fresh, stuck, spent):
         assert await svc.claim(task_hub, directive_id) is not None
-    await _age_running(task_hub, stuck, seconds=2)
+    await _age_running(task_hub, stuck, seconds=3)  # lease: 2 s
+    await _age_running(task_hub, spent, seconds=3)
     async with task_hub.transaction() as uow:
-        await uow.db.execute(update(Directive).where(Directive.id == spent).values(
-            attempts=3, started_at=utcnow() - dt.timedelta(seconds=2)))
+        await uow.db.execute(update(Directive).where(Directive.id == spent).values(attempts=3))
 
     requeued, failed = await svc.reclaim_stuck(task_hub)
 

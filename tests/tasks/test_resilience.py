@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -31,6 +28,7 @@ from tasks.dispatch import DramatiqDispatcher
 from tasks.embedded import start_worker, stop_worker
 from tasks.sweeper import sweep_once
 from tests.factories import make_channel
+from tests.tasks.processes import WorkerProcess
 from tests.tasks.support import (
     ECOMMERCE_CONFIG,
     all_finished,
@@ -48,7 +46,6 @@ from tests.tasks.support import (
 )
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def held_order(hub: Hub, qty: str = "2") -> tuple[str, list[dict[str, Any]]]:
@@ -67,40 +64,6 @@ async def held_order(hub: Hub, qty: str = "2") -> tuple[str, list[dict[str, Any]
 
 
 # --- a worker process killed with SIGKILL while running a directive ---------------------------------------------------
-
-
-class WorkerProcess:
-    """`omniman worker` as a real process group (so SIGKILL reaches dramatiq's forked worker too)."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        env = {**os.environ, "OMNIMAN_DATABASE_URL": settings.database_url,
-               "OMNIMAN_REDIS_URL": settings.redis_url or "",
-               "OMNIMAN_BROKER_NAMESPACE": settings.broker_namespace,
-               "OMNIMAN_EXTRA_HANDLER_MODULES": ",".join(settings.extra_handler_modules),
-               "OMNIMAN_DIRECTIVE_RUNNING_TIMEOUT_S": str(settings.directive_running_timeout_s),
-               "OMNIMAN_WORKER_TIMEOUT_MS": str(settings.worker_timeout_ms),
-               "PYTHONPATH": str(ROOT)}
-        omniman = Path(sys.executable).with_name("omniman")
-        self._log = log.open("ab")
-        self.process = subprocess.Popen([str(omniman), "worker", "--processes", "1", "--threads", "1"], cwd=ROOT,
-                                        env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def kill(self) -> None:
-        """SIGKILL to the whole group: the worker process gets no chance to clean up."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=20)
-
-    def stop(self) -> None:
-        """SIGTERM to dramatiq's main process alone (it forwards it once; a second one would kill uncleanly)."""
-        try:
-            if self.process.poll() is None:
-                self.process.terminate()
-                self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        finally:
-            self._log.close()
 
 
 @pytest.mark.slow
