@@ -18,10 +18,13 @@ from omniman_gql.live.eventlog import Position
 from schema.text_input import SURROGATE_MESSAGE, contains_lone_surrogate
 from tests.api.operations import make_channel
 from tests.fixtures.app import Api
+from tests.stream.wsclient import GraphQLWs
 
 OPEN = """mutation Open($channel: String!, $key: String!, $data: JSON) {
   openSession(input: {channelCode: $channel, sessionKey: $key, data: $data}) { session { sessionKey } errors { code } } }"""
 SESSION = "query Session($channel: String!, $key: String!) { session(channelCode: $channel, sessionKey: $key) { rev } }"
+SESSION_CHANGED = """subscription Changed($channel: String!, $key: String!) {
+  sessionChanged(channelCode: $channel, sessionKey: $key) { rev } }"""
 ORDER = "query Order($ref: String!) { order(ref: $ref) { ref } }"
 LISTS = {
     "orders": "query Orders($after: String) { orders(after: $after) { edges { cursor } } }",
@@ -148,3 +151,20 @@ def test_an_event_cursor_beyond_a_row_id_is_invalid_input() -> None:
         with pytest.raises(OmnimanError) as refused:
             Position.decode(event_cursor(raw))
         assert refused.value.code == "invalid_input"
+
+
+def test_a_lone_surrogate_in_a_subscription_is_bad_user_input(api: Api, client: TestClient,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    channel = make_channel(api)
+    caplog.set_level(logging.DEBUG)
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as raw:
+        ws = GraphQLWs(raw)
+        ws.init()
+        # as a client writes it: the surrogate as a JSON escape (the text frame itself is valid UTF-8)
+        raw.send_text(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": SESSION_CHANGED, "variables": {"channel": channel, "key": LONE}}}))
+        message = ws.message("1")
+    # Strawberry answers a subscription's execution errors in a `next` (no stream is started)
+    assert message["payload"] == {"data": None, "errors": [{"message": SURROGATE_MESSAGE,
+                                                            "extensions": {"code": "BAD_USER_INPUT"}}]}, message
+    assert_no_traceback(caplog)
