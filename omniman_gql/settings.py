@@ -76,8 +76,11 @@ class Settings(BaseSettings):
     graphiql: bool = Field(True, description="Serve GraphiQL at GET /graphql.")
     introspection: bool = Field(True, description="Allow schema introspection (turn off in production).")
     log_json: bool = Field(False, description="Log one JSON line per request and per directive.")
-    metrics: bool = Field(True, description="Serve Prometheus metrics at GET /metrics (no token asked: keep the path "
-                          "off the public load balancer).")
+    metrics: bool = Field(True, description="Serve Prometheus metrics at GET /metrics (an admin token is asked; see "
+                          "`metrics_public`).")
+    metrics_public: bool = Field(False, description="Serve /metrics without a token, for a scraper that reaches the "
+                                 "web processes on a private network only (never expose it on the public listener: "
+                                 "it tells who calls what and what fails).")
     # bounds on input
     max_ops_per_modify: int = Field(100, ge=1, description="Ops accepted in one modifySession.")
     max_lines_per_session: int = Field(500, ge=1, description="Lines a session may hold.")

@@ -14,6 +14,8 @@ from tasks.embedded import embedded_runtime
 
 from .accel_uvicorn import KeepTransportSend
 from .build import build_schema
+from .graphiql import content_security_policy, graphiql_page
+from .kds import CONTENT_SECURITY_POLICY as KDS_POLICY
 from .kds import kds_routes
 from .view import OmnimanGraphQL
 
@@ -46,4 +48,9 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     lifespans = [live_stream, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
     if settings.accelerate:  # innermost of ours: sees a websocket's `send` as the server made it (RawFrames)
         options["middleware"] = [*options.get("middleware", ()), Middleware(KeepTransportSend)]  # type: ignore[misc]
-    return core_app.create_app(settings, routes=routes, extra_lifespans=lifespans, **options)  # type: ignore[arg-type]
+    # The pages' own policies (GraphiQL's CDN and inline scripts, the display's own files); the rest: the strict one.
+    policies = {"/kds": KDS_POLICY}
+    if settings.graphiql:
+        policies["/graphql"] = content_security_policy(graphiql_page(view.graphql_ide_html))
+    return core_app.create_app(settings, routes=routes, extra_lifespans=lifespans,  # type: ignore[arg-type]
+                               page_policies=policies, **options)

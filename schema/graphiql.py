@@ -1,8 +1,13 @@
 """The GraphiQL page: Strawberry's, opening on our quick start, with an "API token" box that remembers the token in
-the browser (localStorage) and sends it on every request and in the websocket `connection_init`."""
+the browser (localStorage) and sends it on every request and in the websocket `connection_init`; and the
+Content-Security-Policy that lets exactly that page run."""
 
+import base64
+import hashlib
 import json
 import re
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 from .quickstart import QUICK_START
 
@@ -63,3 +68,65 @@ def graphiql_page(html: str, example: str = QUICK_START) -> str:
     html = _EXAMPLE.sub(lambda _: f"const EXAMPLE_QUERY = {json.dumps(example)};", html, count=1)
     html = _FETCHER.sub(lambda _: FETCHER, html, count=1)
     return html.replace(_BODY, TOKEN_BOX + _BODY, 1)
+
+
+class _PageSources(HTMLParser):
+    """What a page loads: the origins of its scripts and stylesheets, and the text of its inline scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.script_origins: set[str] = set()
+        self.style_origins: set[str] = set()
+        self.inline_scripts: list[str] = []
+        self._inline: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "script":
+            if found.get("src"):
+                self.script_origins.add(_origin(found["src"] or ""))
+            else:
+                self._inline = []
+        elif tag == "link" and (found.get("rel") or "").lower() == "stylesheet" and found.get("href"):
+            self.style_origins.add(_origin(found["href"] or ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._inline is not None:
+            self._inline.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._inline is not None:
+            self.inline_scripts.append("".join(self._inline))
+            self._inline = None
+
+
+def _origin(url: str) -> str:
+    """`https://unpkg.com/react@18…` → `https://unpkg.com`; a same-origin path → `'self'`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "'self'"
+
+
+def content_security_policy(page: str) -> str:
+    """The CSP of `page`: scripts from the origins it names and its own inline scripts (by hash, so no other inline
+    script runs), requests only to this origin (the API and its websocket), never inside a frame."""
+    sources = _PageSources()
+    sources.feed(page)
+    sources.close()
+    hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+              for body in sources.inline_scripts]
+    scripts = " ".join(sorted(sources.script_origins | {"'self'"}) + hashes)
+    styles = " ".join(sorted(sources.style_origins | {"'self'"}))
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src {scripts}",
+        # 'unsafe-inline' for styles only: the page's <style>, the token box's style attribute and the style
+        # attributes GraphiQL's editors write; a style cannot run code.
+        f"style-src {styles} 'unsafe-inline'",
+        f"font-src {styles} data:",  # GraphiQL's stylesheet brings its fonts from where it comes from
+        "img-src 'self' data:",  # the favicon is a data: URL
+        "connect-src 'self'",  # the API and its websocket (CSP level 3 `'self'` covers ws:/wss: of this host)
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",  # GraphiQL keeps the admin token: no other site may frame it (clickjacking)
+    ])

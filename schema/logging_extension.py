@@ -13,7 +13,9 @@ from omniman_gql.live.feed import Parked
 from omniman_gql.settings import Settings
 
 from .accel_strawberry.websockets import resumed_subscription
+from .errors import ClientError
 from .extensions import MaskInternalErrors, is_unexpected
+from .text_input import SURROGATE_MESSAGE, contains_lone_surrogate
 
 INVALID = "invalid"
 
@@ -31,6 +33,11 @@ class ObserveOperations(MaskInternalErrors):
     def on_execute(self) -> Iterator[None]:
         # Reached only by documents that parsed and validated, so the root field is one of the schema's.
         self.operation = operation_of(self.execution_context.graphql_document, self.execution_context.operation_name)
+        # Before the variables are coerced and any resolver runs, on every transport (HTTP POST and GET, websocket):
+        # a string no database can store is the client's mistake, not an internal error at the first INSERT.
+        # (Literals cannot hold one: graphql-core's lexer refuses them.)
+        if contains_lone_surrogate(self.execution_context.variables):
+            raise ClientError(SURROGATE_MESSAGE)
         if self.operation[0] == "subscription":
             self.subscription = self.operation[1]
             if resumed_subscription.get() is None:  # a parked subscription resumed is still the one counted

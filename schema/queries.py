@@ -5,6 +5,7 @@ from typing import Annotated
 
 import strawberry
 
+from omniman_gql.domain.limits import MAX_INT_ROW_ID
 from omniman_gql.services import auth, catalog, channels, reads
 
 from .context import Info
@@ -66,7 +67,7 @@ class Query:
         authorize(info, Action.READ)
         page = await reads.session_page(
             info.context.hub, first=check_first(first, info.context.settings.max_page_size),
-            after=decode_cursor(after), channel_codes=visible_channels(info, channel_code),
+            after=decode_cursor(after, max_id=MAX_INT_ROW_ID), channel_codes=visible_channels(info, channel_code),
             state=state.value if state else None)
         return Connection.of(page, Session.from_model, lambda row: (row.opened_at, row.id))
 

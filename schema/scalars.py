@@ -54,7 +54,10 @@ def parse_datetime(value: Any) -> dt.datetime:
     except ValueError:
         raise StrawberryInputCoercionError(f"{value!r} is not an ISO 8601 date and time.") from None
     # No offset means UTC: the hub keeps and answers every time in UTC.
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+    try:
+        return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+14:00" is before the first instant a datetime holds
+        raise StrawberryInputCoercionError(f"{value!r} is outside the dates the hub can store.") from None
 
 
 DecimalScalar: ScalarDefinition = strawberry.scalar(

@@ -8,6 +8,11 @@ from typing import Any, TypeVar
 
 from ..errors import ErrorCode, OmnimanError
 
+# The largest row id both databases can hold and compare (PostgreSQL BIGINT, SQLite INTEGER): a bigger one in a
+# cursor is bad input, not a query to send. Tables whose id is a PostgreSQL INTEGER (sessions) stop sooner.
+MAX_ROW_ID = 2**63 - 1
+MAX_INT_ROW_ID = 2**31 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

@@ -1,4 +1,5 @@
-"""The ASGI application: Starlette whose lifespan owns the Hub, plus `/health` and a request-size limit.
+"""The ASGI application: Starlette whose lifespan owns the Hub, plus `/health`, `/metrics`, security headers and a
+request-size limit.
 
 Plugging things in (the composition roots, `schema.asgi` and tests, do this):
 
@@ -16,7 +17,7 @@ Requests reach the Hub as `request.state.hub` (Starlette's lifespan state): no m
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..runtime import Hub
 from ..settings import Settings, get_settings
+from .headers import SecurityHeaders
 from .health import health_endpoint
 from .observability import ObservabilityMiddleware, metrics_endpoint
 
@@ -44,8 +46,10 @@ def create_app(
     on_startup: Sequence[StartupHook] = (),
     extra_lifespans: Sequence[HubLifespan] = (),
     middleware: Sequence[Middleware] = (),
+    page_policies: Mapping[str, str] | None = None,
 ) -> Starlette:
-    """The hub's web application for `settings` (the environment's when None)."""
+    """The hub's web application for `settings` (the environment's when None). `page_policies`: the
+    Content-Security-Policy of the browser pages under a path (see `SecurityHeaders`)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -75,7 +79,8 @@ def create_app(
     metrics = [Route("/metrics", metrics_endpoint, methods=["GET"])] if settings.metrics else []
     app = Starlette(
         routes=[Route("/health", health_endpoint, methods=["GET"]), *metrics, *routes],
-        middleware=[Middleware(ObservabilityMiddleware, settings=settings),  # outermost: sees every status, 413 too
+        middleware=[Middleware(SecurityHeaders, page_policies=page_policies),  # outermost: on every response
+                    Middleware(ObservabilityMiddleware, settings=settings),  # sees every status, 413 too
                     Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *middleware],
         lifespan=lifespan,
     )

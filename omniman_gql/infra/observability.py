@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..models import Directive
 from ..settings import Settings
+from .admin_only import admin_refusal
 
 log = logging.getLogger(__name__)
 REQUEST_LOG = logging.getLogger("omniman.requests")
@@ -252,7 +253,12 @@ async def directive_backlog(hub: Any) -> dict[str, int]:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text format: this process's counters plus the cluster's directive backlog."""
+    """Prometheus text format: this process's counters plus the cluster's directive backlog. They tell who calls
+    what and what fails, so an admin token is asked unless `metrics_public` says a private network guards them."""
+    if not request.app.state.settings.metrics_public:
+        refusal = await admin_refusal(request)
+        if refusal is not None:
+            return refusal
     hub = getattr(request.state, "hub", None)
     if hub is not None:
         try:

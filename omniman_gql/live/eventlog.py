@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..domain.limits import MAX_ROW_ID
 from ..errors import ErrorCode, OmnimanError
 from ..infra.sqlite import READONLY
 from ..models import Channel, Order, OrderEvent, OrderItem
@@ -80,7 +81,8 @@ class Position:
         except ValueError:
             raise bad() from None
         floor, deltas = numbers[0], numbers[1:]
-        if floor < 0 or any(d <= 0 for d in deltas) or len(deltas) > MAX_SKIP:
+        if floor < 0 or any(d <= 0 for d in deltas) or len(deltas) > MAX_SKIP or \
+                floor + max(deltas, default=0) > MAX_ROW_ID:  # a database cannot compare a bigger integer
             raise bad()
         return cls(floor=floor, skip={floor + d for d in deltas})
 

@@ -23,8 +23,8 @@ from .leases import InHand, reclaim_stuck, renew_leases
 from .outcomes import RunOutcome
 
 __all__ = ["DirectiveFailed", "InHand", "RunOutcome", "backoff_ms", "claim", "claim_many", "complete",
-           "complete_many", "directives_of_order", "due_ids", "fail_or_backoff", "reclaim_stuck", "renew_leases", "retry_directive",
-           "run_directive", "run_directives", "shared_read"]
+           "complete_many", "directives_of_order", "due_ids", "fail_or_backoff", "reclaim_stuck", "renew_leases",
+           "retry_directive", "run_directive", "run_directives", "shared_read"]
 
 log = logging.getLogger("omniman.directives")
 

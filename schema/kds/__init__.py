@@ -12,19 +12,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 STATIC = Path(__file__).with_name("static")
-# Scripts only from this origin; the API and the websocket are this origin too.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # a `?token=` in the address must not leak to other sites
-    "Cache-Control": "no-cache",
-}
+# Scripts only from this origin; the API and the websocket are this origin too. The app's SecurityHeaders sends it
+# on `/kds` and everything under it (the assets, `/kds/assets/index.html` too), with nosniff and no referrer.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                           "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
 async def kds_page(request: Request) -> Response:
     """The display itself; `?channels=pos,ecommerce` limits it to those channels, `?token=` signs it in."""
-    return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"), headers=SECURITY_HEADERS)
+    return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"})
 
 
 def kds_routes() -> list[BaseRoute]:

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from omniman_gql.domain.limits import MAX_ROW_ID
 from omniman_gql.services.reads import Page, Position
 
 from ..errors import ClientError
@@ -47,8 +48,9 @@ def encode_cursor(position: Position) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> Position | None:
-    """The position a cursor names; a cursor this server did not make is a clear top-level error."""
+def decode_cursor(cursor: str | None, *, max_id: int = MAX_ROW_ID) -> Position | None:
+    """The position a cursor names; a cursor this server did not make is a clear top-level error. `max_id`: the
+    largest id of the list's table (its column's type)."""
     if cursor is None:
         return None
     try:
@@ -58,9 +60,20 @@ def decode_cursor(cursor: str | None) -> Position | None:
         if not raw.startswith(CURSOR_PREFIX):
             raise ValueError
         ts, _, row_id = raw[len(CURSOR_PREFIX):].partition("|")
-        return (dt.datetime.fromisoformat(ts) if ts else None), int(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        position = _instant(ts) if ts else None, int(row_id)
+        if not 0 <= position[1] <= max_id:  # the databases cannot compare a bigger id (an error, not a page)
+            raise ValueError
+        return position
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ClientError("`after` is not a cursor of this list; use a `cursor` or `endCursor` it returned.") from None
+
+
+def _instant(text: str) -> dt.datetime:
+    """A cursor's time as the lists compare it: aware, in UTC (a naive or unconvertible one is no cursor of ours)."""
+    when = dt.datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError
+    return when.astimezone(dt.UTC)  # OverflowError at the ends of the calendar
 
 
 DEFAULT_PAGE_SIZE = 25

@@ -106,7 +106,8 @@ def test_demo_then_the_web_shop_flow_with_the_worker(database_url: str, tmp_path
             "payment.capture", "payment.refund", "stock.commit", "stock.release"]
         assert "payment.refunded" in [e["type"] for e in order["events"]]
 
-        metrics = httpx.get(f"{server.base_url}/metrics", timeout=5).text
+        metrics = httpx.get(f"{server.base_url}/metrics", headers={"Authorization": f"Bearer {token}"},
+                            timeout=5).text
     assert re.search(r'^omniman_directive_runs_total\{outcome="done",topic="payment.capture"\} 1\.0$', metrics, re.M)
     assert re.search(r'^omniman_directive_runs_total\{outcome="done",topic="stock.hold"\} [1-9]', metrics, re.M)
     assert re.search(r'^omniman_graphql_requests_total\{operation="commitSession",outcome="rejected",'

@@ -44,9 +44,9 @@ def commit_over_api(server: Served, token: str, key: str, handle: str) -> str:
     return str(committed["commitSession"]["result"]["orderRef"])
 
 
-def subscribers(server: Served) -> float:
-    """Open orderEvents subscriptions in the server, from its /metrics."""
-    text = httpx.get(f"{server.base_url}/metrics", timeout=5).text
+def subscribers(server: Served, token: str) -> float:
+    """Open orderEvents subscriptions in the server, from its /metrics (an admin token reads them)."""
+    text = httpx.get(f"{server.base_url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5).text
     match = re.search(r'^omniman_subscriptions_open\{subscription="orderEvents"\} (\S+)$', text, re.M)
     return float(match.group(1)) if match else 0.0
 
@@ -91,7 +91,7 @@ def test_kds_shows_a_new_order_within_a_second_and_moves_it(database_url: str, t
         page.wait_for("document.body.dataset.state === 'live'", timeout=15)
         assert page.evaluate("location.search") == "?channels=pos", "the token must leave the address bar"
         assert page.evaluate(f"localStorage.getItem('omniman.kds.token') === {json.dumps(token)}")
-        wait_until(lambda: subscribers(server) >= 1, timeout=10, what="the orderEvents subscription")
+        wait_until(lambda: subscribers(server, token) >= 1, timeout=10, what="the orderEvents subscription")
 
         # When an order is committed over the API
         ref = commit_over_api(server, token, "KDS-1", "5")
@@ -129,7 +129,7 @@ def test_kds_resumes_from_its_cursor_after_a_reconnect(database_url: str, tmp_pa
         with omniman_serve(database_url, tmp_path) as server:
             page.navigate(f"{server.base_url}/kds?token={token}")
             page.wait_for("document.body.dataset.state === 'live'", timeout=15)
-            wait_until(lambda: subscribers(server) >= 1, timeout=10, what="the orderEvents subscription")
+            wait_until(lambda: subscribers(server, token) >= 1, timeout=10, what="the orderEvents subscription")
             first = commit_over_api(server, token, "KDS-A", "1")
             page.wait_for(TICKET.format(ref=first) + " !== null", timeout=5)
             port = server.port

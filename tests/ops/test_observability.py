@@ -14,6 +14,7 @@ from omniman_gql.services import auth
 from omniman_gql.settings import Settings
 from schema.asgi import create_app
 from tests.fixtures.app import Api
+from tests.graphql import bearer, create_token
 
 CHANNELS = "query Chans { channels { code } }"
 BAD_CHANNEL = """
@@ -131,3 +132,31 @@ def test_directive_runs_are_counted_and_logged(capsys: pytest.CaptureFixture[str
                                  "retry_in_ms")} == {
         "logger": "omniman.directive_runs", "directive_id": 7, "topic": "demo.topic", "outcome": "retry",
         "attempts": 2, "duration_ms": 12.3, "retry_in_ms": 2000}
+
+
+def test_metrics_ask_for_an_admin_token(api: Api) -> None:
+    anonymous = {"Authorization": ""}
+    for headers, status, code in (
+            (anonymous, 401, "UNAUTHENTICATED"),
+            ({"Authorization": "Bearer omn_not-a-token"}, 401, "UNAUTHENTICATED"),
+            (bearer(create_token(api.client, "staff")), 403, "FORBIDDEN"),
+            (bearer(create_token(api.client, "display", ["pos"])), 403, "FORBIDDEN")):
+        response = api.client.get("/metrics", headers=headers)
+        assert response.status_code == status, response.text
+        assert response.json()["errors"][0]["extensions"] == {"code": code}
+        assert "omniman_graphql_requests" not in response.text
+    assert api.client.get("/metrics", headers=anonymous).headers["www-authenticate"] == "Bearer"
+    admin = api.client.get("/metrics")  # the client's own admin token
+    assert admin.status_code == 200 and "# TYPE omniman_graphql_requests_total counter" in admin.text
+
+
+def test_metrics_can_be_public_for_a_private_network(settings: Settings) -> None:
+    with TestClient(create_app(settings.model_copy(update={"metrics_public": True}), run_directives=False)) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200 and "# TYPE omniman_graphql_requests_total counter" in response.text
+
+
+def test_metrics_public_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(database_url="sqlite:///unused.db").metrics_public is False
+    monkeypatch.setenv("OMNIMAN_METRICS_PUBLIC", "true")
+    assert Settings(database_url="sqlite:///unused.db").metrics_public is True
