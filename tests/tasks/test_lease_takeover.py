@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 def lease_settings(task_settings: Settings) -> Settings:
     """A long running timeout (no time limit cuts the blocked handler off, no fallback rule applies): only the
     lease (2 s, a beat every 0.5 s) decides when a directive is taken over."""
-    return task_settings.model_copy(update={"directive_running_timeout_s": 300})
+    return task_settings.model_copy(update={"directive_running_timeout_s": 300, "directive_lease_s": 2.0,
+                                            "directive_heartbeat_s": 0.5})
 
 
 def _exists(path: Path) -> Callable[[], Awaitable[bool]]:

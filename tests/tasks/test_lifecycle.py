@@ -136,7 +136,7 @@ async def test_a_run_whose_claim_was_reclaimed_cannot_overwrite_the_newer_run(ta
     directive_id = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
     first = await svc.claim(task_hub, directive_id)
     assert first is not None
-    await _age_running(task_hub, directive_id, seconds=5)  # lease: 2 s
+    await _age_running(task_hub, directive_id, seconds=task_hub.settings.directive_lease_s + 3)
     await svc.reclaim_stuck(task_hub)
     second = await svc.claim(task_hub, directive_id)
     assert second is not None
@@ -162,8 +162,8 @@ async def test_reclaim_requeues_stuck_running_and_fails_those_out_of_attempts(ta
     spent = await enqueue(task_hub, "test.flaky", {"fail_times": 0})
     for directive_id in (fresh, stuck, spent):
         assert await svc.claim(task_hub, directive_id) is not None
-    await _age_running(task_hub, stuck, seconds=3)  # lease: 2 s
-    await _age_running(task_hub, spent, seconds=3)
+    await _age_running(task_hub, stuck, seconds=task_hub.settings.directive_lease_s + 1)
+    await _age_running(task_hub, spent, seconds=task_hub.settings.directive_lease_s + 1)
     async with task_hub.transaction() as uow:
         await uow.db.execute(update(Directive).where(Directive.id == spent).values(attempts=3))
 

@@ -166,8 +166,10 @@ def own_redis() -> Iterator[RedisServer]:
 async def test_broker_outage_loses_no_directive_and_doubles_none(
     own_redis: RedisServer, task_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # No reclaims here (a long running timeout), and the sweeper re-sends a row at most once a second.
+    # No reclaims here (a long running timeout and lease: a loaded machine may delay a heartbeat past the fixture's
+    # 2 s lease, and a takeover would count as a second attempt), and the sweeper re-sends a row at most once a second.
     settings = task_settings.model_copy(update={"redis_url": own_redis.url, "directive_running_timeout_s": 120,
+                                                "directive_lease_s": 120.0, "directive_heartbeat_s": 1.0,
                                                 "directive_redispatch_after_s": 1.0})
     outage_broker = build_broker(settings)
     outage_broker.declare_actor(run_directive)
