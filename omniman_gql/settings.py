@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(12, ge=2, description="Deepest GraphQL selection.")
     max_aliases: int = Field(30, ge=1, description="Most aliases in one GraphQL document.")
     max_query_tokens: int = Field(5_000, ge=100, description="Most tokens in one GraphQL document.")
+    max_query_cost: int = Field(
+        5_000, ge=1, description="Most objects one GraphQL operation could return: each field that returns objects "
+        "counts the product of the page sizes above it and its own (`first`, or the page default; a list without a "
+        "page counts 10), fragments expanded and aliases each. Over it the operation is refused, nothing run.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest HTTP request body.")
     # live stream (websocket subscriptions)
     legacy_graphql_ws: bool = Field(False, description="Also accept the legacy `graphql-ws` websocket sub-protocol.")

@@ -1,5 +1,5 @@
-"""The document limits: tokens, depth, aliases, no NUL characters, no introspection when it is off, and how many
-distinct documents are remembered parsed and validated."""
+"""The document limits: tokens, depth, aliases, cost, no NUL characters, no introspection when it is off, and how
+many distinct documents are remembered parsed and validated."""
 
 from typing import Any
 
@@ -7,6 +7,8 @@ from graphql import GraphQLError, NoSchemaIntrospectionCustomRule, StringValueNo
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 
 from omniman_gql.settings import Settings
+
+from .document_cost import cost_rule
 
 CACHE_SIZE = 512  # distinct documents remembered parsed and validated
 
@@ -40,12 +42,14 @@ class NoNulCharacters(ValidationRule):
 
 
 def limit_rules(settings: Settings) -> tuple[type[ValidationRule], ...]:
-    """The validation rules of the document limits, beyond graphql-core's and Strawberry's own: depth, aliases, NUL
-    characters, and no introspection when it is off. The stock limiters build their rule classes per instance: built
-    once here, reused for every document."""
+    """The validation rules of the document limits, beyond graphql-core's and Strawberry's own: depth, aliases, cost
+    (page sizes from variables are checked again as the operation starts: `document_cost`), NUL characters, and no
+    introspection when it is off. The stock limiters build their rule classes per instance: built once here, reused
+    for every document."""
     return (
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        cost_rule(settings.max_query_cost),
         NoNulCharacters,
         *(() if settings.introspection else (NoSchemaIntrospectionCustomRule,)),
     )

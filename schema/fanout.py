@@ -25,8 +25,10 @@ from collections.abc import Awaitable
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from graphql import ExecutionResult, OperationType
+from graphql import ExecutionResult, GraphQLError, OperationType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from .document_cost import check_cost
 
 ENCODED_MAX = 256  # recent `next` payloads kept encoded (a few events × a few distinct selections)
 
@@ -62,16 +64,31 @@ def _variables_key(values: Any) -> str:
 
 
 class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor; a subscription event whose root value `SharesResults` is executed once per key."""
+    """Strawberry's executor; a subscription event whose root value `SharesResults` is executed once per key. It
+    also refuses, before anything runs, an operation whose page sizes come from variables and are too large
+    (`document_cost`: validation could not see their values)."""
 
     _share_prefix: tuple[Any, ...] | None = None
 
     @classmethod
     def build(cls, *args: Any, **kwargs: Any) -> Any:
         executor = super().build(*args, **kwargs)
-        if isinstance(executor, SharingExecutor) and executor.operation.operation is OperationType.SUBSCRIPTION:
-            current_executor.set(executor)
+        if isinstance(executor, SharingExecutor):
+            refused = executor.cost_refusal()
+            if refused is not None:
+                return [refused]  # graphql-core answers a list from `build` as errors, nothing executed
+            if executor.operation.operation is OperationType.SUBSCRIPTION:
+                current_executor.set(executor)
         return executor
+
+    def cost_refusal(self) -> GraphQLError | None:
+        """The error refusing this operation when its cost with the variables sent is over the limit."""
+        settings = getattr(self.context_value, "settings", None)
+        if settings is None:  # not run by the hub's view (a test's bare context): the validation rule alone
+            return None
+        values: Any = self.variable_values  # graphql-core 3.3 wraps the coerced values in VariableValues
+        return check_cost(self.schema, self.operation, self.fragment_definitions, getattr(values, "coerced", values),
+                          settings.max_query_cost)
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if self._share_prefix is None:  # once per subscription: every event's executor is a copy of this one

@@ -19,12 +19,14 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from omniman_gql.infra import observability
 from omniman_gql.runtime import Hub
 from omniman_gql.services.auth import Action, Principal, authenticate, bearer_secret
 from omniman_gql.settings import Settings
 
 from .context import BAD_TOKEN, NO_TOKEN, Context
 from .document_limits import NUL_MESSAGE, contains_nul
+from .errors import ClientError
 from .fanout import MessageEncoder
 from .graphiql import graphiql_page
 from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, TokenRejected, connection_token
@@ -108,7 +110,12 @@ class OmnimanGraphQL(GraphQL[Context, None]):
 
     async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: Context,
                              root_value: Any, request_data: GraphQLRequestData) -> ExecutionResult:
-        """One operation over HTTP: queries (GET or POST) and mutations (POST); subscriptions need a websocket."""
+        """One operation over HTTP: queries (GET or POST) and mutations (POST); subscriptions need a websocket.
+        Without a valid token the answer is UNAUTHENTICATED before the document is even parsed: parsing and
+        validating an unknown caller's document would let anyone spend the hub's CPU (both accelerator modes get
+        here, and GraphiQL's page is served before it)."""
+        if context.principal is None:
+            return unauthenticated(self.settings, context.auth_problem)
         allowed = HTTP_OPERATIONS.get(request_adapter.method, set())
         if not isinstance(request_data, NulFreeRequestData) and contains_nul(request_data.variables):
             raise HTTPException(400, NUL_MESSAGE)
@@ -137,6 +144,15 @@ class OmnimanGraphQL(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_page(self.graphql_ide_html))
+
+
+def unauthenticated(settings: Settings, problem: str) -> ExecutionResult:
+    """The answer to a request without a valid token: the top-level UNAUTHENTICATED error a resolver would raise,
+    counted in the metrics and the request's log line like any refused operation (its document unread)."""
+    observability.operation_finished(settings, observability.OperationReport(
+        operation="invalid", operation_type="unknown", operation_name=None, actor=None, outcome="error",
+        error_codes=("UNAUTHENTICATED",), duration_s=0.0, transport="http"))
+    return ExecutionResult(data=None, errors=[ClientError(problem, code="UNAUTHENTICATED")])
 
 
 class NulFreeRequestData(GraphQLRequestData):

@@ -114,8 +114,10 @@ import json, sys
 from starlette.testclient import TestClient
 from schema.asgi import create_app
 from omniman_gql.settings import Settings
+from tests.graphql import authorize
 settings = Settings(database_url=sys.argv[1])
 with TestClient(create_app(settings, run_directives=False)) as client:
+    authorize(client)  # without a token the document would not even be parsed, nor an accelerator reached
     answer = client.post("/graphql", json={"query": "mutation { __typename }"}).json()
 print(json.dumps({"status": answer, "modules": sorted(m for m in sys.modules if m.startswith(("schema", "omniman")))}))
 """

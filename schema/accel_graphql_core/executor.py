@@ -52,11 +52,13 @@ class PlannedExecutor(SharingExecutor):
                 type_resolver, subscribe_field_resolver, max_coercion_errors, enable_early_execution, middleware,
                 is_awaitable, is_async_iterable, hide_suggestions=hide_suggestions, abort_signal=abort_signal,
                 hooks=hooks, **custom_args)
-        return cls(schema, {}, {}, root_value, context_value, operation, variables,
-                   field_resolver or default_field_resolver, type_resolver or default_type_resolver,
-                   subscribe_field_resolver or default_field_resolver, enable_early_execution, middleware,
-                   is_awaitable, is_async_iterable, hide_suggestions=hide_suggestions, abort_signal=abort_signal,
-                   hooks=hooks, **custom_args)
+        executor = cls(schema, {}, {}, root_value, context_value, operation, variables,
+                       field_resolver or default_field_resolver, type_resolver or default_type_resolver,
+                       subscribe_field_resolver or default_field_resolver, enable_early_execution, middleware,
+                       is_awaitable, is_async_iterable, hide_suggestions=hide_suggestions,
+                       abort_signal=abort_signal, hooks=hooks, **custom_args)
+        refused = executor.cost_refusal()  # as SharingExecutor.build does for the operations it builds
+        return [refused] if refused is not None else executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         plan = self._plan() if serially is None else None

@@ -71,3 +71,15 @@ def test_stream_and_directive_benches_see_every_event(database_url: str, tmp_pat
                                "--burst-orders", "2", "--per-order", "5")
     assert directives["latency"]["statuses"] == {"done": 3}, directives
     assert directives["throughput"]["statuses"] == {"done": 10}, directives
+
+
+def test_tokenless_bench_times_the_innocent_request_and_counts_every_refusal(database_url: str,
+                                                                            tmp_path: Path) -> None:
+    token = admin_token(database_url)
+    with omniman_serve(database_url, tmp_path) as server:
+        report = run_bench("tokenless.py", "--url", f"{server.base_url}/graphql", "--token", token,
+                           "--attackers", "2", "--duration", "0.5", "--baseline", "0.3", "--warmup", "0.1")
+    assert report["innocent_errors"] == {}
+    assert report["innocent_ms"]["alone"]["n"] > 0 and report["innocent_ms"]["under_attack"]["n"] > 0
+    assert set(report["attack_answers"]) == {"top:UNAUTHENTICATED"}  # refused unread, never validated
+    assert report["attack_answers"]["top:UNAUTHENTICATED"] > 0 and report["document_bytes"] > 9000
