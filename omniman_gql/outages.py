@@ -107,6 +107,10 @@ class OutageLog:
         self.every_s = every_s
         self._last: dict[str, tuple[float, int]] = {}  # "database"/"broker" → (when printed, failures since)
 
+    def reset(self) -> None:
+        """Forget what was printed: the next outage is printed at once."""
+        self._last.clear()
+
     def failed(self, outage: Unavailable, where: str) -> None:
         now = time.monotonic()
         key = f"{outage.dependency}:{outage.busy}"

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from ..outages import translated
+from ..outages import classify, translated
 from ..settings import Settings
 from ..uow import UnitOfWork, Values
 from .db import _writer_turn, pool_overflow, writer_turn
@@ -91,6 +91,9 @@ class Database:
             finally:
                 turns.release(taken)
         except Exception as exc:
+            outage = classify(exc)
+            if outage is not None and not outage.busy and self.parked is not None:
+                await self.parked.discard()
             _raise_if_outage(exc)
             raise
         if after_commit is not None:
