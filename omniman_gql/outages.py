@@ -11,12 +11,17 @@ import psycopg
 import redis.exceptions
 from sqlalchemy import exc as sa
 
+from .errors import OmnimanError
+
 Dependency = Literal["database", "broker"]
 
 # SQLSTATEs of a PostgreSQL that answered but gave up waiting (a lock, a serialisation conflict, a deadlock, a
 # statement timeout): the same request may well go through on a second try. Any other OperationalError, or one
 # without a SQLSTATE (connection refused, closed or reset), is the database being down.
 PG_BUSY_STATES = frozenset({"55P03", "40001", "40P01", "57014"})
+# A server that takes no writes (a hot standby, e.g. during a failover): like a SQLite file that became read-only,
+# the database is unavailable for writing, whatever the request.
+PG_READ_ONLY = "25006"
 # SQLite errors that are the file or the disk, not the statement ("no such table" stays a bug).
 SQLITE_DOWN = ("unable to open", "disk i/o error", "readonly database", "disk is full", "malformed")
 SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
@@ -51,9 +56,14 @@ def classify(exc: BaseException) -> Unavailable | None:
         found = _classify_one(current)
         if found is not None:
             return found
+        if isinstance(current, OmnimanError):  # a use case's answer, even one given because of a lock wait
+            continue
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
-        pending.extend(link for link in (current.__cause__, current.__context__) if link is not None)
+        if current.__cause__ is not None:
+            pending.append(current.__cause__)
+        if current.__context__ is not None and not current.__suppress_context__:  # `from None`: dealt with
+            pending.append(current.__context__)
     return None
 
 
@@ -70,6 +80,8 @@ def _classify_one(exc: BaseException) -> Unavailable | None:
             return Unavailable("database", detail=_detail(exc.orig or exc))
         if isinstance(exc, sa.OperationalError | sa.InterfaceError) and exc.orig is not None:
             return _classify_one(exc.orig)
+        if getattr(exc.orig, "sqlstate", None) == PG_READ_ONLY:
+            return Unavailable("database", detail=_detail(exc.orig or exc))
         return None
     if isinstance(exc, sa.TimeoutError):  # no pooled connection came free in time
         return Unavailable("database", busy=True, detail=_detail(exc))

@@ -15,6 +15,7 @@ import redis
 import redis.exceptions
 from sqlalchemy import exc as sa
 
+from omniman_gql.errors import ErrorCode, OmnimanError
 from omniman_gql.outages import OutageLog, Unavailable, classify, error_body, is_unavailable, translated
 from tests.fixtures.app import free_port
 
@@ -71,6 +72,14 @@ def test_sqlite_locked_past_its_timeout_is_busy_and_a_missing_file_is_down(tmp_p
     assert down is not None and not down.busy
 
 
+def test_a_database_that_takes_no_writes_is_unavailable() -> None:
+    standby = sa.InternalError("INSERT", None, psycopg.errors.ReadOnlySqlTransaction("read-only transaction"))
+    assert classify(standby) is not None
+    read_only_file = sa.OperationalError("INSERT", None, sqlite3.OperationalError("attempt to write a readonly "
+                                                                                 "database"))
+    assert classify(read_only_file) is not None and not classify(read_only_file).busy  # type: ignore[union-attr]
+
+
 def test_bugs_and_bad_statements_are_not_outages(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "x.db") as connection, pytest.raises(sqlite3.OperationalError) as caught:
         connection.execute("SELECT * FROM no_such_table")
@@ -101,6 +110,20 @@ def test_an_outage_is_found_behind_causes_contexts_and_groups() -> None:
     assert not is_unavailable(_raised_while_handling(KeyError("x"), ValueError("y")))
     assert is_unavailable(ExceptionGroup("tasks", [KeyError("x"), refused]))
     assert not is_unavailable(ExceptionGroup("tasks", [KeyError("x")]))
+
+
+def test_an_error_raised_from_none_or_a_domain_answer_is_not_an_outage() -> None:
+    lock_wait = sa.OperationalError("INSERT", None, psycopg.errors.LockNotAvailable("lock timeout"))
+    # A use case that turned a lock wait into its own answer (commit's `in_progress`) answered: no outage.
+    in_progress = _raised_while_handling(OmnimanError(ErrorCode.IN_PROGRESS, "still in progress"), lock_wait)
+    assert in_progress.__context__ is lock_wait and not is_unavailable(in_progress)
+    try:
+        try:
+            raise lock_wait
+        except sa.OperationalError:
+            raise KeyError("handled") from None
+    except KeyError as handled:
+        assert not is_unavailable(handled)
 
 
 def test_translated_wraps_once_and_keeps_the_driver_text_out_of_the_message() -> None:
