@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .infra.db import create_engine, create_session_factory
 from .infra.units import Database
+from .outages import logged_outage
 from .protocols import DirectiveDispatcher, EventPublisher
 from .registry import Registry, build_registry
 from .settings import Settings
@@ -69,8 +70,9 @@ class Hub:
         if uow.directive_ids:
             try:
                 await self.dispatcher.dispatch(list(uow.directive_ids))
-            except Exception:
-                log.exception("dispatching directives %s failed; the sweeper will pick them up", uow.directive_ids)
+            except Exception as exc:
+                if not logged_outage(exc, "dispatching directives; the sweeper will send them"):
+                    log.exception("dispatching directives %s failed; the sweeper will pick them up", uow.directive_ids)
         if uow.messages:
             await self._publish(uow.messages)
         for hook in uow.after_commit:
@@ -88,16 +90,19 @@ class Hub:
         if publish_many is not None and len(messages) > 1:
             try:
                 await publish_many(messages)
-            except Exception:
-                log.exception("publishing to %s failed; subscribers will catch up from the database",
-                              sorted({topic for topic, _ in messages}))
+            except Exception as exc:
+                if not logged_outage(exc, "publishing live events; subscribers will catch up"):
+                    log.exception("publishing to %s failed; subscribers will catch up from the database",
+                                  sorted({topic for topic, _ in messages}))
             return
         for topic, message in messages:
             try:
                 await self.publisher.publish(topic, message)
-            except Exception:
-                log.exception("publishing to %s failed; subscribers will catch up from the database", topic)
+            except Exception as exc:
+                if not logged_outage(exc, "publishing live events; subscribers will catch up"):
+                    log.exception("publishing to %s failed; subscribers will catch up from the database", topic)
 
     async def dispose(self) -> None:
         await self.database.dispose()
         await self.engine.dispose()
+

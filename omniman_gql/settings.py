@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         "counts the product of the page sizes above it and its own (`first`, or the page default; a list without a "
         "page counts 10), fragments expanded and aliases each. Over it the operation is refused, nothing run.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest HTTP request body.")
+    unavailable_retry_after_s: int = Field(
+        2, ge=1, le=3600, description="Seconds sent in `Retry-After` with a 503 answered because the database or "
+        "the broker is unavailable (or busy past its timeouts): how long clients should wait before retrying.")
     # live stream (websocket subscriptions)
     legacy_graphql_ws: bool = Field(False, description="Also accept the legacy `graphql-ws` websocket sub-protocol.")
     connection_init_timeout_s: float = Field(10.0, gt=0, le=300,

@@ -17,10 +17,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
+from omniman_gql.outages import outage_log
 from omniman_gql.settings import Settings, get_settings
 
 from .document_limits import CACHE_SIZE, limit_rules
-from .extensions import hide_suggestions, is_unexpected
+from .extensions import hide_suggestions, is_unexpected, outage_of
 from .fanout import SharingExecutor
 from .logging_extension import ObserveOperations
 from .mutations import Mutation
@@ -32,7 +33,8 @@ log = logging.getLogger("omniman.graphql")
 
 
 class OmnimanSchema(strawberry.Schema):
-    """Logs unexpected errors with their traceback (before they are masked); a client's mistakes only at debug.
+    """Logs unexpected errors with their traceback (before they are masked), outages as one line (`outage_log`); a
+    client's mistakes only at debug.
     `accelerated`: built with the accelerators (`Settings.accelerate`), so extension hooks go through ours."""
 
     accelerated = False
@@ -49,7 +51,10 @@ class OmnimanSchema(strawberry.Schema):
         if self.config.disable_field_suggestions:  # with introspection off, "Did you mean …" would leak the schema
             hide_suggestions(errors)
         for error in errors:
-            if is_unexpected(error):
+            outage = outage_of(error)
+            if outage is not None:
+                outage_log.failed(outage, "graphql")
+            elif is_unexpected(error):
                 StrawberryLogger.error(error, execution_context)
             else:
                 log.debug("client error: %s", error.message)

@@ -29,6 +29,7 @@ from omniman_gql.live.feed import OrderEventItem, order_event_feed
 from omniman_gql.live.inbox import SubscriptionClosed
 from omniman_gql.live.session_feed import session_feed
 from omniman_gql.live.shared import LiveFeeds
+from omniman_gql.outages import logged_outage
 from omniman_gql.services.auth import Action
 from omniman_gql.services.common import session_not_found
 
@@ -138,6 +139,15 @@ def _edge_error(exc: OmnimanError, rename: dict[str, str]) -> ClientError:
     return error
 
 
+def _outage_error(exc: Exception) -> ClientError | None:
+    """A subscription's database or broker failure, as the UNAVAILABLE error its subscriber gets (then `complete`):
+    it may subscribe again shortly, with its last cursor."""
+    outage = logged_outage(exc, "subscription")
+    if outage is None:
+        return None
+    return ClientError(outage.message, code="UNAVAILABLE")
+
+
 @strawberry.type(description="Live streams over the `graphql-transport-ws` websocket protocol.")
 class Subscription:
     @strawberry.subscription(description=(
@@ -145,7 +155,8 @@ class Subscription:
         "`after` resumes from a message's `cursor`: what was missed is replayed from the database, then the stream "
         "goes on live, with no gap and no duplicate. Without `after`, only events from now on are sent. A "
         "subscriber that falls too far behind gets an error with code SUBSCRIBER_LAGGED and should resubscribe "
-        "with its last cursor. Errors: INVALID_INPUT (bad cursor or filters)."))
+        "with its last cursor. Errors: INVALID_INPUT (bad cursor or filters), UNAVAILABLE (the database or the "
+        "broker is down: resubscribe shortly with the last cursor)."))
     async def order_events(
         self,
         info: Info,
@@ -174,12 +185,18 @@ class Subscription:
             raise _edge_error(exc, {"channel_codes": "channelCodes"}) from None
         except SubscriptionClosed as exc:
             raise ClientError(exc.reason, code=exc.code.upper()) from None
+        except Exception as exc:
+            error = _outage_error(exc)
+            if error is None:
+                raise
+            raise error from None
         finally:
             await feed.aclose()
 
     @strawberry.subscription(description=(
         "One session: first as it is now, then again after each change (modify, check results written back, "
-        "commit, abandon). The stream completes after a committed or abandoned session. Errors: NOT_FOUND."))
+        "commit, abandon). The stream completes after a committed or abandoned session. Errors: NOT_FOUND, "
+        "UNAVAILABLE (the database or the broker is down: subscribe again shortly)."))
     async def session_changed(
         self,
         info: Info,
@@ -197,6 +214,11 @@ class Subscription:
                 yield Session.from_model(row)
         except OmnimanError as exc:
             raise _edge_error(exc, {"session_key": "sessionKey"}) from None
+        except Exception as exc:
+            error = _outage_error(exc)
+            if error is None:
+                raise
+            raise error from None
         finally:
             await feed.aclose()
 

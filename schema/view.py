@@ -7,7 +7,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -20,6 +20,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from omniman_gql.infra import observability
+from omniman_gql.outages import Unavailable, error_body, logged_outage
 from omniman_gql.runtime import Hub
 from omniman_gql.services.auth import Action, Principal, authenticate, bearer_secret
 from omniman_gql.settings import Settings
@@ -59,7 +60,36 @@ class OmnimanGraphQL(GraphQL[Context, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # HTTP bodies are bounded by the app's middleware; websocket messages here
             receive = _bounded_messages(receive, send, self.settings.max_body_bytes)
-        await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send)
+            return
+        # Strawberry's HTTP branch, plus: an outage before any operation ran (the token lookup, above all) is the
+        # JSON 503 a client may retry, not an exception for Starlette's plain-text 500.
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        except Exception as exc:
+            outage = logged_outage(exc, "http")
+            if outage is None:
+                raise
+            response = self.unavailable_response(outage)
+        await response(scope, receive, send)
+
+    def unavailable_response(self, outage: Unavailable) -> Response:
+        """503 with `Retry-After` and the GraphQL-shaped UNAVAILABLE error: nothing of the request ran."""
+        return JSONResponse(error_body(outage), status_code=503,
+                            headers={"retry-after": str(self.settings.unavailable_retry_after_s)})
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """Strawberry's JSON response; an operation that produced no data because of an outage alone is a 503 with
+        `Retry-After` (a client may retry it; the same idempotency key makes a retried commit safe). With some
+        data, or any other error beside it, it stays 200, as GraphQL over HTTP answers field errors."""
+        errors = response_data.get("errors") if isinstance(response_data, dict) else None
+        if errors and response_data.get("data") is None and all(
+                isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "UNAVAILABLE" for e in errors):
+            sub_response.status_code = 503
+            sub_response.headers["retry-after"] = str(self.settings.unavailable_retry_after_s)
+        return super().create_response(response_data, sub_response)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         hub: Hub = request.state.hub

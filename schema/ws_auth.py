@@ -1,5 +1,5 @@
-"""Websocket auth: the token of `connection_init` (4401 when missing or bad), the cap on a token's open sockets
-(4429), and closing a revoked token's sockets."""
+"""Websocket auth: the token of `connection_init` (4401 when missing or bad, 1013 when the database cannot say), the
+cap on a token's open sockets (4429), and closing a revoked token's sockets."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyInitMessage
 
+from omniman_gql.outages import logged_outage
+
 from .accel_strawberry.websockets import DirectDeliveryHandler
 from .context import Context
 from .document_limits import NUL_MESSAGE, contains_nul
@@ -18,6 +20,7 @@ from .subscriptions import LegacyGraphQLWSHandler
 from .ws_slots import TOO_MANY_SOCKETS, SocketSlots, TooManySockets
 
 UNAUTHORIZED = 4401
+TRY_AGAIN_LATER = 1013  # RFC 6455's registry: the server cannot serve now, the client may reconnect shortly
 
 
 class TokenRejected(Exception):
@@ -56,6 +59,12 @@ class _Guard:
             return
         except TooManySockets as exc:
             await self.websocket.close(code=TOO_MANY_SOCKETS, reason=exc.reason)
+            return
+        except Exception as exc:
+            outage = logged_outage(exc, "websocket connection_init")
+            if outage is None:
+                raise
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=outage.message)
             return
         principal = self.context.principal
         request = self.context.request

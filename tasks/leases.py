@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from contextlib import suppress
 
+from omniman_gql.outages import logged_outage
 from omniman_gql.protocols import DirectiveDispatcher
 from omniman_gql.runtime import Hub
 from omniman_gql.services import directives
@@ -51,7 +52,8 @@ class Heartbeat:
         while not self._stop.is_set():
             try:
                 await beat_once(self.hub, self.dispatcher, self.in_hand())
-            except Exception:  # the database or the broker may be back next time; a missed beat is not fatal
-                log.exception("directive heartbeat failed; trying again in %ss", interval)
+            except Exception as exc:  # the database or the broker may be back next time; a missed beat is not fatal
+                if not logged_outage(exc, "directive heartbeat"):
+                    log.exception("directive heartbeat failed; trying again in %ss", interval)
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=interval)

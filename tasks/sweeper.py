@@ -14,6 +14,7 @@ import signal
 from dataclasses import dataclass, field
 
 from omniman_gql.handlers.stock import release_expired_holds
+from omniman_gql.outages import logged_outage
 from omniman_gql.protocols import DirectiveDispatcher
 from omniman_gql.runtime import Hub
 from omniman_gql.services import directives
@@ -53,8 +54,9 @@ async def run_sweeper(hub: Hub, *, stop: asyncio.Event | None = None) -> None:
     while not stop.is_set():
         try:
             await sweep_once(hub)
-        except Exception:
-            log.exception("sweep failed; trying again in %ss", hub.settings.sweeper_interval_s)
+        except Exception as exc:
+            if not logged_outage(exc, "sweeper"):
+                log.exception("sweep failed; trying again in %ss", hub.settings.sweeper_interval_s)
         try:
             await asyncio.wait_for(stop.wait(), timeout=hub.settings.sweeper_interval_s)
         except TimeoutError:

@@ -79,7 +79,8 @@ def create_app(
     metrics = [Route("/metrics", metrics_endpoint, methods=["GET"])] if settings.metrics else []
     app = Starlette(
         routes=[Route("/health", health_endpoint, methods=["GET"]), *metrics, *routes],
-        middleware=[Middleware(SecurityHeaders, page_policies=page_policies),  # outermost: on every response
+        middleware=[Middleware(SecurityHeaders, page_policies=page_policies,  # outermost: on every response
+                               retry_after_s=settings.unavailable_retry_after_s),
                     Middleware(ObservabilityMiddleware, settings=settings),  # sees every status, 413 too
                     Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *middleware],
         lifespan=lifespan,

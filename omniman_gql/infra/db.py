@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -137,7 +138,8 @@ async def _writer_turn(
         await queue.acquire(timeout_s)
     except TimeoutError:
         # The same failure SQLite gives when busy_timeout runs out (e.g. a write opened inside another).
-        raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)")) from None
+        raise OperationalError("BEGIN IMMEDIATE", None,
+                               sqlite3.OperationalError("database is locked (writer queue)")) from None
     held = True
 
     def end_turn() -> None:

@@ -1,5 +1,5 @@
 """Security headers on every HTTP response: a Content-Security-Policy (a page's own where it needs more), nosniff,
-no referrer and no framing, also on errors (404, 405, 413 and an unexpected 500)."""
+no referrer and no framing, also on errors (404, 405, 413, an outage's 503 and an unexpected 500)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..outages import error_body, logged_outage
 
 # Anything that is not a page (JSON, metrics, static files, errors) may load nothing and be framed by no one.
 STRICT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -23,8 +25,10 @@ class SecurityHeaders:
     """Adds the headers to each HTTP response that does not set them itself. `page_policies` maps a path (and
     everything under it: `/kds` covers `/kds/assets/…`) to the CSP its pages need; other paths get `STRICT_POLICY`."""
 
-    def __init__(self, app: ASGIApp, *, page_policies: Mapping[str, str] | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, page_policies: Mapping[str, str] | None = None,
+                 retry_after_s: int = 2) -> None:
         self.app = app
+        self.retry_after_s = retry_after_s  # `Retry-After` of a 503 for a database or broker outage
         # longest path first, so `/kds/assets` could have a policy of its own beside `/kds`
         self.page_policies = sorted((page_policies or {}).items(), key=lambda item: -len(item[0]))
 
@@ -54,7 +58,14 @@ class SecurityHeaders:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
+        except Exception as exc:
+            # A database or broker outage outside GraphQL (e.g. `/metrics`' token check): the 503 a client may retry,
+            # logged once per outage rather than as a traceback per request.
+            outage = logged_outage(exc, scope.get("path", ""))
+            if outage is not None and not started:
+                await JSONResponse(error_body(outage), status_code=503, headers={
+                    "retry-after": str(self.retry_after_s)})(scope, receive, send_with_headers)
+                return
             # Starlette's outermost handler would answer a plain-text 500 without these headers: answer it here
             # (as JSON, like every other error), then let the exception go on to be logged.
             if not started:

@@ -57,10 +57,14 @@ class ParkedConnections:
         """How many connections are parked."""
         return len(self._idle)
 
-    async def close(self) -> None:
-        self._closed = True
+    async def discard(self) -> None:
+        """Close every parked connection (the database went away: they would each fail once more when reused)."""
         while self._idle:
             await self._idle.pop().close()
+
+    async def close(self) -> None:
+        self._closed = True
+        await self.discard()
 
 
 def reusable(connection: AsyncConnection) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from ..outages import classify, translated
 from ..settings import Settings
 from ..uow import UnitOfWork, Values
 from .db import _writer_turn, pool_overflow, writer_turn
@@ -57,74 +58,92 @@ class Database:
     @asynccontextmanager
     async def _postgresql(self, readonly: bool, autocommit: bool,
                           after_commit: AfterCommit | None) -> AsyncIterator[SqlUnitOfWork]:
-        turns, parked = self.turns, self.parked
-        assert turns is not None and parked is not None
-        # A read-only unit takes no turn: a writer holding one may be waiting for a read to finish.
-        taken = None if readonly else await turns.acquire()
         try:
-            connection = await parked.acquire()
-            clean = False
+            turns, parked = self.turns, self.parked
+            assert turns is not None and parked is not None
+            # A read-only unit takes no turn: a writer holding one may be waiting for a read to finish.
+            taken = None if readonly else await turns.acquire()
             try:
-                uow = SqlUnitOfWork(self, connection, readonly=readonly, autocommit=autocommit)
-                if autocommit:
-                    async with _psycopg_autocommit(connection):
-                        try:
-                            yield uow
-                            await uow.flush()
-                        finally:
-                            await uow.close_session()
-                        # Ends the transaction SQLAlchemy began for a statement it ran (psycopg committed each one).
-                        if connection.in_transaction():
-                            await connection.commit()
-                else:
-                    async with connection.begin():
-                        try:
-                            yield uow
-                            await uow.flush()
-                        finally:
-                            await uow.close_session()
-                clean = True
+                connection = await parked.acquire()
+                clean = False
+                try:
+                    uow = SqlUnitOfWork(self, connection, readonly=readonly, autocommit=autocommit)
+                    if autocommit:
+                        async with _psycopg_autocommit(connection):
+                            try:
+                                yield uow
+                                await uow.flush()
+                            finally:
+                                await uow.close_session()
+                            # Ends the transaction SQLAlchemy began for a statement it ran (psycopg committed each one).
+                            if connection.in_transaction():
+                                await connection.commit()
+                    else:
+                        async with connection.begin():
+                            try:
+                                yield uow
+                                await uow.flush()
+                            finally:
+                                await uow.close_session()
+                    clean = True
+                finally:
+                    await parked.release(connection, clean=clean)
             finally:
-                await parked.release(connection, clean=clean)
-        finally:
-            turns.release(taken)
+                turns.release(taken)
+        except Exception as exc:
+            outage = classify(exc)
+            if outage is not None and not outage.busy and self.parked is not None:
+                await self.parked.discard()
+            _raise_if_outage(exc)
+            raise
         if after_commit is not None:
             await after_commit(uow)
 
     @asynccontextmanager
     async def _sqlite(self, readonly: bool, autocommit: bool,
                       after_commit: AfterCommit | None) -> AsyncIterator[SqlUnitOfWork]:
-        # An autocommit unit takes the writer turn per write statement (SqlUnitOfWork.execute), not for the block.
-        async with _writer_turn(self.session_factory, readonly=readonly or autocommit) as end_turn, \
-                self.engine.connect() as connection:
-            if readonly:
-                _set_option(connection, READONLY)
-            uow = SqlUnitOfWork(self, connection, readonly=readonly, autocommit=autocommit)
-            try:
-                if autocommit:
-                    _set_option(connection, AUTOCOMMIT)
-                    try:
-                        yield uow
-                        await uow.flush()
-                    finally:
-                        await uow.close_session()
-                    if connection.in_transaction():  # SQLAlchemy's bookkeeping only: no BEGIN was sent
-                        await connection.commit()
-                else:
-                    async with connection.begin():
+        try:
+            # An autocommit unit takes the writer turn per write statement (SqlUnitOfWork.execute), not for the block.
+            async with _writer_turn(self.session_factory, readonly=readonly or autocommit) as end_turn, \
+                    self.engine.connect() as connection:
+                if readonly:
+                    _set_option(connection, READONLY)
+                uow = SqlUnitOfWork(self, connection, readonly=readonly, autocommit=autocommit)
+                try:
+                    if autocommit:
+                        _set_option(connection, AUTOCOMMIT)
                         try:
                             yield uow
                             await uow.flush()
                         finally:
                             await uow.close_session()
-            finally:
-                end_turn()  # committed or rolled back: the next writer may go while this connection closes
+                        if connection.in_transaction():  # SQLAlchemy's bookkeeping only: no BEGIN was sent
+                            await connection.commit()
+                    else:
+                        async with connection.begin():
+                            try:
+                                yield uow
+                                await uow.flush()
+                            finally:
+                                await uow.close_session()
+                finally:
+                    end_turn()  # committed or rolled back: the next writer may go while this connection closes
+        except Exception as exc:
+            _raise_if_outage(exc)
+            raise
         if after_commit is not None:
             await after_commit(uow)
 
     async def dispose(self) -> None:
         if self.parked is not None:
             await self.parked.close()
+
+
+def _raise_if_outage(exc: Exception) -> None:
+    # What the adapters answer as UNAVAILABLE (and the client may retry) instead of a masked internal error.
+    outage = translated(exc)
+    if outage is not None:
+        raise outage from exc
 
 
 def _set_option(connection: AsyncConnection, name: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 
+from ..outages import logged_outage
 from ..protocols import EventPublisher
 from ..runtime import Hub
 from ..services import auth
@@ -139,8 +140,9 @@ class Revocations:
             try:
                 for token_id in await auth.revoked_among(self.hub, list(self._closers)):
                     self.revoked(token_id)
-            except Exception:  # a failed check must not take the sockets down; the next one may work
-                log.exception("checking the tokens of open websockets failed")
+            except Exception as exc:  # a failed check must not take the sockets down; the next one may work
+                if not logged_outage(exc, "checking the tokens of open websockets"):
+                    log.exception("checking the tokens of open websockets failed")
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

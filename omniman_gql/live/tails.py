@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Channel, Order, OrderEvent
+from ..outages import classify, logged_outage
 from ..runtime import Hub
 from .eventlog import (
     Horizon,
@@ -100,8 +101,10 @@ class Tail:
                     self._poked.clear()
                     try:
                         batch = await self._read()
-                    except Exception:
-                        log.exception("reading order events for %s failed; retrying", self.key or "all channels")
+                    except Exception as exc:
+                        # one line per outage, not a traceback per poll while it lasts
+                        if not logged_outage(exc, "order-event tail"):
+                            log.exception("reading order events for %s failed; retrying", self.key or "all channels")
                         await asyncio.sleep(min(tails.poll_s, 1.0))
                         continue
                     if batch is not None:
@@ -115,7 +118,7 @@ class Tail:
             self.error = exc
             self.ready.set()
             for follower in list(self.followers):
-                follower.fail(SubscriptionClosed(f"The live stream stopped: {exc}", code="unavailable"))
+                follower.fail(SubscriptionClosed(_stopped(exc, "The live stream stopped"), code="unavailable"))
             log.exception("order-event tail for %s stopped", self.key or "all channels")
 
     def _poke(self, _message: Message) -> None:
@@ -203,7 +206,7 @@ class Tails:
         try:
             await tail.ready.wait()
             if tail.error is not None:
-                raise SubscriptionClosed(f"The live stream is unavailable: {tail.error}", code="unavailable")
+                raise SubscriptionClosed(_stopped(tail.error, "The live stream is unavailable"), code="unavailable")
         except BaseException:
             await self.release(tail)
             raise
@@ -235,3 +238,9 @@ class Tails:
                 follower.fail(SubscriptionClosed("The server is shutting down."))
             tail.users = 1
             await self.release(tail)
+
+
+def _stopped(exc: BaseException, what: str) -> str:
+    """What a subscriber hears when its tail stopped: an outage's fixed message (a driver's text may name hosts)."""
+    outage = classify(exc)
+    return outage.message if outage is not None else f"{what}: {exc}"

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from omniman_gql.errors import OmnimanError
 from omniman_gql.models import Channel, Fulfillment, FulfillmentItem, Order, OrderEvent, Session, utcnow
+from omniman_gql.outages import Unavailable
 from omniman_gql.runtime import Hub
 from omniman_gql.services import catalog, channels, commit, fulfillments, orders, sessions
 from omniman_gql.settings import Settings
@@ -195,8 +196,10 @@ async def test_a_write_opened_inside_another_fails_within_the_busy_timeout(datab
             await outer.db.execute(update(Channel).where(Channel.code == "outer").values(display_order=1))
             started = time.monotonic()
             if backend == "sqlite":
-                with pytest.raises(OperationalError, match="database is locked"):
+                with pytest.raises(Unavailable, match="database is busy") as caught:
                     await make_channel(hub, "inner")
+                assert isinstance(caught.value.__cause__, OperationalError)
+                assert "database is locked" in str(caught.value.__cause__)
                 assert time.monotonic() - started < 5
             else:  # row locks: a writer of other rows goes ahead
                 await make_channel(hub, "inner")

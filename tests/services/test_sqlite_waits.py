@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from omniman_gql.infra import db
 from omniman_gql.models import Session
+from omniman_gql.outages import Unavailable
 from omniman_gql.runtime import Hub
 from omniman_gql.services import channels, sessions
 from omniman_gql.settings import Settings
@@ -293,7 +294,7 @@ async def test_a_writer_waiting_past_its_timeout_leaves_the_queue() -> None:
     queue.release()
 
 
-async def test_a_write_waiting_past_the_busy_timeout_fails_as_sqlalchemy_reports_a_locked_database(
+async def test_a_write_waiting_past_the_busy_timeout_fails_as_a_busy_database_sqlalchemy_reported_locked(
     sqlite_url: str, accelerate: bool, other_process: OtherProcess
 ) -> None:
     impatient = Hub.create(Settings(database_url=sqlite_url, redis_url=None, sqlite_busy_timeout_ms=50,
@@ -301,8 +302,11 @@ async def test_a_write_waiting_past_the_busy_timeout_fails_as_sqlalchemy_reports
     try:
         await make_channel(impatient, "before")
         await other_process.say("lock", "locked")
-        with pytest.raises(OperationalError, match="database is locked"):
+        # Not an outage but the same answer to a client: nothing ran, retry shortly (UNAVAILABLE, "busy").
+        with pytest.raises(Unavailable, match="database is busy") as caught:
             await make_channel(impatient, "blocked")
+        assert isinstance(caught.value.__cause__, OperationalError)
+        assert "database is locked" in str(caught.value.__cause__)
         await other_process.say("release", "released")
         await make_channel(impatient, "after")
         assert {c.code for c in await channels.list_channels(impatient)} == {"before", "after"}
