@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from ..domain.customers import check_customer_input, parse_search
+from ..errors import ErrorCode, OmnimanError
 from ..protocols import CustomerInfo
 from ..runtime import Hub
 
@@ -21,8 +24,15 @@ async def upsert_customer(hub: Hub, fields: Mapping[str, Any]) -> CustomerInfo:
     neither name, phone nor e-mail).
     """
     clean = check_customer_input(dict(fields))
-    async with hub.transaction() as uow:
-        return await hub.registry.customers.upsert(uow, clean)
+    try:
+        async with hub.transaction() as uow:
+            return await hub.registry.customers.upsert(uow, clean)
+    except IntegrityError:
+        # A concurrent call took the code or the phone between the backend's check and its write. Answered as
+        # input, never as an internal error: the database's message names the conflicting value, and internal
+        # errors are logged.
+        raise OmnimanError(ErrorCode.INVALID_INPUT, "Another call saved a customer with this code or phone at the "
+                           "same moment; try again.", field=("phone",) if "phone" in clean else ("code",)) from None
 
 
 async def get_customer(hub: Hub, code: str) -> CustomerInfo | None:

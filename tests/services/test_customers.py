@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
+from omniman_gql.backends.db_customers import _new_row
 from omniman_gql.errors import ErrorCode
-from omniman_gql.models import Customer
+from omniman_gql.models import Customer, table_of, utcnow
 from omniman_gql.runtime import Hub
 from omniman_gql.services import customers
 from omniman_gql.settings import Settings
@@ -140,3 +143,18 @@ async def test_the_no_op_backend_keeps_no_customers(database_url: str) -> None:
         assert await customers.get_customer(hub, "anyone") is None
     finally:
         await hub.dispose()
+
+
+async def test_a_database_error_names_no_value_bound_to_it(hub: Hub) -> None:
+    # A masked internal error is logged, and a directive keeps its last error: neither may carry personal data.
+    await customers.upsert_customer(hub, {"code": "one", "phone": "11 98765-4321"})
+    row = _new_row("two", {"phone": "11 98765-4321", "phone_digits": "11987654321", "email": "x@example.com"},
+                   utcnow())
+
+    with pytest.raises(IntegrityError) as info:
+        async with hub.transaction() as uow:
+            await uow.execute(insert(table_of(Customer)).values(**row))
+
+    # PostgreSQL itself names the conflicting key's value in its message, which is why the customer service never
+    # lets a conflict out as an internal error (see upsert_customer); the values bound are never shown.
+    assert "x@example.com" not in str(info.value) and "hidden due to hide_parameters" in str(info.value)
