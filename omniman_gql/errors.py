@@ -57,6 +57,9 @@ class ErrorCode(StrEnum):
     INVALID_CONFIG = "invalid_config"
     INVALID_INPUT = "invalid_input"
     VALIDATION_FAILED = "validation_failed"
+    # customers
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+    CUSTOMER_INACTIVE = "customer_inactive"
     # directives
     DIRECTIVE_NOT_RUNNABLE = "directive_not_runnable"
 

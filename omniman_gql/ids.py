@@ -50,3 +50,7 @@ def fulfillment_ref() -> str:
 
 def commit_token() -> str:
     return secrets.token_urlsafe(16)
+
+
+def customer_code() -> str:
+    return "CUS-" + random_code(8)

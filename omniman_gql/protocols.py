@@ -12,13 +12,74 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from .runtime import Hub
+    from .uow import UnitOfWork
 
 
 class PricingBackend(Protocol):
     """Prices SKUs for channels with `pricing_policy=internal`."""
 
     async def get_prices(self, db: AsyncSession, skus: Iterable[str], channel_code: str) -> dict[str, int]:
-        """The unit price in minor units of each SKU it knows; unknown SKUs are left out."""
+        """The unit price in minor units of each SKU it knows; unknown SKUs are left out. When the session's
+        customer has a price list it is passed as the keyword `price_list` (a backend without price lists may leave
+        the keyword out of its signature only if no customer has one)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    """A customer as the hub's use cases and the API see it."""
+
+    code: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    tax_id: str | None = None
+    price_list: str | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+    is_active: bool = True
+    orders_count: int = 0
+    total_spent_q: int = 0
+    last_order_at: dt.datetime | None = None
+    id: int = 0  # the directory's position (a page's cursor); 0 where the backend has none
+
+
+@dataclass(frozen=True)
+class OrderFigures:
+    """What `record_order` counts of one order; `counted` False takes it back out (a cancelled order)."""
+
+    order_ref: str
+    total_q: int
+    ordered_at: dt.datetime
+    counted: bool
+
+
+class CustomerBackend(Protocol):
+    """Who orders: lookup, validation, price list and order figures (§16). Every method gets the use case's unit
+    of work (`uow.db`, `uow.execute`, `uow.rows`), so what it writes commits with the use case."""
+
+    async def get(self, uow: UnitOfWork, code: str) -> CustomerInfo | None: ...
+
+    async def get_many(self, uow: UnitOfWork, codes: Sequence[str]) -> dict[str, CustomerInfo]: ...
+
+    async def validate(self, uow: UnitOfWork, code: str) -> CustomerInfo:
+        """The customer, if a session may name it. Errors: customer_not_found, customer_inactive."""
+        ...
+
+    async def price_list(self, uow: UnitOfWork, code: str) -> str | None: ...
+
+    async def record_order(self, uow: UnitOfWork, code: str, order: OrderFigures) -> None:
+        """Count the order in the customer's figures (or take it back out): idempotent per order."""
+        ...
+
+    async def upsert(self, uow: UnitOfWork, fields: Mapping[str, Any]) -> CustomerInfo:
+        """Create or update from checked fields (see domain.customers). Errors: invalid_input."""
+        ...
+
+    async def search(self, uow: UnitOfWork, search: Any, *, first: int, after_id: int | None
+                     ) -> tuple[list[CustomerInfo], bool]:
+        """A page of customers, newest first, matching `search` (a domain.customers.Search, or None): (rows,
+        has_next)."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,7 +17,7 @@ from .domain.validation import (
     PriceOverrideValidator,
 )
 from .errors import OmnimanError
-from .protocols import Notifier, PaymentBackend, PricingBackend, StockBackend
+from .protocols import CustomerBackend, Notifier, PaymentBackend, PricingBackend, StockBackend
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Registry:
     payment: PaymentBackend
     notifiers: dict[str, Notifier]
     limits: Limits
+    customers: CustomerBackend = field(default_factory=lambda: _no_customers())
     modifiers: list[Modifier] = field(default_factory=list)
     validators: list[Validator] = field(default_factory=list)
     handlers: dict[str, DirectiveHandler] = field(default_factory=dict)
@@ -85,6 +87,25 @@ class Registry:
 
     def validators_for(self, stage: str) -> list[Validator]:
         return [v for v in self.validators if v.stage == stage]
+
+
+def _no_customers() -> CustomerBackend:
+    from .backends.db_customers import NoCustomers
+
+    return NoCustomers()
+
+
+def customer_backend(settings: Settings) -> CustomerBackend:
+    """The customer backend the setting names: `database`, `none`, or `package.module:Class`."""
+    from .backends.db_customers import DatabaseCustomers, NoCustomers
+
+    if settings.customer_backend == "database":
+        return DatabaseCustomers()
+    if settings.customer_backend == "none":
+        return NoCustomers()
+    module_name, _, class_name = settings.customer_backend.partition(":")
+    backend: CustomerBackend = getattr(importlib.import_module(module_name), class_name)()
+    return backend
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -114,6 +135,7 @@ def build_registry(settings: Settings) -> Registry:
         payment=MockPayment(),
         notifiers={"console": ConsoleNotifier()},
         limits=limits,
+        customers=customer_backend(settings),
     )
     registry.add_modifier(PricingModifier())
     registry.add_modifier(TotalsModifier())

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     extra_handler_modules: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated modules whose `register_handlers(registry, settings)` adds "
         "directive handlers (plugins).")
+    customer_backend: str = Field(
+        "database", description="The customer backend: `database` (the shipped customers table: lookups, search, "
+        "price lists, order figures), `none` (no customers: `setCustomer` answers `customer_not_found`), or "
+        "`package.module:Class` (a class whose instances implement omniman_gql.protocols.CustomerBackend).")
     webhook_url: str | None = Field(None, description="When set, `notification.send` can POST to this URL (webhook).")
     webhook_secret: str | None = Field(None, description="Key of the webhook body's HMAC-SHA256 signature.")
     webhook_timeout_s: float = Field(5.0, gt=0, le=120, description="How long a webhook call may take.")
@@ -131,6 +135,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         async_database_url(value)
+        return value
+
+    @field_validator("customer_backend")
+    @classmethod
+    def _check_customer_backend(cls, value: str) -> str:
+        if value not in ("database", "none") and ":" not in value:
+            raise ValueError("customer_backend must be `database`, `none` or `package.module:Class`")
         return value
 
     @field_validator("extra_handler_modules", mode="before")

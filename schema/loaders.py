@@ -6,8 +6,9 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from omniman_gql import models
+from omniman_gql.protocols import CustomerInfo
 from omniman_gql.runtime import Hub
-from omniman_gql.services import reads
+from omniman_gql.services import customers, reads
 
 K = TypeVar("K", bound=Hashable)
 
@@ -36,6 +37,7 @@ LOADERS: dict[str, tuple[Fetch, Any]] = {
     "events_by_order_id": (reads.events_for_orders, list),
     "fulfillments_by_order_id": (reads.fulfillments_for_orders, list),
     "directives_by_order_ref": (reads.directives_for_orders, list),
+    "customer_by_code": (customers.customers_by_codes, None),
 }
 
 
@@ -53,6 +55,7 @@ class Loaders:
     events_by_order_id: DataLoader[int, list[reads.Row]]
     fulfillments_by_order_id: DataLoader[int, list[tuple[reads.Row, list[reads.Row]]]]
     directives_by_order_ref: DataLoader[str, list[reads.Row]]
+    customer_by_code: DataLoader[str, CustomerInfo | None]
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub

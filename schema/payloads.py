@@ -7,6 +7,7 @@ import strawberry
 from .errors import UserError
 from .types.catalog import Price, StockLevel
 from .types.channel import Channel
+from .types.customer import Customer
 from .types.directive import Directive
 from .types.fulfillment import Fulfillment
 from .types.order import Order
@@ -83,4 +84,10 @@ class PricesPayload:
 @strawberry.type(description="Result of setStockLevels.")
 class StockLevelsPayload:
     stock_levels: list[StockLevel] = strawberry.field(default_factory=list, description="The levels as saved.")
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS_DESCRIPTION)
+
+
+@strawberry.type(description="Result of upsertCustomer.")
+class CustomerPayload:
+    customer: Customer | None = strawberry.field(default=None, description="The customer as saved.")
     errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS_DESCRIPTION)

@@ -6,13 +6,15 @@ from typing import Annotated
 import strawberry
 
 from omniman_gql.domain.limits import MAX_INT_ROW_ID
-from omniman_gql.services import auth, catalog, channels, reads
+from omniman_gql.errors import OmnimanError
+from omniman_gql.services import auth, catalog, channels, customers, reads
 
 from .context import Info
 from .errors import ClientError
 from .permissions import Action, authorize, sees, visible_channels
 from .types.catalog import Price, StockLevel
 from .types.channel import Channel
+from .types.customer import Customer
 from .types.directive import Directive, DirectiveStatus
 from .types.order import Order
 from .types.pagination import Connection, check_first, decode_cursor
@@ -85,12 +87,14 @@ class Query:
                          description="Only orders created at or after this time.")] = None,
                      created_before: Annotated[dt.datetime | None, strawberry.argument(
                          description="Only orders created before this time.")] = None,
+                     customer_code: Annotated[str | None, strawberry.argument(
+                         description="Only orders of this customer (named on the session at commit).")] = None,
                      first: First = 25, after: After = None) -> Connection[Order]:
         authorize(info, Action.READ)
         page = await reads.order_page(
             info.context.hub, first=check_first(first, info.context.settings.max_page_size),
             after=decode_cursor(after), channel_codes=visible_channels(info, channel_code), status=status,
-            created_after=created_after, created_before=created_before)
+            created_after=created_after, created_before=created_before, customer_code=customer_code)
         return Connection.of(page, Order.from_model, lambda row: (row.created_at, row.id))
 
     @strawberry.field(description="Directives (side effects), newest first. Admin only.")
@@ -112,10 +116,42 @@ class Query:
         return [ApiToken.from_model(row) for row in await auth.list_tokens(info.context.hub,
                                                                            include_revoked=include_revoked)]
 
-    @strawberry.field(description="Unit prices of the price table, by SKU.")
-    async def prices(self, info: Info, skus: Skus = None) -> list[Price]:
+    @strawberry.field(description="Rows of the price table, by SKU, then channel and price list (rows for every "
+                                  "channel and without a list first).")
+    async def prices(self, info: Info, skus: Skus = None,
+                     channel_code: Annotated[str | None, strawberry.argument(
+                         description="Only the rows of this channel (\"\": the rows for every channel).")] = None,
+                     price_list: Annotated[str | None, strawberry.argument(
+                         description="Only the rows of this price list (\"\": the rows without a list).")] = None,
+                     ) -> list[Price]:
         authorize(info, Action.READ_CATALOG)
-        return [Price.from_model(row) for row in await catalog.list_prices(info.context.hub, _skus(skus))]
+        rows = await catalog.list_prices(info.context.hub, _skus(skus), channel_code=channel_code,
+                                         price_list=price_list)
+        return [Price.from_model(row) for row in rows]
+
+    @strawberry.field(description="One customer; null if there is none. Staff and admin.")
+    async def customer(self, info: Info, code: Annotated[str, strawberry.argument(description="Customer code.")]
+                       ) -> Customer | None:
+        authorize(info, Action.MANAGE_CUSTOMERS)
+        found = await info.context.loaders.customer_by_code.load(code)
+        return Customer.from_info(found) if found else None
+
+    @strawberry.field(description="Customers, newest first, optionally matching `search`. Staff and admin.")
+    async def customers(self, info: Info,
+                        search: Annotated[str | None, strawberry.argument(
+                            description="A fragment of the name (case and accents ignored), phone digits "
+                                        "(formatting ignored: \"11 98765-4321\" finds \"(11) 98765 4321\"), an "
+                                        "e-mail or a code.")] = None,
+                        first: First = 25, after: After = None) -> Connection[Customer]:
+        authorize(info, Action.MANAGE_CUSTOMERS)
+        position = decode_cursor(after)
+        try:
+            rows, has_next = await customers.customer_page(
+                info.context.hub, search=search, first=check_first(first, info.context.settings.max_page_size),
+                after_id=position[1] if position else None)
+        except OmnimanError as exc:
+            raise ClientError(exc.message) from None
+        return Connection.of(reads.Page(rows, has_next), Customer.from_info, lambda row: (None, row.id))
 
     @strawberry.field(description="Stock on hand, held and available, by SKU.")
     async def stock_levels(self, info: Info, skus: Skus = None) -> list[StockLevel]:

@@ -53,11 +53,12 @@ def _prepare_database(settings: Settings) -> None:
 
 def add_demo(commands: Commands) -> None:
     parser = commands.add_parser(
-        "demo", help="seed a demo coffee shop (channels, prices, stock); safe to run again",
+        "demo", help="seed a demo coffee shop (channels, prices, customers, stock); safe to run again",
         description="Create or refresh the demo coffee shop in the configured database: channels `pos` (priced by "
                     "the hub, open tabs), `ecommerce` (stock check before commit, stock commit and payment capture "
                     "after it, release and refund on cancel) and `ifood` (locked, priced by the platform), a price "
-                    "table and on-hand stock levels (set back to the demo levels on every run).")
+                    "table with a `staff` price list, two customers and on-hand stock levels (set back to the demo "
+                    "levels on every run).")
     parser.set_defaults(func=cmd_demo)
 
 
@@ -74,7 +75,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for channel in report.channels:
         print(f"  channel {channel.code:<10} {channel.outcome}")
     print("  prices   " + ", ".join(f"{sku} {price / 100:.2f}" for sku, price in report.prices))
+    print("  staff    price list `staff` at the counter (pos): COFFEE, ESPRESSO, CROISSANT")
     print("  stock    " + ", ".join(f"{sku} {qty}" for sku, qty in report.stock))
+    print("  customers " + ", ".join(f"{code} {name}" + (f" ({price_list} prices)" if price_list else "")
+                                     for code, name, price_list in report.customers))
     print("\nNext steps:\n"
           "  omniman serve                          # the API, GraphiQL and the kitchen display; the first\n"
           "                                         # start prints an admin token (or: omniman token create)\n"

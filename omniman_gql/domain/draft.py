@@ -27,6 +27,7 @@ class ChannelRules:
 class PriceQuote:
     unit_price_q: int
     name: str = ""
+    price_list: str | None = None  # the customer's price list this price came from (None: the list-less price)
 
 
 @dataclass(slots=True)

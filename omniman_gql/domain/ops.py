@@ -1,4 +1,4 @@
-"""The six session ops: parse them, then apply them to a draft, all or nothing."""
+"""The session ops: parse them, then apply them to a draft, all or nothing."""
 
 from __future__ import annotations
 
@@ -9,22 +9,26 @@ from typing import Any
 
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..money import parse_qty, parse_quantum, qty_str
+from .customers import check_code
 from .draft import Draft
 from .limits import Limits, check_json, check_object, check_optional_string, check_string
 
-OP_NAMES = ("add_line", "remove_line", "set_qty", "replace_sku", "set_data", "merge_lines")
+OP_NAMES = ("add_line", "remove_line", "set_qty", "replace_sku", "set_data", "merge_lines", "set_customer")
 # The API's one-of shape ({"addLine": {...}}) is accepted too, so issue actions can be sent back through modify.
 WIRE_TO_OP = {"addLine": "add_line", "removeLine": "remove_line", "setQty": "set_qty", "replaceSku": "replace_sku",
-              "setData": "set_data", "mergeLines": "merge_lines"}
+              "setData": "set_data", "mergeLines": "merge_lines", "setCustomer": "set_customer"}
 WIRE_TO_FIELD = {"lineId": "line_id", "unitPriceQ": "unit_price_q", "fromLineId": "from_line_id",
                  "intoLineId": "into_line_id"}
 
+# Where a session keeps the customer `set_customer` named ({code, price_list}): managed by the hub, never by set_data.
+CUSTOMER_KEY = "linked_customer"
 DATA_ROOTS = frozenset(
     ["customer", "delivery", "payment", "notes", "meta", "extra", "custom", "tags", "discounts", "fees", "tip",
      "coupon", "source", "operator", "table", "tab"]
 )
 SYSTEM_ROOTS = frozenset(
-    ["checks", "issues", "state", "status", "rev", "session_key", "channel", "items", "pricing", "pricing_trace"]
+    ["checks", "issues", "state", "status", "rev", "session_key", "channel", "items", "pricing", "pricing_trace",
+     CUSTOMER_KEY]
 )
 MAX_PATH_DEPTH = 5
 
@@ -172,6 +176,11 @@ def _parse_merge_lines(op: Op, _external: bool, limits: Limits) -> dict[str, Any
     return {"from_line_id": source, "into_line_id": target}
 
 
+def _parse_set_customer(op: Op, _external: bool, _limits: Limits) -> dict[str, Any]:
+    code = op.fields.get("code")
+    return {"code": None if code is None else check_code(code, op.field("code"))}
+
+
 _PARSERS: dict[str, Callable[[Op, bool, Limits], dict[str, Any]]] = {
     "add_line": _parse_add_line,
     "remove_line": _parse_remove_line,
@@ -179,6 +188,7 @@ _PARSERS: dict[str, Callable[[Op, bool, Limits], dict[str, Any]]] = {
     "replace_sku": _parse_replace_sku,
     "set_data": _parse_set_data,
     "merge_lines": _parse_merge_lines,
+    "set_customer": _parse_set_customer,
 }
 
 
@@ -315,6 +325,25 @@ def _apply_merge_lines(draft: Draft, op: Op, _new: Callable[[], str]) -> None:
     draft.items.remove(source)
 
 
+def _apply_set_customer(draft: Draft, op: Op, _new: Callable[[], str]) -> None:
+    # The service looked the code up through the customer backend before the ops ran (validation is I/O) and put
+    # what the session keeps in `customer`; a code it did not resolve is no customer.
+    if op.fields["code"] is None:
+        draft.data.pop(CUSTOMER_KEY, None)
+        return
+    customer = op.fields.get("customer")
+    if not isinstance(customer, dict):
+        raise OmnimanError(ErrorCode.CUSTOMER_NOT_FOUND, f"No customer {op.fields['code']!r}.",
+                           field=op.field("code"), context={"code": op.fields["code"]})
+    draft.data[CUSTOMER_KEY] = {"code": customer["code"], "price_list": customer.get("price_list")}
+
+
+def customer_of(data: Any) -> dict[str, Any] | None:
+    """The customer a session names ({code, price_list}), or None."""
+    found = data.get(CUSTOMER_KEY) if isinstance(data, dict) else None
+    return found if isinstance(found, dict) and found.get("code") else None
+
+
 _APPLIERS: dict[str, Callable[[Draft, Op, Callable[[], str]], None]] = {
     "add_line": _apply_add_line,
     "remove_line": _apply_remove_line,
@@ -322,4 +351,5 @@ _APPLIERS: dict[str, Callable[[Draft, Op, Callable[[], str]], None]] = {
     "replace_sku": _apply_replace_sku,
     "set_data": _apply_set_data,
     "merge_lines": _apply_merge_lines,
+    "set_customer": _apply_set_customer,
 }

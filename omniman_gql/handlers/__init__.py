@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from .customer import customer_record_order
 from .notification import notification_send
 from .payment import payment_capture, payment_refund
 from .stock import stock_commit, stock_hold, stock_release
@@ -20,6 +21,7 @@ STANDARD = {
     "payment.capture": payment_capture,
     "payment.refund": payment_refund,
     "notification.send": notification_send,
+    "customer.record_order": customer_record_order,
 }
 
 

@@ -20,6 +20,9 @@ from .sqlite import create_sqlite_engine
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     """An async engine for the configured database, tuned for concurrent writers."""
     url = settings.async_database_url
+    # A statement's values may be personal data (a customer's phone, e-mail, name): a database error logged or
+    # kept as a directive's last_error names the statement, never what was bound to it.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_sqlite_engine(settings, **kwargs)
         _BUSY_TIMEOUT_S[engine.sync_engine] = settings.sqlite_busy_timeout_ms / 1000  # its writers queue (_writer_turn)

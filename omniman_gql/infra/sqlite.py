@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -39,6 +40,10 @@ def create_sqlite_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         # go to sqlite3.connect through aiosqlite.connect.
         connect_args = {"timeout": busy_timeout_ms / 1000, "isolation_level": None}
         engine = create_async_engine(url, connect_args=connect_args, **_POOL, **kwargs)
+        # aiosqlite's DEBUG lines print every statement with its parameters, which may be personal data (a
+        # customer's phone, e-mail, name): they stay off even when the root logger is at DEBUG.
+        if logging.getLogger("aiosqlite").level == logging.NOTSET:
+            logging.getLogger("aiosqlite").setLevel(logging.INFO)
         event.listen(engine.sync_engine, "invalidate", _close_before_terminate)
     _tune(engine)
     return engine

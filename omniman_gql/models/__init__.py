@@ -6,6 +6,7 @@ from ._base import table_of, utcnow
 from .auth import ApiToken
 from .catalog import Price, StockHold, StockLevel
 from .channel import Channel
+from .customer import Customer, CustomerOrder
 from .directive import Directive
 from .idempotency import IdempotencyKey
 from .order import Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem
@@ -16,6 +17,8 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiToken",
     "Channel",
+    "Customer",
+    "CustomerOrder",
     "Directive",
     "Fulfillment",
     "FulfillmentItem",

@@ -10,9 +10,14 @@ from ._base import BigId, Money, Qty, UtcDateTime, utcnow
 
 
 class Price(SQLModel, table=True):
+    """A unit price of a SKU, for one channel and one price list, or for any (§16: the most specific row wins)."""
+
     __tablename__ = "prices"
 
     sku: str = Field(sa_column=Column(String(200), primary_key=True))
+    # "" means "any channel" and "no price list": part of the key, so never NULL (NULLs would never collide).
+    channel_code: str = Field(default="", sa_column=Column(String(64), primary_key=True))
+    price_list: str = Field(default="", sa_column=Column(String(64), primary_key=True))
     unit_price_q: int = Field(sa_column=Column(Money, nullable=False))
     name: str = Field(default="", sa_column=Column(String(200), nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False))

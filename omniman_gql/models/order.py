@@ -16,6 +16,7 @@ class Order(SQLModel, table=True):
         UniqueConstraint("channel_code", "external_ref", name="uq_orders_channel_external_ref"),
         Index("ix_orders_created", "created_at", "id"),
         Index("ix_orders_channel_created", "channel_code", "created_at", "id"),
+        Index("ix_orders_customer_created", "customer_code", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
@@ -41,6 +42,8 @@ class Order(SQLModel, table=True):
     delivered_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     completed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     cancelled_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
+    # The customer named on the session at commit (its code, name and phone as they were are in the snapshot).
+    customer_code: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class OrderItem(SQLModel, table=True):

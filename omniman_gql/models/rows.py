@@ -62,6 +62,7 @@ class OrderRow:
     delivered_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
     cancelled_at: dt.datetime | None = None
+    customer_code: str | None = None
 
 
 ORDER_COLUMNS = tuple(name for name in OrderRow.__dataclass_fields__ if name != "id")

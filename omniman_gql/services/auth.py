@@ -33,12 +33,14 @@ class Action(StrEnum):
     WRITE_SESSION = "write_session"  # open, modify, resolve, commit, abandon, import
     MANAGE_ORDER = "manage_order"  # transitions, custom events, fulfillments
     READ_CATALOG = "read_catalog"  # prices and stock levels
+    MANAGE_CUSTOMERS = "manage_customers"  # the customer directory: upsert, look up, search
     ADMIN = "admin"  # channels, tokens, directives, prices and stock levels
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.STAFF: frozenset({Action.READ, Action.WRITE_SESSION, Action.MANAGE_ORDER, Action.READ_CATALOG}),
+    Role.STAFF: frozenset({Action.READ, Action.WRITE_SESSION, Action.MANAGE_ORDER, Action.READ_CATALOG,
+                           Action.MANAGE_CUSTOMERS}),
     Role.CLIENT: frozenset({Action.READ, Action.WRITE_SESSION, Action.READ_CATALOG}),
     Role.DISPLAY: frozenset({Action.READ, Action.READ_CATALOG}),
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import ids
 from ..domain.draft import Draft
+from ..domain.ops import customer_of
 from ..domain.validation import amount_errors
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import utcnow
@@ -171,6 +172,16 @@ def check_freshness(session: Any, config: dict[str, Any], now: dt.datetime) -> N
                                    context={"check": code, "expired_at": str(expiry), "now": now.isoformat()})
 
 
+async def _customer_now(hub: Hub, uow: UnitOfWork, session: SessionRow) -> dict[str, Any] | None:
+    """The session's customer as the backend knows it at commit ({code, name, phone}), for the order's snapshot.
+    One the backend no longer knows keeps its code."""
+    linked = customer_of(session.data)
+    if linked is None:
+        return None
+    found = await hub.registry.customers.get(uow, linked["code"])
+    return {"code": linked["code"], "name": found.name if found else "", "phone": found.phone if found else None}
+
+
 def _expired(expiry: Any, now: dt.datetime) -> bool:
     """An expiry written back by a check: ISO 8601, naive meaning UTC; one we cannot read counts as expired."""
     try:
@@ -212,7 +223,7 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, ac
               "payment.capture": {"amount_q": session.pricing.get("total_q", 0),
                                   **({"intent_id": intent} if intent else {})}}
     order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras,
-                               done_key=done_key)
+                               done_key=done_key, customer=await _customer_now(hub, uow, session))
     if sealed_at is None:  # the long way: the session was only locked
         token = ids.commit_token()
         await uow.commits.seal(session.id, now=now, token=token)

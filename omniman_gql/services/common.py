@@ -18,9 +18,11 @@ from ..models.rows import ChannelRow, SessionRow
 from ..uow import UnitOfWork
 
 
-async def fetch_prices(hub: Any, uow: UnitOfWork, skus: Iterable[str], channel_code: str) -> dict[str, PriceQuote]:
-    """The pricing backend's quotes for `skus`. A backend may answer plain ints (as the protocol documents) or
-    PriceQuote objects (name included); modifiers always get PriceQuotes."""
+async def fetch_prices(hub: Any, uow: UnitOfWork, skus: Iterable[str], channel_code: str,
+                       price_list: str | None = None) -> dict[str, PriceQuote]:
+    """The pricing backend's quotes for `skus` (on `channel_code`, for a customer's `price_list`). A backend may
+    answer plain ints (as the protocol documents) or PriceQuote objects (name included); modifiers always get
+    PriceQuotes."""
     wanted = sorted(set(skus))
     if not wanted:
         return {}
@@ -28,7 +30,9 @@ async def fetch_prices(hub: Any, uow: UnitOfWork, skus: Iterable[str], channel_c
     # The protocol promises an ORM session; a backend that says so takes the unit of work itself (Core statements
     # through `execute`, no ORM session made for them).
     db = uow if getattr(backend, "takes_unit_of_work", False) else uow.db
-    answer = await backend.get_prices(db, wanted, channel_code)
+    # Only asked of a backend when there is one: a backend written before price lists keeps working without them.
+    answer = await (backend.get_prices(db, wanted, channel_code, price_list=price_list) if price_list
+                    else backend.get_prices(db, wanted, channel_code))
     quotes: dict[str, PriceQuote] = {}
     for sku, value in (answer or {}).items():
         if isinstance(value, PriceQuote):
@@ -45,10 +49,12 @@ class PricesAtHand:
 
     asked: frozenset[str]
     quotes: dict[str, PriceQuote]
+    price_list: str | None = None  # the list they were resolved for (the session's customer's when read)
 
-    def for_skus(self, skus: set[str]) -> dict[str, PriceQuote] | None:
-        """What `fetch_prices` would answer for `skus`, or None when some SKU was not asked for."""
-        if not skus <= self.asked:
+    def for_skus(self, skus: set[str], price_list: str | None = None) -> dict[str, PriceQuote] | None:
+        """What `fetch_prices` would answer for `skus` with `price_list`, or None when some SKU was not asked for
+        (or the ops changed the customer's list)."""
+        if price_list != self.price_list or not skus <= self.asked:
             return None
         quotes = self.quotes
         return {sku: quotes[sku] for sku in sorted(skus) if sku in quotes}

@@ -8,7 +8,7 @@ from typing import Any
 from .. import ids
 from ..domain.channel_config import check_topic_for
 from ..domain.draft import Draft
-from ..domain.ops import apply_ops, parse_ops
+from ..domain.ops import Op, apply_ops, customer_of, parse_ops
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import utcnow
 from ..models.rows import ChannelRow, SessionRow
@@ -106,7 +106,8 @@ async def _editable_session_and_prices(
     _check_editable(session, channel_code, expected_rev)
     if quotes is None:
         return session, channel, None
-    return session, channel, PricesAtHand(frozenset(skus).union(line["sku"] for line in session.items), quotes)
+    return session, channel, PricesAtHand(frozenset(skus).union(line["sku"] for line in session.items), quotes,
+                                          _price_list(session.data))
 
 
 def _skus_named(ops: Any) -> set[str]:
@@ -132,19 +133,41 @@ async def _draft(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Channe
     `at_hand`: prices read with the session, used when they cover every SKU of the draft."""
     rules = rules_of(channel, session)
     parsed = parse_ops(ops, external_pricing=session.pricing_policy == "external", limits=hub.registry.limits)
+    await resolve_customers(hub, uow, parsed)
     # The row was just read and is this call's alone (a conflict reads it again): the draft takes its documents
     # as they are, without the deep copies Draft.of makes.
     draft = Draft(channel=rules, items=session.items, data=session.data, pricing_trace=session.pricing_trace,
                   actor=actor, role=role)
     apply_ops(draft, parsed, new_line_id=ids.line_id)
     if session.pricing_policy == "internal" and draft.items:
-        quotes = None if at_hand is None else at_hand.for_skus({line["sku"] for line in draft.items})
+        # The customer's price list as the ops left it: naming another customer reprices the hub-priced lines.
+        price_list = _price_list(draft.data)
+        quotes = None if at_hand is None else at_hand.for_skus({line["sku"] for line in draft.items}, price_list)
         draft.prices = quotes if quotes is not None else await fetch_prices(
-            hub, uow, (line["sku"] for line in draft.items), session.channel_code)
+            hub, uow, (line["sku"] for line in draft.items), session.channel_code, price_list)
     run_modifiers_and_validators(hub, draft, stage="draft")
     draft.data.pop("checks", None)  # I12: whatever was checked is stale now
     draft.data.pop("issues", None)
     return draft
+
+
+def _price_list(data: Any) -> str | None:
+    customer = customer_of(data)
+    return customer.get("price_list") if customer else None
+
+
+async def resolve_customers(hub: Hub, uow: UnitOfWork, ops: Sequence[Op]) -> None:
+    """Look up, through the customer backend, the customer each `set_customer` op names; the op then carries what
+    the session keeps of it. Errors: customer_not_found, customer_inactive (at the op's `code`)."""
+    for op in ops:
+        if op.name != "set_customer" or op.fields["code"] is None:
+            continue
+        try:
+            customer = await hub.registry.customers.validate(uow, op.fields["code"])
+        except OmnimanError as exc:
+            exc.field = op.field("code")
+            raise
+        op.fields["customer"] = {"code": customer.code, "price_list": customer.price_list}
 
 
 async def _write_draft(uow: UnitOfWork, session: SessionRow, draft: Draft, config: Any) -> SessionRow | None:

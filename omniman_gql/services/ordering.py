@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from .. import ids
 from ..domain.flow import OrderFlow
+from ..domain.ops import CUSTOMER_KEY
 from ..models import Channel, Session, utcnow
 from ..models.rows import ORDER_COLUMNS, OrderRow
 from ..uow import DoneKey, UnitOfWork
@@ -14,6 +16,7 @@ from .events import announce_events
 from .outbox import enqueue_many
 
 SNAPSHOT_VERSION = 1
+RECORD_ORDER = "customer.record_order"
 ITEM_KEYS = ("line_id", "sku", "name", "qty", "unit_price_q", "line_total_q", "meta")
 
 
@@ -31,21 +34,30 @@ async def create_order(
     external_ref: str | None = None,
     directive_extras: dict[str, dict[str, Any]] | None = None,
     done_key: DoneKey | None = None,
+    customer: dict[str, Any] | None = None,
 ) -> OrderRow:
     """Create the order of `session` (already validated), with items, `created` and `price_override` events (I5),
     and the channel's post-commit directives, all inside the caller's transaction. `done_key`: a commit's key,
-    recorded as done with the order (see DoneKey)."""
+    recorded as done with the order (see DoneKey). `customer`: the session's customer as it is now ({code, name,
+    phone}): the snapshot keeps it, and `customer.record_order` counts the order in its figures."""
     flow = OrderFlow.from_config(channel.config)
     now = utcnow()
     items = clean_items(session.items)
+    data = session.data
+    if CUSTOMER_KEY in data:  # the hub's own link: the snapshot says who the customer was, in full, instead
+        data = {key: value for key, value in data.items() if key != CUSTOMER_KEY}
     order = OrderRow(
         id=0, ref=ids.order_ref(now), channel_code=channel.code, session_key=session.session_key,
         handle_type=session.handle_type, handle_ref=session.handle_ref, external_ref=external_ref,
         status=flow.initial_status, currency=channel.currency, total_q=session.pricing.get("total_q", 0),
         items_count=len(items), created_at=now, updated_at=now,
-        snapshot={"_v": SNAPSHOT_VERSION, "items": items, "data": session.data, "pricing": session.pricing,
+        snapshot={"_v": SNAPSHOT_VERSION, "items": items, "data": data, "pricing": session.pricing,
                   "rev": session.rev, "channel_code": channel.code, "pricing_policy": session.pricing_policy},
+        customer_code=customer["code"] if customer else None,
     )
+    if customer:
+        order.snapshot["customer"] = {"code": customer["code"], "name": customer.get("name") or "",
+                                      "phone": customer.get("phone")}
     events: list[tuple[str, dict[str, Any]]] = [("created", {
         "status": order.status, "total_q": order.total_q, "items_count": order.items_count,
         "session_key": session.session_key, **({"external_ref": external_ref} if external_ref else {}),
@@ -69,5 +81,8 @@ async def create_order(
     base = {"order_ref": order.ref, "channel_code": channel.code, "session_key": session.session_key}
     extras = directive_extras or {}
     topics = channel.config.get("post_commit_directives") or []
-    await enqueue_many(uow, [(topic, {**base, **extras.get(topic, {})}) for topic in topics], order_ref=order.ref)
+    work: list[tuple[str, Mapping[str, Any]]] = [(topic, {**base, **extras.get(topic, {})}) for topic in topics]
+    if customer:  # only the code travels: a directive's payload is shown to admins and may be logged
+        work.append((RECORD_ORDER, {**base, "customer_code": customer["code"]}))
+    await enqueue_many(uow, work, order_ref=order.ref)
     return order

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from .. import ids
+from ..domain.customers import UNCOUNTED
 from ..domain.draft import Draft
 from ..domain.flow import TIMESTAMP_FIELDS, OrderFlow
 from ..domain.limits import check_object, check_string
@@ -22,7 +23,7 @@ from ..runtime import Hub
 from .common import fetch_prices, get_channel, lock_order, rules_of
 from .events import record_event
 from .modify import run_modifiers_and_validators
-from .ordering import create_order
+from .ordering import RECORD_ORDER, create_order
 from .outbox import enqueue_many
 from .sessions import check_handle, check_session_data
 
@@ -61,7 +62,11 @@ async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "sys
         intent = ((order.snapshot.get("data") or {}).get("payment") or {}).get("intent_id")
         if intent:
             base["intent_id"] = intent
-        await enqueue_many(uow, [(topic, base) for topic in topics], order_ref=order.ref)
+        work: list[tuple[str, Mapping[str, Any]]] = [(topic, base) for topic in topics]
+        if order.customer_code and status in UNCOUNTED:  # taken back out of the customer's figures (§16)
+            work.append((RECORD_ORDER, {"order_ref": order.ref, "channel_code": order.channel_code,
+                                        "session_key": order.session_key, "customer_code": order.customer_code}))
+        await enqueue_many(uow, work, order_ref=order.ref)
     return order
 
 

@@ -15,7 +15,7 @@ from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Channel
 from ..money import qty_str
 from ..runtime import Hub
-from . import catalog
+from . import catalog, customers
 from .channels import check_channel, save_channel
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -181,6 +181,16 @@ DEMO_PRICES: list[dict[str, Any]] = [
     {"sku": "PAO_DE_QUEIJO", "unit_price_q": 600, "name": "Pão de queijo"},
     {"sku": "ORANGE_JUICE", "unit_price_q": 900, "name": "Orange juice"},
     {"sku": "CHEESECAKE", "unit_price_q": 1200, "name": "Cheesecake"},
+    # Staff pay less at the counter: the `staff` price list, on `pos` only (§16); elsewhere they pay what anyone does.
+    {"sku": "COFFEE", "unit_price_q": 300, "channel_code": "pos", "price_list": "staff"},
+    {"sku": "ESPRESSO", "unit_price_q": 250, "channel_code": "pos", "price_list": "staff"},
+    {"sku": "CROISSANT", "unit_price_q": 500, "channel_code": "pos", "price_list": "staff"},
+]
+# Fictional people: Ana works at the counter (staff prices at the POS), Bruno is a regular.
+DEMO_CUSTOMERS: list[dict[str, Any]] = [
+    {"name": "Ana Souza", "phone": "(11) 98765-4321", "email": "ana@example.com", "price_list": "staff",
+     "tags": ["staff"]},
+    {"name": "Bruno Lima", "phone": "(11) 91234-5678", "tags": ["regular"]},
 ]
 # Cheesecake is nearly sold out, so the web shop's stock check has something to say.
 DEMO_STOCK: list[dict[str, Any]] = [
@@ -195,15 +205,20 @@ class DemoReport:
     channels: list[AppliedChannel] = field(default_factory=list)
     prices: list[tuple[str, int]] = field(default_factory=list)
     stock: list[tuple[str, str]] = field(default_factory=list)
+    customers: list[tuple[str, str, str | None]] = field(default_factory=list)  # (code, name, price list)
 
 
 async def seed_demo(hub: Hub) -> DemoReport:
     """The demo coffee shop: channels `pos`, `ecommerce` (stock checks, holds, payment capture, refunds on
-    cancel) and `ifood` (locked, externally priced); the price table; on-hand stock (set back to the demo levels on
-    every run). Running it again leaves the same shop."""
+    cancel) and `ifood` (locked, externally priced); the price table with a `staff` price list; two customers (one
+    on the staff list); on-hand stock (set back to the demo levels on every run). Running it again leaves the same
+    shop (the customers are found again by their phones)."""
     report = DemoReport(channels=await apply_channels(hub, DEMO_CHANNELS))
     prices = await catalog.set_prices(hub, DEMO_PRICES)
-    report.prices = [(row.sku, row.unit_price_q) for row in prices]
+    report.prices = [(row.sku, row.unit_price_q) for row in prices if not row.channel_code and not row.price_list]
+    for person in DEMO_CUSTOMERS:
+        customer = await customers.upsert_customer(hub, person)
+        report.customers.append((customer.code, customer.name, customer.price_list))
     levels = await catalog.set_stock_levels(hub, DEMO_STOCK)
     report.stock = [(sku, qty_str(on_hand)) for sku, on_hand, _held in levels]
     return report

@@ -143,6 +143,7 @@ async def order_page(
     status: str | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
+    customer_code: str | None = None,
 ) -> Page[Row]:
     """Orders (Order columns) newest first; `channel_codes=None` means every channel, `[]` none."""
     conditions = _older_than(Order.created_at, Order.id, after)
@@ -154,6 +155,8 @@ async def order_page(
         conditions.append(col(Order.created_at) >= created_after)
     if created_before is not None:
         conditions.append(col(Order.created_at) < created_before)
+    if customer_code is not None:
+        conditions.append(col(Order.customer_code) == customer_code)
     query = _columns(Order).where(*conditions).order_by(col(Order.created_at).desc(), col(Order.id).desc())
     return await _page(hub, query, first)
 

@@ -6,14 +6,21 @@ from typing import Any
 import strawberry
 
 
-@strawberry.input(description="A unit price to set (upsert by SKU).")
+@strawberry.input(description="A unit price to set (upsert by SKU, channel and price list). A session's line takes "
+                              "the first found of (its channel, its customer's list), (any channel, the list), (its "
+                              "channel, no list), (any channel, no list).")
 class PriceInput:
     sku: str = strawberry.field(description="Stock keeping unit.")
     unit_price_q: int = strawberry.field(description="Unit price in minor units (≥ 0).")
     name: str | None = strawberry.field(default=None, description="Product name (kept when absent).")
+    channel_code: str | None = strawberry.field(default=None, description="Only on this channel; absent: every "
+                                                                          "channel.")
+    price_list: str | None = strawberry.field(default=None, description="Only for customers with this price list "
+                                                                        "(e.g. `staff`); absent: without a list.")
 
     def to_entry(self) -> dict[str, Any]:
-        return {"sku": self.sku, "unit_price_q": self.unit_price_q, "name": self.name}
+        return {"sku": self.sku, "unit_price_q": self.unit_price_q, "name": self.name,
+                "channel_code": self.channel_code, "price_list": self.price_list}
 
 
 @strawberry.input(description="An on-hand quantity to set (upsert by SKU).")

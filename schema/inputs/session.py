@@ -65,7 +65,13 @@ class MergeLinesInput:
     into_line_id: str = strawberry.field(description="The line that receives the quantity.")
 
 
-OP_FIELDS = ("add_line", "remove_line", "set_qty", "replace_sku", "set_data", "merge_lines")
+@strawberry.input(description="Name the session's customer (or clear it with a null code). On an internally priced "
+                              "channel the lines the hub priced take the customer's price list.")
+class SetCustomerInput:
+    code: str | None = strawberry.field(default=None, description="Customer code; null clears the customer.")
+
+
+OP_FIELDS = ("add_line", "remove_line", "set_qty", "replace_sku", "set_data", "merge_lines", "set_customer")
 
 
 @strawberry.input(one_of=True, description="One op: exactly one field set.")
@@ -76,6 +82,8 @@ class SessionOpInput:
     replace_sku: ReplaceSkuInput | None = strawberry.field(default=strawberry.UNSET, description="Change a SKU.")
     set_data: SetDataInput | None = strawberry.field(default=strawberry.UNSET, description="Set business data.")
     merge_lines: MergeLinesInput | None = strawberry.field(default=strawberry.UNSET, description="Merge two lines.")
+    set_customer: SetCustomerInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Name the customer (errors: customer_not_found, customer_inactive).")
 
     def to_op(self) -> dict[str, Any]:
         """{"op": "set_qty", "line_id": …, "qty": …}: the shape the core's op parser takes."""

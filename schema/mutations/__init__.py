@@ -5,6 +5,7 @@ import strawberry
 from .catalog import CatalogMutations
 from .channels import ChannelMutations
 from .commit import CommitMutations
+from .customers import CustomerMutations
 from .directives import DirectiveMutations
 from .orders import OrderMutations
 from .sessions import SessionMutations
@@ -13,7 +14,7 @@ from .tokens import TokenMutations
 
 @strawberry.type(description="Changes. Every payload carries `errors`, empty on success.")
 class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, DirectiveMutations,
-               CatalogMutations, TokenMutations):
+               CatalogMutations, TokenMutations, CustomerMutations):
     pass
 
 

@@ -13,6 +13,7 @@ from ..context import Info
 from ..permissions import Action, authorize
 from ..scalars import JSON
 from .channel import Channel
+from .customer import Customer
 from .directive import Directive
 from .fulfillment import Fulfillment
 
@@ -50,6 +51,7 @@ class OrderEvent:
 @strawberry.type(description="An order: the immutable snapshot of a committed session. Only `status` moves.")
 class Order:
     order_id: strawberry.Private[int]
+    customer_code: strawberry.Private[str | None]
     ref: str = strawberry.field(description="Order reference, `ORD-YYYYMMDD-XXXXXXXX`.")
     channel_code: str = strawberry.field(description="Code of the channel it came from.")
     session_key: str = strawberry.field(description="Key of the session it was committed from.")
@@ -74,7 +76,8 @@ class Order:
     @classmethod
     def from_model(cls, row: models.Order) -> Self:
         assert row.id is not None
-        return cls(order_id=row.id, ref=row.ref, channel_code=row.channel_code, session_key=row.session_key,
+        return cls(order_id=row.id, customer_code=row.customer_code, ref=row.ref, channel_code=row.channel_code,
+                   session_key=row.session_key,
                    handle_type=row.handle_type, handle_ref=row.handle_ref, external_ref=row.external_ref,
                    status=row.status, currency=row.currency, total_q=row.total_q, items_count=row.items_count,
                    snapshot=row.snapshot, created_at=row.created_at, updated_at=row.updated_at,
@@ -113,3 +116,12 @@ class Order:
         authorize(info, Action.ADMIN)
         rows = await info.context.loaders.directives_by_order_ref.load(self.ref)
         return [Directive.from_model(row) for row in rows]
+
+    @strawberry.field(description="The customer named on its session at commit, with today's figures (the snapshot's "
+                                  "`customer` keeps code, name and phone as they were); null when none.")
+    async def customer(self, info: Info) -> Customer | None:
+        if not self.customer_code:
+            return None
+        found = await info.context.loaders.customer_by_code.load(self.customer_code)
+        return Customer.from_info(found) if found else Customer.from_snapshot(self.snapshot.get("customer") or {
+            "code": self.customer_code})

@@ -8,11 +8,12 @@ from typing import Any, Self
 import strawberry
 
 from omniman_gql import models
-from omniman_gql.domain.ops import WIRE_TO_FIELD, WIRE_TO_OP
+from omniman_gql.domain.ops import CUSTOMER_KEY, WIRE_TO_FIELD, WIRE_TO_OP
 
 from ..context import Info
 from ..scalars import JSON
 from .channel import Channel, EditPolicy, PricingPolicy
+from .customer import Customer
 from .order import Order
 
 OP_TO_WIRE = {op: wire for wire, op in WIRE_TO_OP.items()}
@@ -82,6 +83,7 @@ class Issue:
 
 @strawberry.type(description="A mutable pre-commit state (cart, table tab, draft), changed only through ops.")
 class Session:
+    customer_code: strawberry.Private[str | None]
     session_key: str = strawberry.field(description="Unique key within the channel (`SESS-…` when generated).")
     channel_code: str = strawberry.field(description="Code of its channel.")
     handle_type: str | None = strawberry.field(description="Business handle type (e.g. `table`).")
@@ -92,7 +94,7 @@ class Session:
     rev: int = strawberry.field(description="Revision: starts at 0, +1 on every modify (send it as `expectedRev`).")
     items: list[SessionItem] = strawberry.field(description="Its lines.")
     data: JSON = strawberry.field(description="Business data (customer, delivery, payment, notes…), without the "
-                                              "system-managed `checks` and `issues`.")
+                                              "system-managed `checks`, `issues` and customer (see `customer`).")
     checks: JSON = strawberry.field(description="Check results by code: {rev, at, result}.")
     issues: list[Issue] = strawberry.field(description="Problems found by checks.")
     total_q: int = strawberry.field(description="Sum of line totals, in minor units.")
@@ -106,8 +108,10 @@ class Session:
         data = dict(row.data or {})
         checks = data.pop("checks", None) or {}
         issues = data.pop("issues", None) or []
+        linked = data.pop(CUSTOMER_KEY, None)
         pricing = row.pricing or {}
-        return cls(session_key=row.session_key, channel_code=row.channel_code, handle_type=row.handle_type,
+        return cls(customer_code=linked.get("code") if isinstance(linked, dict) else None,
+                   session_key=row.session_key, channel_code=row.channel_code, handle_type=row.handle_type,
                    handle_ref=row.handle_ref, state=SessionState(row.state),
                    pricing_policy=PricingPolicy(row.pricing_policy), edit_policy=EditPolicy(row.edit_policy),
                    rev=row.rev, items=[SessionItem.from_line(line) for line in row.items or []], data=data,
@@ -127,3 +131,10 @@ class Session:
             return None
         row = await info.context.loaders.order_by_session.load((self.channel_code, self.session_key))
         return Order.from_model(row) if row else None
+
+    @strawberry.field(description="The customer `setCustomer` named; null when none.")
+    async def customer(self, info: Info) -> Customer | None:
+        if not self.customer_code:
+            return None
+        found = await info.context.loaders.customer_by_code.load(self.customer_code)
+        return Customer.from_info(found) if found else None

@@ -129,8 +129,12 @@ async def test_seed_demo_twice_gives_the_same_shop(hub: Hub) -> None:
         "on_status": {"cancelled": ["stock.release", "payment.refund"]}, "icon": "cart"}
     assert (shop["ifood"]["edit_policy"], shop["ifood"]["pricing_policy"]) == ("locked", "external")
     assert (shop["pos"]["edit_policy"], shop["pos"]["pricing_policy"]) == ("open", "internal")
-    prices = {p.sku: p.unit_price_q for p in await catalog.list_prices(hub)}
+    prices = {p.sku: p.unit_price_q for p in await catalog.list_prices(hub, channel_code="", price_list="")}
     assert prices["COFFEE"] == 550 and prices["CROISSANT"] == 850 and len(prices) == 7
+    staff = {(p.sku, p.channel_code): p.unit_price_q for p in await catalog.list_prices(hub, price_list="staff")}
+    assert staff == {("COFFEE", "pos"): 300, ("ESPRESSO", "pos"): 250, ("CROISSANT", "pos"): 500}
+    assert [(c[1], c[2]) for c in first.customers] == [("Ana Souza", "staff"), ("Bruno Lima", None)]
+    assert again.customers == first.customers  # found again by their phones, not made twice
     levels = {sku: on_hand for sku, on_hand, _ in await catalog.stock_levels(hub)}
     assert levels["CHEESECAKE"] == 3 and len(levels) == 7
 

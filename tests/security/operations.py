@@ -71,6 +71,13 @@ def token_id(api: Api, channel: str) -> str:
     return str(row.id)
 
 
+def customer(api: Api, channel: str) -> str:
+    code = f"C-{uuid.uuid4().hex[:8]}"
+    ok(api, "mutation($input: CustomerInput!) { upsertCustomer(input: $input) { errors { code } } }",
+       "upsertCustomer", {"input": {"code": code, "name": "Ana"}})
+    return code
+
+
 def payload_ok(value: Any, variables: Vars) -> bool:
     return isinstance(value, dict) and value.get("errors") == []
 
@@ -133,6 +140,11 @@ QUERIES = [
        lambda api, c: {}, lambda v, vs: isinstance(v, list)),
     Op("tokens", "query { tokens { id name } }", Action.ADMIN, False,
        lambda api, c: {}, lambda v, vs: isinstance(v, list) and len(v) >= 1),
+    Op("customer", "query($code: String!) { customer(code: $code) { code } }", Action.MANAGE_CUSTOMERS, False,
+       lambda api, c: {"code": customer(api, c)}, lambda v, vs: v == {"code": vs["code"]}),
+    Op("customers", "query($search: String) { customers(search: $search, first: 5) { edges { node { code } } } }",
+       Action.MANAGE_CUSTOMERS, False, lambda api, c: {"search": customer(api, c)},
+       lambda v, vs: [n["code"] for n in edges(v)] == [vs["search"]]),
 ]
 
 MUTATIONS = [
@@ -192,6 +204,9 @@ MUTATIONS = [
        lambda api, c: {"input": {"name": "kds-2", "role": "DISPLAY", "channels": [c]}}, payload_ok),
     Op("revokeToken", f"mutation($id: ID!) {{ revokeToken(id: $id) {{ token {{ revokedAt }} {ERR} }} }}",
        Action.ADMIN, False, lambda api, c: {"id": token_id(api, c)}, payload_ok),
+    Op("upsertCustomer", f"""mutation($input: CustomerInput!) {{ upsertCustomer(input: $input) {{
+        customer {{ code }} {ERR} }} }}""", Action.MANAGE_CUSTOMERS, False,
+       lambda api, c: {"input": {"name": "Bia", "phone": f"11 9{uuid.uuid4().int % 10**8:08d}"}}, payload_ok),
 ]
 
 OPERATIONS = {op.name: op for op in (*QUERIES, *MUTATIONS)}

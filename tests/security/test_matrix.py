@@ -19,10 +19,12 @@ from .operations import OPERATIONS, Op, Vars, channels
 ROLES = [Role.ADMIN, Role.STAFF, Role.CLIENT, Role.DISPLAY]
 # The contract, written out here rather than read from the code under test: admin everything; staff every channel's
 # sessions and orders, transitions, events, fulfillments; client open/modify/commit/resolve/abandon/import and read on
-# its channels; display read (and subscribe) on its channels; prices and stock levels for every token.
+# its channels; display read (and subscribe) on its channels; prices and stock levels for every token; the customer
+# directory (upsert, look up, search) for staff and admin only.
 RIGHTS = {
     Role.ADMIN: set(Action),
-    Role.STAFF: {Action.READ, Action.READ_CATALOG, Action.WRITE_SESSION, Action.MANAGE_ORDER},
+    Role.STAFF: {Action.READ, Action.READ_CATALOG, Action.WRITE_SESSION, Action.MANAGE_ORDER,
+                 Action.MANAGE_CUSTOMERS},
     Role.CLIENT: {Action.READ, Action.READ_CATALOG, Action.WRITE_SESSION},
     Role.DISPLAY: {Action.READ, Action.READ_CATALOG},
 }

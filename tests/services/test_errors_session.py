@@ -149,4 +149,4 @@ async def test_error_unsupported_op_lists_the_supported_ones(hub: Hub, cart: Any
     exc = await raises("unsupported_op", modify(hub, cart, OK_LINE, {"op": "discount_all", "pct": 10}))
     assert exc.field == ("ops", 1)
     assert exc.context == {"op": "discount_all", "supported": ["add_line", "remove_line", "set_qty", "replace_sku",
-                                                               "set_data", "merge_lines"]}
+                                                               "set_data", "merge_lines", "set_customer"]}

@@ -47,8 +47,9 @@ async def test_rows_are_sqlalchemys_rows(hub: Hub) -> None:
             slow, fast = await _both(connection, statement, values)
             assert fast == slow and [row._fields for row in fast] == [row._fields for row in slow]
             assert [[type(value) for value in row] for row in fast] == [[type(value) for value in row] for row in slow]
-        prices = (await connection.execute(_PRICES, {"skus": ["A", "B", "C"]})).all()
-        direct = (await _sent_by_statement_sets(connection).execute(_PRICES, {"skus": ["A", "B", "C"]})).all()
+        wanted = {"skus": ["A", "B", "C"], "channel_code": code, "price_list": ""}
+        prices = (await connection.execute(_PRICES, wanted)).all()
+        direct = (await _sent_by_statement_sets(connection).execute(_PRICES, wanted)).all()
         assert sorted(direct) == sorted(prices) and len(direct) == 2
         row = (await _sent_by_statement_sets(connection).execute(SESSION_CHANNEL, keys)).one()
         assert row.opened_at.tzinfo is not None and row.items[0]["sku"] == "A" and row.code == code
@@ -139,11 +140,12 @@ async def test_statements_sqlalchemy_must_prepare_are_left_to_it(hub: Hub, backe
     if backend != "postgresql":
         pytest.skip("pg_direct plans statements for PostgreSQL only")
     async with hub.engine.connect() as connection:
-        assert plan_of(_PRICES, ("skus",), connection.dialect) is None
+        assert plan_of(_PRICES, ("skus", "channel_code", "price_list"), connection.dialect) is None
         orders = Order.__table__  # type: ignore[attr-defined]
         assert plan_of(insert(orders), ("ref", "status"), connection.dialect) is None  # items_count
         assert plan_of(CHANNEL, ("code",), connection.dialect) is not None
-        assert (await DirectConnection(connection).execute(_PRICES, {"skus": ["nothing"]})).all() == []
+        assert (await DirectConnection(connection).execute(_PRICES, {"skus": ["nothing"], "channel_code": "pos",
+                                                                     "price_list": ""})).all() == []
 
 
 class _RolledBack(Exception):

@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ...domain.draft import PriceQuote
+from ...domain.ops import customer_of
+from ...domain.pricing import ANY, resolve_prices
 from ...models import Channel, Price, Session
 from ...models.rows import SESSION_COLUMNS, ChannelRow, SessionRow
 from ...uow import Values
@@ -113,16 +115,18 @@ class SqliteSessionStatements(SessionStatements):
 
 def _session_channel_and_prices() -> Any:
     """The session and its channel (as SESSION_CHANNEL) plus, for an internally priced session, the price rows of
-    its lines' SKUs and of the `skus` given, as one JSON array of [sku, unit_price_q, name]: a modify's two reads in
-    one round trip."""
+    its lines' SKUs and of the `skus` given, as one JSON array of [sku, channel_code, price_list, unit_price_q,
+    name]: a modify's two reads in one round trip."""
     # The SKUs of THIS session's lines (correlated to the outer row: uncorrelated, it read every session's lines,
     # a scan of the whole table once the price table held a SKU not asked for), as one array with the `skus` given,
     # so the price table is read by its key.
     line_skus = (select(func.json_array_elements(SESSIONS.c["items"]).op("->>")(literal_column("'sku'")))
                  .correlate(SESSIONS).scalar_subquery())
     wanted = func.array_cat(bindparam("skus", type_=ARRAY(_PRICES.c.sku.type)), func.array(line_skus))
-    quotes = (select(func.json_agg(func.json_build_array(_PRICES.c.sku, _PRICES.c.unit_price_q, _PRICES.c.name)))
-              .where(_PRICES.c.sku == any_(wanted))
+    # Rows of this channel or of any, of every price list: the session's customer's list is picked in Python.
+    quotes = (select(func.json_agg(func.json_build_array(_PRICES.c.sku, _PRICES.c.channel_code, _PRICES.c.price_list,
+                                                         _PRICES.c.unit_price_q, _PRICES.c.name)))
+              .where(_PRICES.c.sku == any_(wanted), _PRICES.c.channel_code.in_([ANY, bindparam("channel_code")]))
               .scalar_subquery())
     return (select(*session_and_channel_columns(),
                    case((SESSIONS.c.pricing_policy == "internal", quotes), else_=None).label("quotes"))
@@ -148,5 +152,6 @@ class PgSessionStatements(SessionStatements):
         session, channel = split_session_row(row)
         if session.pricing_policy != "internal":
             return session, channel, None
-        return session, channel, {sku: PriceQuote(unit_price_q=price, name=name)
-                                  for sku, price, name in row.quotes or ()}
+        customer = customer_of(session.data)
+        return session, channel, resolve_prices(row.quotes or (), channel_code,
+                                                customer.get("price_list") if customer else None)
