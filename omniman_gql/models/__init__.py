@@ -9,6 +9,7 @@ from .channel import Channel
 from .directive import Directive
 from .idempotency import IdempotencyKey
 from .order import Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem
+from .payment import MockPaymentIntent, OrderPayment
 from .session import Session
 
 metadata = SQLModel.metadata
@@ -20,9 +21,11 @@ __all__ = [
     "Fulfillment",
     "FulfillmentItem",
     "IdempotencyKey",
+    "MockPaymentIntent",
     "Order",
     "OrderEvent",
     "OrderItem",
+    "OrderPayment",
     "Price",
     "Session",
     "StockHold",

@@ -21,6 +21,7 @@ from ..models.rows import OrderRow
 from ..runtime import Hub
 from .common import fetch_prices, get_channel, lock_order, rules_of
 from .events import record_event
+from .lifecycle import closing_directives
 from .modify import run_modifiers_and_validators
 from .ordering import create_order
 from .outbox import enqueue_many
@@ -29,7 +30,8 @@ from .sessions import check_handle, check_session_data
 
 async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "system") -> Order:
     """Move the order to `status` if the channel's flow allows it; the status's timestamp is set the first time only
-    (I8), a `status_changed` event is appended, and the channel's `on_status` directives are enqueued.
+    (I8), a `status_changed` event is appended, and the channel's `on_status` directives are enqueued (on `cancelled`
+    and `returned` also the restock, release and refund: see services.lifecycle).
 
     Errors: not_found, terminal_status, invalid_transition.
     """
@@ -61,7 +63,8 @@ async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "sys
         intent = ((order.snapshot.get("data") or {}).get("payment") or {}).get("intent_id")
         if intent:
             base["intent_id"] = intent
-        await enqueue_many(uow, [(topic, base) for topic in topics], order_ref=order.ref)
+        await enqueue_many(uow, await closing_directives(uow, order, channel.config or {}, status, list(topics), base),
+                           order_ref=order.ref)
     return order
 
 

@@ -1,0 +1,51 @@
+"""payment on the order: `order_payments`, and the mock gateway's intents (`mock_payment_intents`)
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-06
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import omniman_gql.models._base
+
+revision: str = '0004'
+down_revision: str | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # A separate table, not columns on `orders`: a commit writes no payment row (the state before the first move is
+    # derived from the snapshot), so the checkout's statements stay as they are.
+    op.create_table('mock_payment_intents',
+    sa.Column('intent_id', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('captured_q', sa.BigInteger(), nullable=False),
+    sa.Column('refunded_q', sa.BigInteger(), nullable=False),
+    sa.Column('references', sa.JSON(), nullable=False),
+    sa.Column('updated_at', omniman_gql.models._base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('intent_id', name=op.f('pk_mock_payment_intents'))
+    )
+    op.create_table('order_payments',
+    sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('intent_id', sa.String(length=200), nullable=True),
+    sa.Column('method', sa.String(length=64), nullable=True),
+    sa.Column('amount_q', sa.BigInteger(), nullable=False),
+    sa.Column('captured_q', sa.BigInteger(), nullable=False),
+    sa.Column('refunded_q', sa.BigInteger(), nullable=False),
+    sa.Column('pending_refund_q', sa.BigInteger(), nullable=False),
+    sa.Column('refunds_count', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('updated_at', omniman_gql.models._base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name='fk_order_payments_order'),
+    sa.PrimaryKeyConstraint('order_id', name=op.f('pk_order_payments'))
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('order_payments')
+    op.drop_table('mock_payment_intents')
