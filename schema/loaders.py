@@ -7,7 +7,7 @@ from strawberry.dataloader import DataLoader
 
 from omniman_gql import models
 from omniman_gql.runtime import Hub
-from omniman_gql.services import reads
+from omniman_gql.services import payments, reads
 
 K = TypeVar("K", bound=Hashable)
 
@@ -36,6 +36,7 @@ LOADERS: dict[str, tuple[Fetch, Any]] = {
     "events_by_order_id": (reads.events_for_orders, list),
     "fulfillments_by_order_id": (reads.fulfillments_for_orders, list),
     "directives_by_order_ref": (reads.directives_for_orders, list),
+    "payment_by_order_id": (payments.payments_for_orders, None),
 }
 
 
@@ -53,6 +54,7 @@ class Loaders:
     events_by_order_id: DataLoader[int, list[reads.Row]]
     fulfillments_by_order_id: DataLoader[int, list[tuple[reads.Row, list[reads.Row]]]]
     directives_by_order_ref: DataLoader[str, list[reads.Row]]
+    payment_by_order_id: DataLoader[int, models.OrderPayment | None]
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub

@@ -25,18 +25,18 @@ CAPTURED = ("captured", "partially_refunded", "refunded")
 CLOSED_ORDER = ("cancelled", "returned")
 
 
-def _snapshot_payment(order: Any) -> dict[str, Any]:
-    doc = (order.snapshot.get("data") or {}).get("payment") or {}
-    return doc if isinstance(doc, dict) else {}
-
-
 def initial_payment(order: Any) -> OrderPayment:
     """The state of an order whose payment never moved: read from its snapshot."""
-    doc = _snapshot_payment(order)
+    return payment_from_snapshot(order.id, order.snapshot, order.total_q)
+
+
+def payment_from_snapshot(order_id: int, snapshot: dict[str, Any], total_q: int) -> OrderPayment:
+    doc = (snapshot.get("data") or {}).get("payment") or {}
+    doc = doc if isinstance(doc, dict) else {}
     intent = doc.get("intent_id") if isinstance(doc.get("intent_id"), str) and doc.get("intent_id") else None
     method = doc.get("method") if isinstance(doc.get("method"), str) else None
-    return OrderPayment(order_id=order.id, status="pending" if intent else "none", intent_id=intent,
-                        method=method, amount_q=order.total_q)
+    return OrderPayment(order_id=order_id, status="pending" if intent else "none", intent_id=intent,
+                        method=method, amount_q=total_q)
 
 
 async def locked_payment(uow: UnitOfWork, order: Any) -> OrderPayment:

@@ -7,13 +7,14 @@ from .channels import ChannelMutations
 from .commit import CommitMutations
 from .directives import DirectiveMutations
 from .orders import OrderMutations
+from .payments import PaymentMutations
 from .sessions import SessionMutations
 from .tokens import TokenMutations
 
 
 @strawberry.type(description="Changes. Every payload carries `errors`, empty on success.")
-class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, DirectiveMutations,
-               CatalogMutations, TokenMutations):
+class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, PaymentMutations,
+               DirectiveMutations, CatalogMutations, TokenMutations):
     pass
 
 
