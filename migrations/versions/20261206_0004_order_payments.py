@@ -21,13 +21,15 @@ def upgrade() -> None:
     # A separate table, not columns on `orders`: a commit writes no payment row (the state before the first move is
     # derived from the snapshot), so the checkout's statements stay as they are.
     op.create_table('mock_payment_intents',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('intent_id', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('captured_q', sa.BigInteger(), nullable=False),
     sa.Column('refunded_q', sa.BigInteger(), nullable=False),
     sa.Column('references', sa.JSON(), nullable=False),
     sa.Column('updated_at', omniman_gql.models._base.UtcDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('intent_id', name=op.f('pk_mock_payment_intents'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mock_payment_intents')),
+    sa.UniqueConstraint('intent_id', name=op.f('uq_mock_payment_intents_intent_id'))
     )
     op.create_table('order_payments',
     sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlmodel import col
 
-from ..models import MockPaymentIntent, utcnow
+from ..models import MockPaymentIntent, table_of, utcnow
 from ..protocols import PaymentResult
 
 if TYPE_CHECKING:
@@ -45,12 +45,16 @@ class MockPayment:
     async def capture(self, intent_id: str, amount_q: int, *, reference: str) -> PaymentResult:
         if intent_id.startswith("fail"):
             return PaymentResult(intent_id, "failed", amount_q, detail={"reason": DECLINED})
+        now = utcnow()
         async with self.hub.transaction() as uow:
-            row = await self._locked(uow.db, intent_id)
-            if row is not None:
+            # Insert-or-nothing: two deliveries racing here meet on the unique intent id, one of them captures.
+            inserted = await uow.rows.insert_new(table_of(MockPaymentIntent), {
+                "intent_id": intent_id, "status": "captured", "captured_q": amount_q, "refunded_q": 0,
+                "references": [reference], "updated_at": now})
+            if inserted is None:
+                row = await self._locked(uow.db, intent_id)
+                assert row is not None
                 return PaymentResult(intent_id, row.status, row.captured_q, already=True)
-            uow.db.add(MockPaymentIntent(intent_id=intent_id, status="captured", captured_q=amount_q,
-                                         references=[reference]))
         return PaymentResult(intent_id, "captured", amount_q)
 
     async def refund(self, intent_id: str, amount_q: int, *, reference: str) -> PaymentResult:

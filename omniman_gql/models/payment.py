@@ -38,7 +38,8 @@ class MockPaymentIntent(SQLModel, table=True):
 
     __tablename__ = "mock_payment_intents"
 
-    intent_id: str = Field(sa_column=Column(String(200), primary_key=True))
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    intent_id: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
     status: str = Field(sa_column=Column(String(24), nullable=False))
     captured_q: int = Field(default=0, sa_column=Column(Money, nullable=False))
     refunded_q: int = Field(default=0, sa_column=Column(Money, nullable=False))
