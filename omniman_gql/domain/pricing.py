@@ -24,6 +24,8 @@ class PricingModifier:
         trace = {entry["line_id"]: entry for entry in draft.pricing_trace}
         for line in draft.items:
             quote = draft.prices.get(line["sku"])
+            if quote is not None and quote.name and not line.get("name"):
+                line["name"] = quote.name  # the catalogue's name, whoever set the price
             if line.get("price_source") == "client":
                 if quote is None or quote.unit_price_q == line["unit_price_q"]:
                     # Nothing to override (the backend has no price) or the client restated the backend's price.
@@ -41,8 +43,6 @@ class PricingModifier:
             if quote is not None:
                 line["unit_price_q"] = quote.unit_price_q
                 line["price_source"] = "backend"
-                if not line.get("name"):
-                    line["name"] = quote.name
             elif line.get("price_source") != "backend":
                 line["unit_price_q"] = None
         live = {line["line_id"] for line in draft.items}

@@ -67,7 +67,8 @@ def fulfillment(api: Api, channel: str) -> str:
 
 
 def token_id(api: Api, channel: str) -> str:
-    row, _secret = api.run(auth.create_token, api.hub, name="doomed", role="display", channels=[channel])
+    row, _secret = api.run(auth.create_token, api.hub, name=f"doomed-{uuid.uuid4().hex[:6]}", role="display",
+                           channels=[channel])
     return str(row.id)
 
 
