@@ -112,7 +112,7 @@ def build_registry(settings: Settings) -> Registry:
         pricing=PriceTable(),
         stock=DatabaseStock(),
         payment=MockPayment(),
-        notifiers={"console": ConsoleNotifier()},
+        notifiers={"console": ConsoleNotifier(json_lines=settings.log_json)},
         limits=limits,
     )
     registry.add_modifier(PricingModifier())
