@@ -53,6 +53,10 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     INVALID_EVENT_TYPE = "invalid_event_type"
     OVER_FULFILLMENT = "over_fulfillment"
+    ORDER_NOT_FULFILLABLE = "order_not_fulfillable"
+    # payment
+    OVER_REFUND = "over_refund"
+    PAYMENT_ALREADY_CAPTURED = "payment_already_captured"
     # configuration and input
     INVALID_CONFIG = "invalid_config"
     INVALID_INPUT = "invalid_input"
@@ -60,6 +64,8 @@ class ErrorCode(StrEnum):
     # customers
     CUSTOMER_NOT_FOUND = "customer_not_found"
     CUSTOMER_INACTIVE = "customer_inactive"
+    # tokens
+    TOKEN_NAME_TAKEN = "token_name_taken"
     # directives
     DIRECTIVE_NOT_RUNNABLE = "directive_not_runnable"
 

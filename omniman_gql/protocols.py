@@ -119,6 +119,10 @@ class StockBackend(Protocol):
 
     async def release_holds_for_reference(self, db: AsyncSession, reference: str) -> int: ...
 
+    async def restock_for_reference(self, db: AsyncSession, reference: str) -> list[tuple[str, Decimal]]:
+        """Put back what the fulfilled holds of `reference` took, each hold once: (sku, qty) put back now."""
+        ...
+
     async def get_alternatives(self, db: AsyncSession, sku: str) -> list[str]: ...
 
     async def levels(self, db: AsyncSession, skus: list[str] | None = None) -> list[tuple[str, Decimal, Decimal]]:

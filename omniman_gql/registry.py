@@ -133,7 +133,7 @@ def build_registry(settings: Settings) -> Registry:
         pricing=PriceTable(),
         stock=DatabaseStock(),
         payment=MockPayment(),
-        notifiers={"console": ConsoleNotifier()},
+        notifiers={"console": ConsoleNotifier(json_lines=settings.log_json)},
         limits=limits,
         customers=customer_backend(settings),
     )

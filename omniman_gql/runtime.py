@@ -45,6 +45,10 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.database = Database(self.engine, self.session_factory, self.settings)
+        # A backend that keeps its state in the hub's database (the mock gateway's intents) gets the hub.
+        attach = getattr(self.registry.payment, "attach", None)
+        if attach is not None:
+            attach(self)
 
     @classmethod
     def create(cls, settings: Settings, *, registry: Registry | None = None, **kwargs: Any) -> Hub:

@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(5.0, gt=0, le=120, description="How long a webhook call may take.")
     graphiql: bool = Field(True, description="Serve GraphiQL at GET /graphql.")
     introspection: bool = Field(True, description="Allow schema introspection (turn off in production).")
-    log_json: bool = Field(False, description="Log one JSON line per request and per directive.")
+    log_json: bool = Field(False, description="Log one JSON line per request and per directive; the console "
+                                              "notifier prints its notifications as JSON lines too.")
     metrics: bool = Field(True, description="Serve Prometheus metrics at GET /metrics (an admin token is asked; see "
                           "`metrics_public`).")
     metrics_public: bool = Field(False, description="Serve /metrics without a token, for a scraper that reaches the "

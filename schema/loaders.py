@@ -8,7 +8,7 @@ from strawberry.dataloader import DataLoader
 from omniman_gql import models
 from omniman_gql.protocols import CustomerInfo
 from omniman_gql.runtime import Hub
-from omniman_gql.services import customers, reads
+from omniman_gql.services import customers, payments, reads
 
 K = TypeVar("K", bound=Hashable)
 
@@ -38,6 +38,7 @@ LOADERS: dict[str, tuple[Fetch, Any]] = {
     "fulfillments_by_order_id": (reads.fulfillments_for_orders, list),
     "directives_by_order_ref": (reads.directives_for_orders, list),
     "customer_by_code": (customers.customers_by_codes, None),
+    "payment_by_order_id": (payments.payments_for_orders, None),
 }
 
 
@@ -56,6 +57,7 @@ class Loaders:
     fulfillments_by_order_id: DataLoader[int, list[tuple[reads.Row, list[reads.Row]]]]
     directives_by_order_ref: DataLoader[str, list[reads.Row]]
     customer_by_code: DataLoader[str, CustomerInfo | None]
+    payment_by_order_id: DataLoader[int, models.OrderPayment | None]
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub

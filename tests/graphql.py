@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,11 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
+def unique_name(role: str) -> str:
+    """A token name no live token has (names are unique among live tokens)."""
+    return f"test-{role}-{uuid.uuid4().hex[:8]}"
+
+
 def init_payload(secret: str) -> dict[str, str]:
     """The websocket `connection_init` payload of a token."""
     return {"Authorization": f"Bearer {secret}"}
@@ -29,7 +35,7 @@ def create_token(client: TestClient, role: str = "admin", channels: Sequence[str
     hub: Hub = client.app_state["hub"]
 
     async def create() -> str:
-        _row, secret = await auth.create_token(hub, name=name or f"test-{role}", role=role, channels=channels)
+        _row, secret = await auth.create_token(hub, name=name or unique_name(role), role=role, channels=channels)
         return secret
 
     assert client.portal is not None, "enter the TestClient (`with TestClient(app) as client`) first"
@@ -45,7 +51,7 @@ def authorize(client: TestClient, role: str = "admin", channels: Sequence[str] =
 
 async def new_token(hub: Hub, role: str = "admin", channels: Sequence[str] = (), name: str | None = None) -> str:
     """A new token through `hub` (async tests); returns its secret."""
-    _row, secret = await auth.create_token(hub, name=name or f"test-{role}", role=role, channels=channels)
+    _row, secret = await auth.create_token(hub, name=name or unique_name(role), role=role, channels=channels)
     return secret
 
 
@@ -56,7 +62,7 @@ def create_token_in(settings: Settings, role: str = "admin", channels: Sequence[
     async def create() -> str:
         hub = Hub.create(settings)
         try:
-            _row, secret = await auth.create_token(hub, name=name or f"test-{role}", role=role, channels=channels)
+            _row, secret = await auth.create_token(hub, name=name or unique_name(role), role=role, channels=channels)
             return secret
         finally:
             await hub.dispose()

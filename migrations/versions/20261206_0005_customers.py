@@ -4,7 +4,7 @@ Price rows were keyed by SKU alone; they are now keyed by (sku, channel_code, pr
 and "no price list", so every existing row keeps meaning what it meant (the price for every channel, no list).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-06
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 import omniman_gql.models._base
 
 revision: str = '0005'
-down_revision: str | None = '0003'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

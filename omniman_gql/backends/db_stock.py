@@ -92,5 +92,24 @@ class DatabaseStock:
         await db.flush()
         return True
 
+    async def restock_for_reference(self, db: AsyncSession, reference: str) -> list[tuple[str, Decimal]]:
+        """Put back on hand what the fulfilled holds of `reference` took; each hold once (it becomes `restocked`),
+        so running it again, or concurrently, restocks nothing more. Returns (sku, qty) of what was put back."""
+        holds = (await db.execute(
+            select(StockHold).where(StockHold.reference == reference, StockHold.status == "fulfilled")
+            .order_by(StockHold.sku).with_for_update())).scalars().all()
+        back: list[tuple[str, Decimal]] = []
+        for hold in holds:
+            level = (await db.execute(
+                select(StockLevel).where(StockLevel.sku == hold.sku).with_for_update())).scalar_one_or_none()
+            if level is not None:
+                level.on_hand = level.on_hand + hold.qty
+                level.updated_at = utcnow()
+            hold.status = "restocked"
+            hold.updated_at = utcnow()
+            back.append((hold.sku, hold.qty))
+        await db.flush()
+        return back
+
     async def get_alternatives(self, db: AsyncSession, sku: str) -> list[str]:
         return []

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
+from .flow import OrderFlow
 from .validation import PRICE_OVERRIDE_POLICIES
 
 KNOWN_KEYS = (
     "required_checks_on_commit", "checks", "post_commit_directives", "order_flow", "on_status",
-    "terminology", "icon", "notifications", "price_override",
+    "terminology", "icon", "notifications", "price_override", "restock_on_cancel",
 )
 POLICIES = {"pricing_policy": ("internal", "external"), "edit_policy": ("open", "locked")}
 
@@ -85,6 +86,13 @@ def _check_price_override(value: Any) -> None:
                            context={"key": "price_override", "valid": list(PRICE_OVERRIDE_POLICIES)})
 
 
+def _check_bool(key: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, bool):
+            raise _fail(key, "must be true or false")
+    return check
+
+
 _CHECKERS: dict[str, Callable[[Any], None]] = {
     "required_checks_on_commit": lambda v: _string_list("required_checks_on_commit", v),
     "checks": _check_checks,
@@ -95,6 +103,7 @@ _CHECKERS: dict[str, Callable[[Any], None]] = {
     "icon": _check_icon,
     "notifications": _check_object("notifications"),
     "price_override": _check_price_override,
+    "restock_on_cancel": _check_bool("restock_on_cancel"),
 }
 
 
@@ -121,6 +130,62 @@ def validate_channel_config(config: Any) -> dict[str, Any]:
     return config
 
 
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: keys of `patch` replace those of `target` (objects merge recursively), a `null`
+    removes the key, keys not in `patch` stay."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def flow_statuses(config: dict[str, Any]) -> list[str]:
+    """Every status the channel's flow names (initial, transitions, terminal), sorted."""
+    flow = OrderFlow.from_config(config)
+    named = {flow.initial_status, *flow.terminal_statuses, *flow.transitions}
+    for nexts in flow.transitions.values():
+        named.update(nexts)
+    return sorted(named)
+
+
+def check_config_wiring(config: dict[str, Any], *, topics: Collection[str],
+                        notifiers: Collection[str]) -> list[OmnimanError]:
+    """What a well-formed config names must exist: every directive topic a handler, every `on_status` key a status
+    of the channel's flow, `notifications.backend` a configured notifier. Each error's `field` points inside
+    `config` and its `context.valid` lists what is accepted."""
+    errors: list[OmnimanError] = []
+
+    def refuse(path: tuple[str, ...], what: str, value: Any, valid: Collection[str]) -> None:
+        listed = sorted(valid)
+        errors.append(OmnimanError(
+            ErrorCode.INVALID_CONFIG, f"config.{'.'.join(path)}: {what} {value!r}; valid: {', '.join(listed)}.",
+            field=("config", *path), context={"key": path[0], "value": value, "valid": listed}))
+
+    def topic(path: tuple[str, ...], value: Any) -> None:
+        if value not in topics:
+            refuse(path, "no handler for the directive topic", value, topics)
+
+    for index, value in enumerate(config.get("post_commit_directives") or []):
+        topic(("post_commit_directives", str(index)), value)
+    for code, spec in (config.get("checks") or {}).items():
+        if "directive_topic" in spec:
+            topic(("checks", code, "directive_topic"), spec["directive_topic"])
+    statuses = flow_statuses(config)
+    for status, values in (config.get("on_status") or {}).items():
+        if status not in statuses:
+            refuse(("on_status", status), "the channel's order flow has no status", status, statuses)
+        for index, value in enumerate(values):
+            topic(("on_status", status, str(index)), value)
+    backend = (config.get("notifications") or {}).get("backend")
+    if backend is not None and backend not in notifiers:
+        refuse(("notifications", "backend"), "no notifier", backend, notifiers)
+    return errors
 
 
 def check_topic_for(config: dict[str, Any], code: str) -> str:

@@ -320,6 +320,12 @@ def _apply_merge_lines(draft: Draft, op: Op, _new: Callable[[], str]) -> None:
         raise OmnimanError(ErrorCode.SKU_MISMATCH, "Only lines of the same SKU can be merged.",
                            field=op.field("from_line_id"),
                            context={"from_sku": source["sku"], "into_sku": target["sku"]})
+    source_meta, target_meta = source.get("meta") or {}, target.get("meta") or {}
+    differing = sorted(k for k in {*source_meta, *target_meta} if source_meta.get(k) != target_meta.get(k))
+    if differing:  # merging would drop one line's modifiers ("oat milk") silently
+        raise OmnimanError(ErrorCode.INVALID_MERGE, f"Lines whose meta differ cannot be merged (keys: "
+                           f"{', '.join(differing)}).", field=op.field("from_line_id"),
+                           context={"keys": differing, "from_meta": source_meta, "into_meta": target_meta})
     merged = parse_qty(Decimal(target["qty"]) + Decimal(source["qty"]), field=op.field("into_line_id"))
     target["qty"] = qty_str(merged)
     draft.items.remove(source)

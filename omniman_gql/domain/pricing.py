@@ -49,6 +49,8 @@ class PricingModifier:
         trace = {entry["line_id"]: entry for entry in draft.pricing_trace}
         for line in draft.items:
             quote = draft.prices.get(line["sku"])
+            if quote is not None and quote.name and not line.get("name"):
+                line["name"] = quote.name  # the catalogue's name, whoever set the price
             if line.get("price_source") == "client":
                 if quote is None or quote.unit_price_q == line["unit_price_q"]:
                     # Nothing to override (the backend has no price) or the client restated the backend's price.
@@ -66,8 +68,6 @@ class PricingModifier:
             if quote is not None:
                 line["unit_price_q"] = quote.unit_price_q
                 line["price_source"] = "backend"
-                if not line.get("name"):
-                    line["name"] = quote.name
                 if quote.price_list is not None:  # the customer's list priced it: say so (§16)
                     trace[line["line_id"]] = {"line_id": line["line_id"], "sku": line["sku"], "source": "price_list",
                                               "price_list": quote.price_list, "unit_price_q": quote.unit_price_q}

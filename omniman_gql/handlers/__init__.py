@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .customer import customer_record_order
 from .notification import notification_send
 from .payment import payment_capture, payment_refund
-from .stock import stock_commit, stock_hold, stock_release
+from .stock import stock_commit, stock_hold, stock_release, stock_restock
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -18,6 +18,7 @@ STANDARD = {
     "stock.hold": stock_hold,
     "stock.commit": stock_commit,
     "stock.release": stock_release,
+    "stock.restock": stock_restock,
     "payment.capture": payment_capture,
     "payment.refund": payment_refund,
     "notification.send": notification_send,

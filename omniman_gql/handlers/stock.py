@@ -15,7 +15,8 @@ from ..models import Directive, Order, Session, StockHold, utcnow
 from ..money import qty_str
 from ..protocols import Availability, Hold
 from ..runtime import Hub
-from ..services.common import lock_session
+from ..services.common import lock_order, lock_session
+from ..services.events import record_event
 from ..services.sessions import write_back_check
 
 log = logging.getLogger("omniman.directives.stock")
@@ -119,7 +120,9 @@ async def stock_hold(hub: Hub, directive: Directive) -> None:
 async def _order_status(db: Any, order_ref: str | None) -> str | None:
     if not order_ref:
         return None
-    return (await db.execute(select(Order.status).where(Order.ref == order_ref))).scalar_one_or_none()  # type: ignore[no-any-return]
+    # Locked: a cancel committing meanwhile waits for this commit, so its restock sees the holds fulfilled.
+    return (await db.execute(select(Order.status).where(Order.ref == order_ref)  # type: ignore[no-any-return]
+                             .with_for_update())).scalar_one_or_none()
 
 
 async def stock_commit(hub: Hub, directive: Directive) -> None:
@@ -129,8 +132,8 @@ async def stock_commit(hub: Hub, directive: Directive) -> None:
     payload = directive.payload
     holds = [h for h in payload.get("holds") or [] if isinstance(h, dict) and h.get("hold_id")]
     async with hub.transaction() as uow:
-        if await _order_status(uow.db, payload.get("order_ref")) == "cancelled":
-            log.info("stock.commit %s: order %s is cancelled; nothing to commit", directive.id, payload["order_ref"])
+        if await _order_status(uow.db, payload.get("order_ref")) in ("cancelled", "returned"):
+            log.info("stock.commit %s: order %s is closed; nothing to commit", directive.id, payload["order_ref"])
             return
         refused = [h["hold_id"] for h in holds if not await hub.registry.stock.fulfill_hold(uow.db, h["hold_id"])]
         if refused:  # raising rolls back the holds fulfilled above: all or none
@@ -145,6 +148,22 @@ async def stock_release(hub: Hub, directive: Directive) -> None:
     async with hub.transaction() as uow:
         released = await hub.registry.stock.release_holds_for_reference(uow.db, reference)
     log.info("stock.release %s: released %s hold(s) of %s", directive.id, released, reference)
+
+
+async def stock_restock(hub: Hub, directive: Directive) -> None:
+    """Put back on hand what the order's commit took (a cancelled or returned order), once per order: each fulfilled
+    hold is marked `restocked` in the same transaction, so a second run, or a concurrent one, restocks nothing. Appends
+    a `stock.restocked` event with what went back."""
+    payload = directive.payload
+    reference = hold_reference(payload["channel_code"], payload["session_key"])
+    async with hub.transaction() as uow:
+        back = await hub.registry.stock.restock_for_reference(uow.db, reference)
+        if back and payload.get("order_ref"):
+            order, _ = await lock_order(uow.db, payload["order_ref"])
+            await record_event(uow, order, "stock.restocked", {
+                "items": [{"sku": sku, "qty": qty_str(qty)} for sku, qty in back], "directive_id": directive.id,
+            }, actor="system")
+    log.info("stock.restock %s: put back %s hold(s) of %s", directive.id, len(back), reference)
 
 
 async def release_expired_holds(hub: Hub, *, page: int = 500, max_pages: int = 20) -> int:

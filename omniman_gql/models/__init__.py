@@ -10,6 +10,7 @@ from .customer import Customer, CustomerOrder
 from .directive import Directive
 from .idempotency import IdempotencyKey
 from .order import Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem
+from .payment import MockPaymentIntent, OrderPayment
 from .session import Session
 
 metadata = SQLModel.metadata
@@ -23,9 +24,11 @@ __all__ = [
     "Fulfillment",
     "FulfillmentItem",
     "IdempotencyKey",
+    "MockPaymentIntent",
     "Order",
     "OrderEvent",
     "OrderItem",
+    "OrderPayment",
     "Price",
     "Session",
     "StockHold",

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sqlalchemy import Column, String
+from sqlalchemy import Column, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from ._base import JsonDoc, UtcDateTime, utcnow
@@ -10,6 +10,9 @@ from ._base import JsonDoc, UtcDateTime, utcnow
 
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_tokens"
+    # A live token's name is the actor on the events it causes: unique among live tokens (revoked ones keep theirs).
+    __table_args__ = (Index("uq_api_tokens_live_name", "name", unique=True, sqlite_where=text("revoked_at IS NULL"),
+                            postgresql_where=text("revoked_at IS NULL")),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(200), nullable=False))

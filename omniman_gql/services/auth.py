@@ -7,14 +7,15 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from ..domain.limits import check_string
 from ..errors import ErrorCode, OmnimanError
-from ..models import ApiToken, table_of, utcnow
+from ..models import ApiToken, Channel, table_of, utcnow
 from ..runtime import Hub
 
 TOKEN_PREFIX = "omn_"
@@ -81,7 +82,8 @@ async def create_token(
 ) -> tuple[ApiToken, str]:
     """Create a token; the secret is returned once and only its hash is stored.
 
-    Errors: invalid_input (unknown role, missing or needless channels, bad name).
+    Errors: invalid_input (unknown role, missing or needless channels, bad name), token_name_taken (a live token
+    has the name), channel_not_found (a listed channel does not exist).
     """
     limits = hub.registry.limits
     name = check_string(name, limits, field=("name",), code=ErrorCode.INVALID_INPUT, what="A token's name")
@@ -101,12 +103,39 @@ async def create_token(
         raise OmnimanError(ErrorCode.INVALID_INPUT, f"A {role_} token sees every channel; give no channels.",
                            field=("channels",))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    async with hub.transaction() as uow:
-        row = ApiToken(name=name, role=role_.value, channels=scope, token_hash=hash_token(secret),
-                       prefix=secret[: len(TOKEN_PREFIX) + 6])
-        uow.db.add(row)
-        await uow.db.flush()
+    try:
+        async with hub.transaction() as uow:
+            await _check_new_token(uow.db, name, scope, list(channels))
+            row = ApiToken(name=name, role=role_.value, channels=scope, token_hash=hash_token(secret),
+                           prefix=secret[: len(TOKEN_PREFIX) + 6])
+            uow.db.add(row)
+            await uow.db.flush()
+    except IntegrityError:
+        # A concurrent creation took the name first: the partial unique index on live names decided.
+        raise _name_taken(name) from None
     return row, secret
+
+
+def _name_taken(name: str) -> OmnimanError:
+    return OmnimanError(ErrorCode.TOKEN_NAME_TAKEN, f"A live token is already named {name!r}; names are the actor "
+                        "on events, so each live token has its own (revoke the old one, or pick another name).",
+                        field=("name",), context={"name": name})
+
+
+async def _check_new_token(db: Any, name: str, scope: list[str], given: list[str]) -> None:
+    """Errors: token_name_taken (a live token has the name), channel_not_found (a channel that does not exist)."""
+    taken = (await db.execute(select(col(ApiToken.id)).where(
+        col(ApiToken.name) == name, col(ApiToken.revoked_at).is_(None)).limit(1))).scalar_one_or_none()
+    if taken is not None:
+        raise _name_taken(name)
+    if scope:
+        known = set((await db.execute(select(col(Channel.code)).where(col(Channel.code).in_(scope)))).scalars())
+        missing = [code for code in scope if code not in known]
+        if missing:
+            index = next((i for i, c in enumerate(given) if isinstance(c, str) and c.strip() == missing[0]), 0)
+            raise OmnimanError(ErrorCode.CHANNEL_NOT_FOUND, f"No channel {', '.join(map(repr, missing))}: a token "
+                               "can only list channels that exist.", field=("channels", index),
+                               context={"missing": missing})
 
 
 async def list_tokens(hub: Hub, *, include_revoked: bool = False) -> list[ApiToken]:

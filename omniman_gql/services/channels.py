@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
-from ..domain.channel_config import POLICIES, validate_channel_config
+from ..domain.channel_config import POLICIES, check_config_wiring, merge_patch, validate_channel_config
 from ..domain.limits import check_json
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Channel, table_of, utcnow
@@ -17,7 +17,18 @@ from ..uow import UnitOfWork
 _MISSING: Any = object()
 
 
-def _check_fields(hub: Hub, fields: dict[str, Any]) -> dict[str, Any]:
+def validate_config(hub: Hub, config: Any) -> dict[str, Any]:
+    """A whole config: known keys of the right shape, and every topic, status and notifier it names exists.
+
+    Errors: invalid_config (several at once as ValidationFailed)."""
+    checked = validate_channel_config(config)
+    errors = check_config_wiring(checked, topics=hub.registry.handlers, notifiers=hub.registry.notifiers)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
+    return checked
+
+
+def _check_fields(hub: Hub, fields: dict[str, Any], *, patch: bool = False) -> dict[str, Any]:
     errors: list[OmnimanError] = []
     limit = hub.registry.limits.max_string_length
     for key, allowed in POLICIES.items():
@@ -45,7 +56,11 @@ def _check_fields(hub: Hub, fields: dict[str, Any]) -> dict[str, Any]:
     if fields.get("config") is not None:
         try:
             check_json(fields["config"], hub.registry.limits, field=("config",), what="`config`")
-            validate_channel_config(fields["config"])
+            if not patch:
+                validate_config(hub, fields["config"])
+            elif not isinstance(fields["config"], dict):
+                raise OmnimanError(ErrorCode.INVALID_CONFIG, "config must be a JSON object (a merge patch).",
+                                   field=("config",))
         except OmnimanError as exc:
             errors.extend(exc.errors())
     if errors:
@@ -75,27 +90,37 @@ async def upsert_channel(
     is_active: bool | None = None,
     config: dict[str, Any] | None = None,
 ) -> tuple[Channel, bool]:
-    """Create the channel `code`, or update the fields given. Returns (channel, created).
+    """Create the channel `code`, or update the fields given. `config` is a JSON merge patch (RFC 7396) of the stored
+    config: keys given replace those keys, `null` removes one, keys not given stay. Returns (channel, created).
 
-    Errors: invalid_input (bad code, policy, currency, name), invalid_config (unknown or malformed config keys).
+    Errors: invalid_input (bad code, policy, currency, name), invalid_config (unknown or malformed config keys; a
+    topic without a handler, an `on_status` key not in the flow, an unknown notifier — checked on the result).
     """
     fields = check_channel(hub, code=code, name=name, pricing_policy=pricing_policy, edit_policy=edit_policy,
-                           currency=currency, display_order=display_order, is_active=is_active, config=config)
+                           currency=currency, display_order=display_order, is_active=is_active, config=config,
+                           patch=True)
     async with hub.transaction() as uow:
-        return await save_channel(uow, hub, code=code, fields=fields)
+        return await save_channel(uow, hub, code=code, fields=fields, merge=True)
 
 
-def check_channel(hub: Hub, *, code: Any, **given: Any) -> dict[str, Any]:
-    """Validate a channel's code and the fields given (None = leave as is); returns the fields to write.
+def check_channel(hub: Hub, *, code: Any, patch: bool = False, **given: Any) -> dict[str, Any]:
+    """Validate a channel's code and the fields given (None = leave as is); returns the fields to write. `patch`:
+    `config` is a merge patch, validated once applied (by `save_channel`).
 
     Errors: invalid_input, invalid_config (as upsert_channel; several at once as ValidationFailed).
     """
     _check_code(code, hub.registry.limits.max_string_length)
-    return _check_fields(hub, {k: v for k, v in given.items() if v is not None})
+    return _check_fields(hub, {k: v for k, v in given.items() if v is not None}, patch=patch)
 
 
-async def save_channel(uow: UnitOfWork, hub: Hub, *, code: str, fields: dict[str, Any]) -> tuple[Channel, bool]:
-    """Write checked fields (from `check_channel`) inside the caller's transaction. Returns (channel, created)."""
+async def save_channel(uow: UnitOfWork, hub: Hub, *, code: str, fields: dict[str, Any],
+                       merge: bool = False) -> tuple[Channel, bool]:
+    """Write checked fields (from `check_channel`) inside the caller's transaction. Returns (channel, created).
+    `merge`: `fields["config"]` is a merge patch of the stored config, and the result is validated here (raising
+    rolls the caller's transaction back, a channel just inserted with it included)."""
+    patch = fields.get("config") if merge else None
+    if merge and patch is not None:
+        fields = {**fields, "config": merge_patch({}, patch)}
     # Insert-or-nothing first, so two concurrent creations of one code meet on the unique constraint instead of
     # one of them failing; then lock the row and apply the fields given.
     now = utcnow()
@@ -108,9 +133,11 @@ async def save_channel(uow: UnitOfWork, hub: Hub, *, code: str, fields: dict[str
         select(Channel).where(col(Channel.code) == code).with_for_update())).scalar_one()
     if inserted is None:
         for key, value in fields.items():
-            setattr(channel, key, value)
+            setattr(channel, key, merge_patch(channel.config, patch) if key == "config" and merge else value)
         channel.updated_at = now
         await uow.db.flush()
+    if merge and patch is not None:
+        validate_config(hub, channel.config)
     return channel, inserted is not None
 
 

@@ -171,7 +171,24 @@ async def _run_claimed(hub: Hub, directive: Directive, started: float) -> RunOut
         outcome = await fail_or_backoff(hub, directive, _error_text(exc))
     else:
         outcome = RunOutcome(directive_id, "done", topic=directive.topic, attempts=directive.attempts)
+    if outcome.status == "failed":
+        await _on_failed(hub, handler, directive)
     return replace(outcome, duration_s=time.perf_counter() - started)
+
+
+async def _on_failed(hub: Hub, handler: Any, directive: Directive) -> None:
+    """A handler's `on_failed(hub, directive, reason)` hook, run once its directive has failed for good (e.g. a
+    declined capture marks the order's payment `failed`). Its own failure is logged: the directive stays failed."""
+    hook = getattr(handler, "on_failed", None)
+    if hook is None:
+        return
+    async with hub.transaction(readonly=True) as uow:
+        reason = (await uow.db.execute(select(col(Directive.last_error)).where(
+            _DIRECTIVE_ID == directive.id))).scalar_one_or_none() or ""
+    try:
+        await hook(hub, directive, reason.removeprefix("DirectiveFailed: "))
+    except Exception:
+        log.exception("the on_failed hook of directive %s (%s) failed", directive.id, directive.topic)
 
 
 async def run_directives(hub: Hub, directive_ids: Sequence[int], *, extra: int = 0, like: Sequence[int] | None = None,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from .. import ids
+from ..domain.flow import OrderFlow
 from ..domain.limits import check_optional_string, check_string
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from ..models import Fulfillment, FulfillmentItem, Order, OrderItem, utcnow
@@ -53,7 +54,8 @@ async def create_fulfillment(
 ) -> tuple[Order, Fulfillment]:
     """Create a `pending` fulfillment of some quantities of the order's lines.
 
-    Errors: not_found, unknown_line_id, invalid_qty, over_fulfillment, invalid_input.
+    Errors: not_found, order_not_fulfillable (a terminal, cancelled or returned order), unknown_line_id, invalid_qty,
+    over_fulfillment, invalid_input.
     """
     fields = _check_text(hub, text)
     if not items:
@@ -77,8 +79,12 @@ async def create_fulfillment(
     if errors:
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     async with hub.transaction() as uow:
-        order, _ = await lock_order(uow.db, ref)  # serialises fulfillments of one order: no over-fulfilment race
+        order, channel = await lock_order(uow.db, ref)  # serialises fulfillments of one order: no over-fulfilment race
         assert order.id is not None  # read from its table: the model's None is for an order not yet inserted
+        if order.status in ("cancelled", "returned") or OrderFlow.from_config(channel.config).is_terminal(order.status):
+            raise OmnimanError(ErrorCode.ORDER_NOT_FULFILLABLE,
+                               f"Order {ref!r} is {order.status!r}: nothing more can be fulfilled.",
+                               field=("ref",), context={"status": order.status})
         lines = select(col(OrderItem.line_id), col(OrderItem.qty)).where(col(OrderItem.order_id) == order.id)
         ordered: dict[str, Decimal] = dict((await uow.db.execute(lines)).all())
         done = await _fulfilled(uow.db, order.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from ..models.rows import OrderRow
 from ..runtime import Hub
 from .common import fetch_prices, get_channel, lock_order, rules_of
 from .events import record_event
+from .lifecycle import closing_directives
 from .modify import run_modifiers_and_validators
 from .ordering import RECORD_ORDER, create_order
 from .outbox import enqueue_many
@@ -30,7 +31,8 @@ from .sessions import check_handle, check_session_data
 
 async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "system") -> Order:
     """Move the order to `status` if the channel's flow allows it; the status's timestamp is set the first time only
-    (I8), a `status_changed` event is appended, and the channel's `on_status` directives are enqueued.
+    (I8), a `status_changed` event is appended, and the channel's `on_status` directives are enqueued (on `cancelled`
+    and `returned` also the restock, release and refund: see services.lifecycle).
 
     Errors: not_found, terminal_status, invalid_transition.
     """
@@ -62,10 +64,10 @@ async def transition_order(hub: Hub, *, ref: str, status: str, actor: str = "sys
         intent = ((order.snapshot.get("data") or {}).get("payment") or {}).get("intent_id")
         if intent:
             base["intent_id"] = intent
-        work: list[tuple[str, Mapping[str, Any]]] = [(topic, base) for topic in topics]
+        work = await closing_directives(uow, order, channel.config or {}, status, list(topics), base)
         if order.customer_code and status in UNCOUNTED:  # taken back out of the customer's figures (§16)
-            work.append((RECORD_ORDER, {"order_ref": order.ref, "channel_code": order.channel_code,
-                                        "session_key": order.session_key, "customer_code": order.customer_code}))
+            work = [*work, (RECORD_ORDER, {"order_ref": order.ref, "channel_code": order.channel_code,
+                                           "session_key": order.session_key, "customer_code": order.customer_code})]
         await enqueue_many(uow, work, order_ref=order.ref)
     return order
 

@@ -19,8 +19,10 @@ class ChannelInput:
     display_order: int | None = strawberry.field(default=None, description="Sort key for operator screens.")
     is_active: bool | None = strawberry.field(default=None, description="Whether new sessions may be opened.")
     config: JSON | None = strawberry.field(
-        default=None, description="Known keys only: required_checks_on_commit, checks, post_commit_directives, "
-                                  "order_flow, on_status, terminology, icon, notifications.")
+        default=None, description="A JSON merge patch (RFC 7396) of the stored config: keys given replace those "
+                                  "keys, `null` removes one, keys not given stay. Known keys only: "
+                                  "required_checks_on_commit, checks, post_commit_directives, order_flow, on_status, "
+                                  "terminology, icon, notifications, price_override, restock_on_cancel.")
 
     def to_kwargs(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name,

@@ -8,13 +8,14 @@ from .commit import CommitMutations
 from .customers import CustomerMutations
 from .directives import DirectiveMutations
 from .orders import OrderMutations
+from .payments import PaymentMutations
 from .sessions import SessionMutations
 from .tokens import TokenMutations
 
 
 @strawberry.type(description="Changes. Every payload carries `errors`, empty on success.")
-class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, DirectiveMutations,
-               CatalogMutations, TokenMutations, CustomerMutations):
+class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, PaymentMutations,
+               DirectiveMutations, CatalogMutations, TokenMutations, CustomerMutations):
     pass
 
 

@@ -22,7 +22,9 @@ ChannelArg = Annotated[ChannelInput, strawberry.argument(description=INPUT)]
 class ChannelMutations:
     @strawberry.mutation(description="Create a channel, or change the given fields of an existing one. Admin only. "
                                      "Errors: invalid_input (code, policy, currency, name, displayOrder), "
-                                     "invalid_config (unknown or malformed `config` keys).")
+                                     "invalid_config (unknown or malformed `config` keys, a directive topic without "
+                                     "a handler, an `on_status` key not in the flow, an unknown notifier; `field` "
+                                     "points inside `config`, `context.valid` lists what is accepted).")
     async def upsert_channel(self, info: Info, input: ChannelArg) -> ChannelPayload:
         authorize(info, Action.ADMIN)
         try:

@@ -23,7 +23,9 @@ def _token_id(value: strawberry.ID) -> int:
 @strawberry.type
 class TokenMutations:
     @strawberry.mutation(description="Create an API token (admin). The payload's `secret` is the only time the token "
-                                     "is shown. Errors: invalid_input (name, channels for the role).")
+                                     "is shown. Errors: invalid_input (name, channels for the role), "
+                                     "token_name_taken (a live token has the name), channel_not_found (a listed "
+                                     "channel does not exist).")
     async def create_token(
         self, info: Info, input: Annotated[CreateTokenInput, strawberry.argument(description="The new token.")]
     ) -> CreateTokenPayload:

@@ -8,6 +8,7 @@ import strawberry
 
 from omniman_gql import models
 from omniman_gql.domain.flow import OrderFlow
+from omniman_gql.services.payments import payment_from_snapshot
 
 from ..context import Info
 from ..permissions import Action, authorize
@@ -16,6 +17,7 @@ from .channel import Channel
 from .customer import Customer
 from .directive import Directive
 from .fulfillment import Fulfillment
+from .payment import OrderPayment
 
 
 @strawberry.type(description="One line of an order, as sealed at commit.")
@@ -99,6 +101,12 @@ class Order:
     async def events(self, info: Info) -> list[OrderEvent]:
         rows = await info.context.loaders.events_by_order_id.load(self.order_id)
         return [OrderEvent.from_model(row) for row in rows]
+
+    @strawberry.field(description="Its payment: status, intent, method, amounts and the last error. Moves with the "
+                                  "payment directives, `attachPayment` and `refundPayment`.")
+    async def payment(self, info: Info) -> OrderPayment:
+        row = await info.context.loaders.payment_by_order_id.load(self.order_id)
+        return OrderPayment.from_model(row or payment_from_snapshot(self.order_id, self.snapshot, self.total_q))
 
     @strawberry.field(description="The statuses `transitionOrder` accepts next, per the channel's flow.")
     async def allowed_transitions(self, info: Info) -> list[str]:

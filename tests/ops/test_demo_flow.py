@@ -96,15 +96,17 @@ def test_demo_then_the_web_shop_flow_with_the_worker(database_url: str, tmp_path
         assert (levels["CHEESECAKE"]["onHand"], levels["CHEESECAKE"]["held"]) == ("0", "0")
         assert levels["COFFEE"]["onHand"] == "498"
 
-        # Cancel: the flow's on_status directives release and refund
+        # Cancel: the sold stock goes back on the shelf, holds are released, the payment is refunded
         moved = server.gql(token, TRANSITION, {"input": {"ref": ref, "status": "cancelled"}})["transitionOrder"]
         assert moved == {"order": {"status": "cancelled"}, "errors": []}
         order = eventually(lambda: server.gql(token, ORDER, {"ref": ref})["order"],
-                           lambda o: len(o["directives"]) == 4 and all(d["status"] == "DONE" for d in o["directives"]),
-                           what="the release and the refund")
+                           lambda o: len(o["directives"]) == 5 and all(d["status"] == "DONE" for d in o["directives"]),
+                           what="the restock, the release and the refund")
         assert sorted(d["topic"] for d in order["directives"]) == [
-            "payment.capture", "payment.refund", "stock.commit", "stock.release"]
-        assert "payment.refunded" in [e["type"] for e in order["events"]]
+            "payment.capture", "payment.refund", "stock.commit", "stock.release", "stock.restock"]
+        assert {"stock.restocked", "payment.refunded"} <= {e["type"] for e in order["events"]}
+        levels = {s["sku"]: s for s in server.gql(token, STOCK, {"skus": ["CHEESECAKE", "COFFEE"]})["stockLevels"]}
+        assert (levels["CHEESECAKE"]["onHand"], levels["COFFEE"]["onHand"]) == ("3", "500")
 
         metrics = httpx.get(f"{server.base_url}/metrics", headers={"Authorization": f"Bearer {token}"},
                             timeout=5).text

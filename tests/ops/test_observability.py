@@ -13,6 +13,7 @@ from omniman_gql.infra import observability
 from omniman_gql.services import auth
 from omniman_gql.settings import Settings
 from schema.asgi import create_app
+from tests.api.operations import make_channel
 from tests.fixtures.app import Api
 from tests.graphql import bearer, create_token
 
@@ -140,7 +141,7 @@ def test_metrics_ask_for_an_admin_token(api: Api) -> None:
             (anonymous, 401, "UNAUTHENTICATED"),
             ({"Authorization": "Bearer omn_not-a-token"}, 401, "UNAUTHENTICATED"),
             (bearer(create_token(api.client, "staff")), 403, "FORBIDDEN"),
-            (bearer(create_token(api.client, "display", ["pos"])), 403, "FORBIDDEN")):
+            (bearer(create_token(api.client, "display", [make_channel(api)])), 403, "FORBIDDEN")):
         response = api.client.get("/metrics", headers=headers)
         assert response.status_code == status, response.text
         assert response.json()["errors"][0]["extensions"] == {"code": code}

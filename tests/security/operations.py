@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from omniman_gql.models import Directive
 from omniman_gql.runtime import Hub
-from omniman_gql.services import auth, sessions
+from omniman_gql.services import auth, directives, payments, sessions
 from omniman_gql.services.auth import Action
 from tests.api.operations import commit, import_order, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api
@@ -67,7 +67,8 @@ def fulfillment(api: Api, channel: str) -> str:
 
 
 def token_id(api: Api, channel: str) -> str:
-    row, _secret = api.run(auth.create_token, api.hub, name="doomed", role="display", channels=[channel])
+    row, _secret = api.run(auth.create_token, api.hub, name=f"doomed-{uuid.uuid4().hex[:6]}", role="display",
+                           channels=[channel])
     return str(row.id)
 
 
@@ -76,6 +77,19 @@ def customer(api: Api, channel: str) -> str:
     ok(api, "mutation($input: CustomerInput!) { upsertCustomer(input: $input) { errors { code } } }",
        "upsertCustomer", {"input": {"code": code, "name": "Ana"}})
     return code
+
+
+def paid_order(api: Api, channel: str) -> str:
+    """An order whose payment was captured (attached, then its capture run by hand)."""
+    ref = str(new_order(api, channel)["ref"])
+    api.run(payments.attach_payment, api.hub, ref=ref, intent_id=f"pi_{uuid.uuid4().hex[:8]}")
+
+    async def capture(hub: Hub) -> None:
+        for row in await directives.directives_of_order(hub, ref):
+            await directives.run_directive(hub, row.id or 0)
+
+    api.run(capture, api.hub)
+    return ref
 
 
 def payload_ok(value: Any, variables: Vars) -> bool:
@@ -192,6 +206,14 @@ MUTATIONS = [
         fulfillment {{ status }} {ERR} }} }}""", Action.MANAGE_ORDER, True,
        lambda api, c: {"input": {"ref": fulfillment(api, c), "carrier": "bike"}}, payload_ok,
        _input(ref=MISSING_FULFILLMENT)),
+    Op("attachPayment", f"""mutation($input: AttachPaymentInput!) {{ attachPayment(input: $input) {{
+        order {{ payment {{ status intentId }} }} {ERR} }} }}""", Action.WRITE_SESSION, True,
+       lambda api, c: {"input": {"orderRef": new_order(api, c)["ref"], "intentId": "pi_new", "method": "card"}},
+       payload_ok, _input(orderRef=MISSING_REF)),
+    Op("refundPayment", f"""mutation($input: RefundPaymentInput!) {{ refundPayment(input: $input) {{
+        order {{ payment {{ status }} }} {ERR} }} }}""", Action.MANAGE_ORDER, True,
+       lambda api, c: {"input": {"orderRef": paid_order(api, c), "amountQ": 100, "reason": "cold"}},
+       payload_ok, _input(orderRef=MISSING_REF)),
     Op("retryDirective", f"mutation($id: ID!) {{ retryDirective(id: $id) {{ directive {{ status }} {ERR} }} }}",
        Action.ADMIN, False, lambda api, c: {"id": failed_directive(api, c)}, payload_ok),
     Op("setPrices", f"mutation($input: [PriceInput!]!) {{ setPrices(input: $input) {{ prices {{ sku }} {ERR} }} }}",

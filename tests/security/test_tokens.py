@@ -3,6 +3,7 @@ token of `omniman serve`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,9 @@ from starlette.testclient import TestClient
 
 from omniman_gql.cli import main
 from omniman_gql.cli.tokens import announce_first_admin_token, first_admin_token
+from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings, get_settings
+from tests.factories import make_channel
 from tests.fixtures.app import Api
 from tests.graphql import gql
 
@@ -76,15 +79,43 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Set
         get_settings.cache_clear()
 
 
+def make_channels(settings: Settings, *codes: str) -> None:
+    async def run() -> None:
+        hub = Hub.create(settings)
+        try:
+            for code in codes:
+                await make_channel(hub, code)
+        finally:
+            await hub.dispose()
+
+    asyncio.run(run())
+
+
+def test_cli_token_create_refuses_a_taken_name_and_a_missing_channel(cli_env: Settings,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    make_channels(cli_env, "pos")
+    assert main(["token", "create", "--role", "display", "--channel", "pos", "--name", "kds-1"]) == 0
+    capsys.readouterr()
+
+    taken = main(["token", "create", "--role", "admin", "--name", "kds-1"])
+    taken_err = capsys.readouterr().err
+    missing = main(["token", "create", "--role", "display", "--channel", "bar", "--name", "kds-2"])
+    missing_err = capsys.readouterr().err
+
+    assert taken != 0 and "already named 'kds-1'" in taken_err
+    assert missing != 0 and "No channel 'bar'" in missing_err
+
+
 def test_cli_create_prints_the_token_alone_on_the_last_line(cli_env: Settings, app: object,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    make_channels(cli_env, "pos", "web")
     assert main(["token", "create", "--role", "display", "--channel", "pos", "--channel", "web",
                  "--name", "kds-1"]) == 0
     out = capsys.readouterr().out
     secret = out.splitlines()[-1]
     assert secret.startswith("omn_") and secret.strip() == secret and len(secret) > 40
     with TestClient(app) as client:  # type: ignore[arg-type]
-        assert gql(client, WHO, token=secret) == {"data": {"channels": []}}
+        assert gql(client, WHO, token=secret) == {"data": {"channels": [{"code": "pos"}, {"code": "web"}]}}
     assert main(["token", "list"]) == 0
     listing = capsys.readouterr().out
     assert "kds-1" in listing and "display" in listing and "pos, web" in listing and secret not in listing

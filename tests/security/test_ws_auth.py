@@ -15,6 +15,7 @@ from omniman_gql.services import auth
 from omniman_gql.settings import Settings
 from schema.asgi import create_app
 from tests.api.operations import import_order, make_channel, open_with_lines
+from tests.factories import make_channel as new_channel
 from tests.fixtures.app import Api
 from tests.graphql import authorize, create_token, init_payload, revoke_silently
 from tests.stream.wsclient import ORDER_EVENTS, SESSION_CHANGED, GraphQLWs, wait_for_watchers
@@ -88,7 +89,7 @@ def test_legacy_protocol_needs_the_token_too(ws_settings: Settings) -> None:
         with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as raw:
             raw.send_json({"id": "1", "type": "start", "payload": {"query": ORDER_EVENTS}})
             assert closed_with(raw) == 4401
-        secret = create_token(client, "display", ["pos"])
+        secret = create_token(client, "display", [Api(client).run(new_channel, Api(client).hub, "pos")])
         with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as raw:
             raw.send_json({"type": "connection_init", "payload": init_payload(secret)})
             assert raw.receive_json()["type"] == "connection_ack"
@@ -205,7 +206,7 @@ def test_a_revocation_nobody_announced_is_found_by_the_recheck(ws_settings: Sett
     with TestClient(create_app(ws_settings.model_copy(update={"token_recheck_s": 0.3}))) as client:
         authorize(client)
         row, secret = Api(client).run(auth.create_token, Api(client).hub, name="doomed", role="display",
-                                      channels=["pos"])
+                                      channels=[Api(client).run(new_channel, Api(client).hub, "pos")])
         raw = connect(client, init_payload(secret))
         assert raw.receive_json()["type"] == "connection_ack"
         started = time.monotonic()

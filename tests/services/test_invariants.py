@@ -103,6 +103,21 @@ async def test_i5_manual_price_override_leaves_an_order_event(hub: Hub) -> None:
     assert events[1].actor == "joao"
 
 
+async def test_an_override_priced_line_keeps_the_catalogue_name(hub: Hub) -> None:
+    code = await make_channel(hub, pricing_policy="internal")
+    await catalog.set_prices(hub, [{"sku": "COFFEE", "unit_price_q": 550, "name": "Coffee"}])
+    session, _ = await sessions.open_session(hub, channel_code=code)
+
+    session = await sessions.modify_session(hub, channel_code=code, session_key=session.session_key, ops=[
+        {"op": "add_line", "sku": "COFFEE", "qty": "1", "unit_price_q": 500},  # override
+        {"op": "add_line", "sku": "COFFEE", "qty": "1"},  # priced by the table
+        {"op": "add_line", "sku": "COFFEE", "qty": "1", "unit_price_q": 500, "name": "House coffee"},
+    ])
+
+    assert [(i["name"], i["unit_price_q"]) for i in session.items] == [
+        ("Coffee", 500), ("Coffee", 550), ("House coffee", 500)]
+
+
 async def test_i6_backend_operations_behind_handlers_are_idempotent(hub: Hub) -> None:
     await catalog.set_stock_levels(hub, [{"sku": "MILK", "qty": "10"}])
     stock, payment = hub.registry.stock, hub.registry.payment

@@ -110,6 +110,11 @@ async def test_i14_commit_requires_freshness_only_for_the_channels_required_chec
 
 async def test_modify_enqueues_the_required_checks_with_rev_and_items(hub: Hub) -> None:
     config = {"required_checks_on_commit": ["stock", "fraud"], "checks": {"fraud": {"directive_topic": "fraud.scan"}}}
+
+    async def scan(hub: Hub, directive: Directive) -> None:  # a channel may only name topics with a handler (§13)
+        return None
+
+    hub.registry.add_handler("fraud.scan", scan)
     code = await make_channel(hub, config=config)
     session = await open_with_items(hub, code, [("A", "2", 100)])
     line = session.items[0]["line_id"]

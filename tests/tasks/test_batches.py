@@ -111,39 +111,42 @@ def recorded_statements(hub: Hub) -> Iterator[list[str]]:
     finally:
         event.remove(hub.engine.sync_engine, "before_cursor_execute", seen)
 
+def printed(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The console notifier's lines on stdout."""
+    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("notification ")]
+
+
 async def test_notifications_of_one_batch_read_their_channel_once(
-    task_hub: Hub, caplog: pytest.LogCaptureFixture
+    task_hub: Hub, capsys: pytest.CaptureFixture[str]
 ) -> None:
     channel = await make_channel(task_hub, config={"notifications": {"recipient": "kitchen"}})
     ids = [await enqueue(task_hub, "notification.send", {"channel_code": channel, "order_ref": f"ORD-{n}",
                                                          "status": "ready"}) for n in range(5)]
-    with recorded_statements(task_hub) as statements, caplog.at_level(logging.INFO, logger="omniman.notifications"):
+    with recorded_statements(task_hub) as statements:
         outcomes = await svc.run_directives(task_hub, ids)
 
     assert [o.status for o in outcomes] == ["done"] * 5
     assert sum("FROM channels" in s for s in statements) == 1
-    sent = [json.loads(r.getMessage().split(": ", 1)[1]) for r in caplog.records
-            if r.name == "omniman.notifications"]
+    lines = printed(capsys)
+    sent = [json.loads(line.split(": ", 1)[1]) for line in lines]
     assert sorted(m["delivery_id"] for m in sent) == sorted(ids)
-    assert all(r.getMessage().startswith("notification order.ready to kitchen") for r in caplog.records
-               if r.name == "omniman.notifications")
+    assert all(line.startswith("notification order.ready to kitchen") for line in lines)
 
 
 async def test_notifications_of_several_channels_get_each_its_own_settings_from_one_read(
-    task_hub: Hub, caplog: pytest.LogCaptureFixture
+    task_hub: Hub, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bar = await make_channel(task_hub, config={"notifications": {"recipient": "bar"}})
     kitchen = await make_channel(task_hub, config={"notifications": {"recipient": "kitchen"}})
     plan = [(bar, "bar"), (kitchen, "kitchen"), ("no-such-channel", "-"), (bar, "bar")]
     ids = [await enqueue(task_hub, "notification.send", {"channel_code": code, "status": "ready"})
            for code, _ in plan]
-    with recorded_statements(task_hub) as statements, caplog.at_level(logging.INFO, logger="omniman.notifications"):
+    with recorded_statements(task_hub) as statements:
         outcomes = await svc.run_directives(task_hub, ids)
 
     assert [o.status for o in outcomes] == ["done"] * 4
     assert sum("FROM channels" in s for s in statements) == 1  # the unknown channel is not read again either
-    sent = {json.loads(r.getMessage().split(": ", 1)[1])["delivery_id"]: r.getMessage().split(": ", 1)[0]
-            for r in caplog.records if r.name == "omniman.notifications"}
+    sent = {json.loads(line.split(": ", 1)[1])["delivery_id"]: line.split(": ", 1)[0] for line in printed(capsys)}
     assert [sent[i] for i in ids] == [f"notification order.ready to {who}" for _, who in plan]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -70,19 +69,18 @@ async def webhook_hub(settings: Settings, receiver: Receiver, *, timeout_s: floa
                                                   "webhook_timeout_s": timeout_s}))
 
 
-async def test_console_notification_is_logged_with_its_delivery_id(
-    task_hub: Hub, caplog: pytest.LogCaptureFixture
+async def test_console_notification_is_printed_with_its_delivery_id(
+    task_hub: Hub, capsys: pytest.CaptureFixture[str]
 ) -> None:
     channel = await make_channel(task_hub)
     directive_id = await enqueue(task_hub, "notification.send", {
         "channel_code": channel, "order_ref": "ORD-1", "status": "ready", "recipient": "kitchen"})
 
-    with caplog.at_level(logging.INFO, logger="omniman.notifications"):
-        outcome = await svc.run_directive(task_hub, directive_id)
+    outcome = await svc.run_directive(task_hub, directive_id)
 
-    (record,) = [r for r in caplog.records if r.name == "omniman.notifications"]
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("notification ")]
     assert outcome.status == "done"
-    assert record.getMessage() == ("notification order.ready to kitchen: "
+    assert line == ("notification order.ready to kitchen: "
                                    f'{{"channel_code": "{channel}", "order_ref": "ORD-1", "status": "ready", '
                                    f'"delivery_id": {directive_id}}}')
 
@@ -149,3 +147,22 @@ async def test_unknown_notifier_fails_at_once(task_hub: Hub) -> None:
 def test_a_webhook_without_a_signing_secret_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="OMNIMAN_WEBHOOK_SECRET"):
         build_registry(Settings(webhook_url="http://127.0.0.1:9/hook"))
+
+
+async def test_console_notification_is_one_json_line_when_json_logs_are_on(
+    task_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = task_settings.model_copy(update={"log_json": True})
+    hub = Hub.create(settings, registry=build_registry(settings))
+    try:
+        directive_id = await enqueue(hub, "notification.send", {"order_ref": "ORD-2", "status": "ready",
+                                                                "recipient": "bar"})
+        outcome = await svc.run_directive(hub, directive_id)
+    finally:
+        await hub.dispose()
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"omniman.notifications"' in line]
+    assert outcome.status == "done"
+    assert [{k: v for k, v in line.items() if k != "ts"} for line in lines] == [{
+        "level": "info", "logger": "omniman.notifications", "event": "notification", "topic": "order.ready",
+        "recipient": "bar", "message": {"order_ref": "ORD-2", "status": "ready", "delivery_id": directive_id}}]

@@ -123,7 +123,7 @@ async def test_failing_handler_ends_failed_and_retry_directive_runs_it_again(dis
     assert again.last_error == "RuntimeError: the gateway is on fire"
 
 
-async def test_cancelling_an_order_runs_stock_release_and_payment_refund(dispatching_hub: Hub, worker: Any) -> None:
+async def test_cancelling_an_order_restocks_releases_and_refunds(dispatching_hub: Hub, worker: Any) -> None:
     hub = dispatching_hub
     shop = await ecommerce(hub, {"MUG": "5"}, {"MUG": 1500})
     key = await cart(hub, shop, [("MUG", "2")], intent="pi_cancel")
@@ -131,17 +131,19 @@ async def test_cancelling_an_order_runs_stock_release_and_payment_refund(dispatc
     order = (await checkout(hub, shop, key)).order
     assert order is not None
     await eventually(lambda: order_directives_done(hub, order.ref, 2), what="post-commit directives")
+    sold = await on_hand(hub, "MUG")
 
     await orders.transition_order(hub, ref=order.ref, status="cancelled", actor="ops")
-    rows = await eventually(lambda: order_directives_done(hub, order.ref, 4), what="on_status directives")
+    rows = await eventually(lambda: order_directives_done(hub, order.ref, 5), what="the cancel's directives")
 
     assert [(d.topic, d.status) for d in rows] == [
-        ("stock.commit", "done"), ("payment.capture", "done"), ("stock.release", "done"), ("payment.refund", "done"),
+        ("stock.commit", "done"), ("payment.capture", "done"), ("stock.restock", "done"), ("stock.release", "done"),
+        ("payment.refund", "done"),
     ], describe(rows)
-    assert rows[3].payload["intent_id"] == "pi_cancel" and rows[3].payload["status"] == "cancelled"
+    assert rows[4].payload["intent_id"] == "pi_cancel" and rows[4].payload["status"] == "cancelled"
     (refunded,) = await events(hub, order.id, "payment.refunded")
     assert refunded.payload["amount_q"] == 3000
-    assert await on_hand(hub, "MUG") == 3  # sold stock is not restocked by a release
+    assert (sold, await on_hand(hub, "MUG")) == (3, 5)  # the sold mugs are back on the shelf
 
 
 async def test_cancelling_before_capture_releases_the_holds_and_captures_nothing(
@@ -158,7 +160,7 @@ async def test_cancelling_before_capture_releases_the_holds_and_captures_nothing
     started = start_worker(task_settings, threads=2)
     try:
         await sweep_once(dispatching_hub)
-        rows = await eventually(lambda: order_directives_done(task_hub, order.ref, 4), what="all four directives")
+        rows = await eventually(lambda: order_directives_done(task_hub, order.ref, 5), what="all five directives")
     finally:
         stop_worker(started)
 

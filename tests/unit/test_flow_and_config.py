@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from omniman_gql import ids
-from omniman_gql.domain.channel_config import KNOWN_KEYS, check_topic_for, validate_channel_config
+from omniman_gql.domain.channel_config import KNOWN_KEYS, check_topic_for, merge_patch, validate_channel_config
 from omniman_gql.domain.flow import OrderFlow
 from omniman_gql.errors import ErrorCode, OmnimanError, ValidationFailed
 
@@ -37,7 +37,7 @@ def test_known_config_keys_are_accepted() -> None:
         "required_checks_on_commit": ["stock"], "checks": {"stock": {"directive_topic": "stock.hold", "label": "S"}},
         "post_commit_directives": ["stock.commit"], "order_flow": {"initial_status": "new"},
         "on_status": {"confirmed": ["notification.send"]}, "terminology": {"session": "tab"}, "icon": "cup",
-        "notifications": {"webhook": "http://127.0.0.1/x"}, "price_override": "anyone",
+        "notifications": {"webhook": "http://127.0.0.1/x"}, "price_override": "anyone", "restock_on_cancel": False,
     }
     assert validate_channel_config(config) == config
     assert set(config) == set(KNOWN_KEYS)
@@ -98,3 +98,21 @@ def test_identifiers_have_the_spec_shapes_and_no_ambiguous_characters() -> None:
     assert re.fullmatch(r"ORD-20261126-[2-9A-HJKMNP-Z]{8}", ids.order_ref(dt.datetime(2026, 11, 26)))
     assert ids.issue_id().startswith("ISS-") and ids.action_id().startswith("ACT-")
     assert not set("01ILO") & set(ids.ALPHABET)
+
+
+def test_merge_patch_follows_rfc_7396() -> None:
+    # The examples of RFC 7396 §3 that apply to objects.
+    target = {"title": "Goodbye!", "author": {"givenName": "John", "familyName": "Doe"}, "tags": ["a", "b"],
+              "content": "x"}
+    patch = {"title": "Hello!", "phoneNumber": "+01-123-456-7890", "author": {"familyName": None}, "tags": ["a"]}
+    assert merge_patch(target, patch) == {"title": "Hello!", "author": {"givenName": "John"}, "tags": ["a"],
+                                          "content": "x", "phoneNumber": "+01-123-456-7890"}
+    assert merge_patch({"a": "b"}, {"a": None}) == {}
+    assert merge_patch({"a": [1]}, {"a": {"b": "c"}}) == {"a": {"b": "c"}}
+    assert target["author"] == {"givenName": "John", "familyName": "Doe"}  # never changed in place
+
+
+def test_restock_on_cancel_must_be_a_boolean() -> None:
+    with pytest.raises(OmnimanError) as info:
+        validate_channel_config({"restock_on_cancel": "no"})
+    assert (info.value.code, info.value.field) == ("invalid_config", ("config", "restock_on_cancel"))

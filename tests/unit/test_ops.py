@@ -139,3 +139,24 @@ def test_new_line_ids_never_collide_with_existing_ones() -> None:
     apply_ops(draft, parse([{"op": "add_line", "sku": "B", "qty": "1", "unit_price_q": 1}]),
               new_line_id=ids_from("L-1", "L-1", "L-7"))
     assert [i["line_id"] for i in draft.items] == ["L-1", "L-7"]
+
+
+def test_merging_lines_whose_meta_differ_is_refused_naming_the_keys() -> None:
+    draft = draft_with()
+    apply_ops(draft, parse([
+        {"op": "add_line", "sku": "LATTE", "qty": "1", "unit_price_q": 600, "meta": {"milk": "oat", "size": "L"}},
+        {"op": "add_line", "sku": "LATTE", "qty": "1", "unit_price_q": 600, "meta": {"size": "L"}},
+        {"op": "add_line", "sku": "LATTE", "qty": "2", "unit_price_q": 600, "meta": {"size": "L"}},
+    ]), new_line_id=ids_from("L-1", "L-2", "L-3"))
+
+    with pytest.raises(OmnimanError) as info:
+        apply_ops(draft, parse([{"op": "merge_lines", "from_line_id": "L-1", "into_line_id": "L-2"}]),
+                  new_line_id=ids_from())
+    apply_ops(draft, parse([{"op": "merge_lines", "from_line_id": "L-3", "into_line_id": "L-2"}]),
+              new_line_id=ids_from())  # same meta: merged
+
+    assert (info.value.code, info.value.field) == (ErrorCode.INVALID_MERGE, ("ops", 0, "merge_lines", "from_line_id"))
+    assert info.value.context == {"keys": ["milk"], "from_meta": {"milk": "oat", "size": "L"},
+                                  "into_meta": {"size": "L"}}
+    assert [(i["line_id"], i["qty"], i["meta"]) for i in draft.items] == [
+        ("L-1", "1", {"milk": "oat", "size": "L"}), ("L-2", "3", {"size": "L"})]

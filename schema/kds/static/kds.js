@@ -30,7 +30,7 @@
   const TICKET = `
     fragment Ticket on Order {
       ref channelCode status createdAt updatedAt handleType handleRef externalRef totalQ currency
-      allowedTransitions snapshot items { lineId sku name qty meta }
+      allowedTransitions snapshot items { lineId sku name qty meta } payment { status lastError }
     }`;
   const CHANNELS = `query KdsChannels { channels { code name config } }`;
   const OPEN_ORDERS = `
@@ -52,6 +52,8 @@
   const filter = (params.get("channels") || "").split(",").map((c) => c.trim()).filter(Boolean);
   const tickets = new Map();  // ref -> {order, element}
   const channelNames = {};
+  const capturing = new Set();  // channels whose orders are paid by a `payment.capture` after commit
+  const PAID = new Set(["CAPTURED", "PARTIALLY_REFUNDED", "REFUNDED"]);
   const $ = (id) => document.getElementById(id);
   let token = takeToken();
   let client = null;
@@ -137,7 +139,11 @@
     const started = Date.now();
     const data = await gql(CHANNELS);
     const shown = data.channels.filter((c) => !filter.length || filter.includes(c.code));
-    for (const c of data.channels) channelNames[c.code] = c.name;
+    for (const c of data.channels) {
+      channelNames[c.code] = c.name;
+      const topics = (c.config && c.config.post_commit_directives) || [];
+      if (topics.includes("payment.capture")) capturing.add(c.code); else capturing.delete(c.code);
+    }
     renderFilters(shown);
     const queries = [];
     for (const channel of shown) {
@@ -305,6 +311,16 @@
     return null;
   }
 
+  // An order of a channel that captures payment, not captured yet: the kitchen should not cook it blind.
+  function paymentBadge(order) {
+    const payment = order.payment || {};
+    if (!capturing.has(order.channelCode) || PAID.has(payment.status)) return null;
+    const failed = payment.status === "FAILED";
+    return el("span", { class: failed ? "badge failed" : "badge unpaid", "data-payment": payment.status || "",
+                        title: failed ? payment.lastError || "payment failed" : "payment not captured yet" },
+      failed ? "FAILED" : "UNPAID");
+  }
+
   function render(order) {
     const data = (order.snapshot && order.snapshot.data) || {};
     const person = who(order);
@@ -330,6 +346,7 @@
         el("span", { class: "age", "data-created": order.createdAt }, age(order.createdAt))),
       el("div", { class: "meta" },
         el("span", { class: "status" }, order.status),
+        paymentBadge(order),
         el("span", {}, channelNames[order.channelCode] || order.channelCode),
         person ? el("span", { class: "who" }, person) : null),
       el("ul", {}, ...lines),
