@@ -10,8 +10,8 @@ import pytest
 from tests.api.operations import UPSERT_CHANNEL, make_channel, ok
 from tests.fixtures.app import Api
 
-TOPICS = ["notification.send", "payment.capture", "payment.refund", "stock.commit", "stock.hold", "stock.release",
-          "stock.restock"]
+TOPICS = ["customer.record_order", "notification.send", "payment.capture", "payment.refund", "stock.commit",
+          "stock.hold", "stock.release", "stock.restock"]
 STATUSES = ["cancelled", "completed", "confirmed", "delivered", "dispatched", "new", "processing", "ready",
             "returned"]
 
