@@ -9,28 +9,9 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from omniman_gql.settings import Settings
 
 from .document_cost import cost_rule
+from .text_input import NUL_MESSAGE
 
 CACHE_SIZE = 512  # distinct documents remembered parsed and validated
-
-
-NUL_MESSAGE = "Strings may not contain NUL (\\u0000) characters."
-
-
-def contains_nul(value: Any) -> bool:
-    """Whether a JSON value holds a string with a NUL character (PostgreSQL text cannot store one). Iterative:
-    a document nested a thousand levels deep must not exhaust the stack."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
 
 
 class NoNulCharacters(ValidationRule):

@@ -26,10 +26,10 @@ from omniman_gql.services.auth import Action, Principal, authenticate, bearer_se
 from omniman_gql.settings import Settings
 
 from .context import BAD_TOKEN, NO_TOKEN, Context
-from .document_limits import NUL_MESSAGE, contains_nul
 from .errors import ClientError
 from .fanout import MessageEncoder
 from .graphiql import graphiql_page
+from .text_input import NUL_MESSAGE, contains_nul
 from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, TokenRejected, connection_token
 
 MESSAGE_TOO_BIG = 1009  # RFC 6455: a websocket message larger than the server accepts

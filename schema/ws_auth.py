@@ -15,8 +15,8 @@ from omniman_gql.outages import logged_outage
 
 from .accel_strawberry.websockets import DirectDeliveryHandler
 from .context import Context
-from .document_limits import NUL_MESSAGE, contains_nul
 from .subscriptions import LegacyGraphQLWSHandler
+from .text_input import NUL_MESSAGE, contains_nul
 from .ws_slots import TOO_MANY_SOCKETS, SocketSlots, TooManySockets
 
 UNAUTHORIZED = 4401

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from schema.accel_strawberry.http import _nul_free
-from schema.document_limits import NUL_MESSAGE, contains_nul
+from schema.text_input import NUL_MESSAGE, contains_nul
 
 # NUL, the characters of its escape, non-ASCII ones and a lone surrogate (JSON can carry one)
 TEXT = st.text(alphabet=st.sampled_from(["a", "\x00", "\\", "u", "0", "é", "\u2028", "\ud83d"]), max_size=6)
