@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,14 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from omniman_gql.settings import Settings
 from schema.asgi import create_app
 from tests.api.operations import COMMIT_SESSION, MODIFY_SESSION, OPEN_SESSION, UPSERT_CHANNEL
-from tests.fixtures.app import free_port, wait_for_health
+from tests.fixtures.app import serving
 from tests.fixtures.db import sync_url, truncate_all
 from tests.fixtures.tcp_proxy import CuttableProxy, cuttable_proxy
 from tests.graphql import bearer, create_token_in
@@ -160,19 +158,8 @@ def outage_server(proxied: tuple[CuttableProxy, str], broker_redis_url: str) -> 
     """The hub (PostgreSQL through the proxy, Redis) served by a real uvicorn in a thread; its base URL."""
     _proxy, url = proxied
     settings = Settings(database_url=url, redis_url=broker_redis_url, unavailable_retry_after_s=int(RETRY_AFTER))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn-outage", daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(base_url)
+    with serving(create_app(settings), stop_timeout_s=15) as base_url:
         yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.mark.slow
