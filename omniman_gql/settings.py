@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long a SQLite writer waits for the lock.")
     redis_url: str | None = Field(None, description="Redis URL; when set, directives and live events go through Redis.")
     broker_namespace: str = Field("omniman", description="Prefix of every Redis key used by the broker and pub/sub.")
+    timezone: str = Field("UTC", description="The hub's timezone: a channel's business day follows it unless its "
+                          "config names another (`business_day.timezone`).")
+    ref_types: str | None = Field(None, description="More ref types, as a JSON list of {code, label, target, scope, "
+                                  "copy_to_order, expires_on_close} (they replace shipped ones of the same code; those "
+                                  "applied with `omniman reftypes apply` replace these).")
     default_currency: str = Field("BRL", min_length=3, max_length=3, description="Currency of new channels.")
     hold_ttl_seconds: int = Field(15 * 60, ge=1, description="How long a stock hold lasts.")
     directive_max_attempts: int = Field(5, ge=1, le=100, description="Attempts before a directive is `failed`.")

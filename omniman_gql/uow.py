@@ -104,6 +104,10 @@ class RowStatements(Protocol):
     async def insert_returning_ids(self, table: Any, rows: Sequence[Values]) -> list[int]:
         """INSERT rows; their new ids, in order."""
 
+    async def increment(self, table: Any, keys: Values, column: str) -> int:
+        """Add 1 to `column` of the row `keys` names (created at 1 if missing), in one statement that locks the row
+        until the transaction ends: its new value."""
+
 
 class UnitOfWork:
     """One use case's transaction, or autocommit block, and what must happen once it has committed.
