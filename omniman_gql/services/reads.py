@@ -13,6 +13,7 @@ from sqlmodel import SQLModel, col
 
 from ..models import Channel, Directive, Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem, Session, table_of
 from ..runtime import Hub
+from .search import check_search, matching_order_ids
 
 T = TypeVar("T")
 Row = Any  # a read-only row with the model's column attributes (see `_columns`)
@@ -144,8 +145,11 @@ async def order_page(
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     customer_code: str | None = None,
+    search: str | None = None,
 ) -> Page[Row]:
-    """Orders (Order columns) newest first; `channel_codes=None` means every channel, `[]` none."""
+    """Orders (Order columns) newest first; `channel_codes=None` means every channel, `[]` none; `search`: only the
+    orders it names (see services.search). Errors: invalid_input (a search over 200 characters)."""
+    search = check_search(search)
     conditions = _older_than(Order.created_at, Order.id, after)
     if channel_codes is not None:
         conditions.append(col(Order.channel_code).in_(list(channel_codes)))
@@ -157,6 +161,8 @@ async def order_page(
         conditions.append(col(Order.created_at) < created_before)
     if customer_code is not None:
         conditions.append(col(Order.customer_code) == customer_code)
+    if search is not None:
+        conditions.append(col(Order.id).in_(matching_order_ids(search)))
     query = _columns(Order).where(*conditions).order_by(col(Order.created_at).desc(), col(Order.id).desc())
     return await _page(hub, query, first)
 
