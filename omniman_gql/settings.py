@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from functools import lru_cache
 from typing import Annotated
 
@@ -141,6 +143,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         async_database_url(value)
+        return value
+
+    @field_validator("ref_types")
+    @classmethod
+    def _check_ref_types(cls, value: str | None) -> str | None:
+        if value:
+            from .domain.refs import parse_ref_types
+            from .errors import OmnimanError
+
+            try:
+                parse_ref_types(json.loads(value))
+            except (ValueError, OmnimanError) as exc:
+                raise ValueError(f"ref_types: {exc}") from None
         return value
 
     @field_validator("customer_backend")
