@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, select, union
+from sqlalchemy import and_, false, select, union
 
 from ..domain.customers import digits_of, fold, parse_search
 from ..errors import ErrorCode, OmnimanError
@@ -16,6 +16,7 @@ REFS = table_of(Ref)
 CUSTOMERS = table_of(Customer)
 MAX_SEARCH = 200
 MIN_PHONE_DIGITS = 6
+MAX_IDS = 5_000
 
 
 def check_search(value: Any) -> str | None:
@@ -45,7 +46,7 @@ def matching_order_ids(text: str) -> Any:
     ]
     wanted = parse_search(text)
     if wanted is not None:
-        customers = [CUSTOMERS.c.name_key.startswith(fold(text), autoescape=True)]
+        customers = [_name_starts(fold(text))]
         digits = digits_of(text)
         if wanted.digits and len(digits) >= MIN_PHONE_DIGITS:
             customers = [CUSTOMERS.c.phone_digits == digits]
@@ -53,3 +54,28 @@ def matching_order_ids(text: str) -> Any:
             arms.append(select(ORDERS.c.id).where(ORDERS.c.customer_code.in_(
                 select(CUSTOMERS.c.code).where(match))))
     return union(*arms)
+
+
+def _name_starts(key: str) -> Any:
+    """`name_key` starts with `key`: LIKE keeps it exact, and a range on the indexed column lets both databases seek
+    instead of scanning every customer (SQLite's LIKE is case-blind, so its index never serves a LIKE; PostgreSQL's
+    serves one only under the C collation). The range is added when the key ends in a letter or digit, where every
+    collation orders `key…` between `key` and `key` with its last character's successor."""
+    like = CUSTOMERS.c.name_key.startswith(key, autoescape=True)
+    if not key[-1].isalnum():
+        return like
+    return and_(CUSTOMERS.c.name_key >= key, CUSTOMERS.c.name_key < key[:-1] + chr(ord(key[-1]) + 1), like)
+
+
+async def search_condition(uow: Any, text: str) -> Any:
+    """The condition limiting orders to those `text` names. The matching ids are read first (the union's indexed
+    arms) and given as a list, so each database looks those orders up by primary key and sorts the few: with
+    `id IN (sub-select)` SQLite walks an order index newest first and tests every order, a full scan when the search
+    finds little. A search naming more than MAX_IDS orders keeps the sub-select (rare: a very common name start)."""
+    ids = list((await uow.execute(select(matching_order_ids(text).subquery("hits").c.id).limit(MAX_IDS + 1)))
+               .scalars())
+    if not ids:
+        return false()
+    if len(ids) > MAX_IDS:
+        return ORDERS.c.id.in_(matching_order_ids(text))
+    return ORDERS.c.id.in_(ids)
