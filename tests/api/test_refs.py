@@ -8,8 +8,16 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from tests.api.operations import ERRORS, MODIFY_SESSION, OPEN_SESSION, commit, import_order, make_channel, ok, \
-    open_with_lines
+from tests.api.operations import (
+    ERRORS,
+    MODIFY_SESSION,
+    OPEN_SESSION,
+    commit,
+    import_order,
+    make_channel,
+    ok,
+    open_with_lines,
+)
 from tests.fixtures.app import Api
 from tests.graphql import create_token, gql
 
