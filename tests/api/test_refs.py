@@ -57,8 +57,12 @@ def test_a_table_is_attached_resolved_and_ends_with_its_session(api: Api) -> Non
         "invalid_ref_target"]
     held = api(RESOLVE, {"c": channel, "t": "TABLE", "v": "5"})["data"]["resolveRef"]
     assert held["session"]["sessionKey"] == key and held["order"] is None
+    assert held["session"]["refs"] == [{"type": "TABLE", "value": "5", "isActive": True}]
     commit(api, channel, key)
     assert api(RESOLVE, {"c": channel, "t": "TABLE", "v": "5"})["data"]["resolveRef"] is None
+    closed = api("""query($c: String!, $k: String!) { session(channelCode: $c, sessionKey: $k) {
+        refs { type value isActive } } }""", {"c": channel, "k": key})["data"]["session"]
+    assert closed["refs"] == [{"type": "TABLE", "value": "5", "isActive": False}]  # ended with its session
     assert attach(api, channel, "TABLE", "5", sessionKey=other)["errors"] == []
     assert ok(api, DETACH, "detachRef", {"input": {"channelCode": channel, "type": "TABLE", "value": "5"}})["ref"] == {
         "value": "5", "isActive": False}
