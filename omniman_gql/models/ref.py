@@ -1,8 +1,9 @@
 """Refs (tables, tabs, tickets, platform ids) on sessions and orders, applied ref types, and ticket counters."""
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, text
+from sqlalchemy import Boolean, Column, Index, Integer, String, bindparam, case, text, update
 from sqlmodel import Field, SQLModel
 
 from ._base import BigId, UtcDateTime, utcnow
@@ -63,3 +64,21 @@ class TicketCounter(SQLModel, table=True):
     channel_code: str = Field(sa_column=Column(String(64), primary_key=True))
     business_day: str = Field(sa_column=Column(String(10), primary_key=True))
     last: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+
+
+def closing_refs(*, to_order: bool) -> Any:
+    """The UPDATE a closing session makes to its active refs (bound: `o_channel_code`, `o_session_key`, `r_now`,
+    and with `to_order` the new order's `o_ref`): committed (`to_order`), its `copy_to_order` refs move to the order
+    and its `expires_on_close` refs end; abandoned, both end. Shared by the statements that write an order (PostgreSQL
+    sends it inside the order's own statement) and by abandon."""
+    refs = Ref.__table__  # type: ignore[attr-defined]
+    statement = update(refs).where(
+        refs.c.channel_code == bindparam("o_channel_code", type_=refs.c.channel_code.type),
+        refs.c.session_key == bindparam("o_session_key", type_=refs.c.session_key.type),
+        refs.c.is_active, refs.c.order_ref.is_(None), refs.c.copy_to_order | refs.c.expires_on_close)
+    now = bindparam("r_now", type_=refs.c.deactivated_at.type)
+    if not to_order:
+        return statement.values(is_active=False, deactivated_at=now)
+    moving = refs.c.copy_to_order
+    return statement.values(order_ref=case((moving, bindparam("o_ref", type_=refs.c.order_ref.type)), else_=None),
+                            is_active=moving, deactivated_at=case((moving, None), else_=now))

@@ -18,7 +18,6 @@ from ..uow import DoneKey, LockWaitTimeout, UnitOfWork
 from .common import read_channel, rules_of, session_not_found
 from .events import announce_session
 from .ordering import create_order
-from .refs import close_session_refs
 
 KEY_WAIT_MS = 10_000  # longest wait for a concurrent commit holding the same key (where the database waits)
 
@@ -225,9 +224,7 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, ac
                                   **({"intent_id": intent} if intent else {})}}
     order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras,
                                done_key=done_key, customer=await _customer_now(hub, uow, session),
-                               timezone=hub.settings.timezone)
-    await close_session_refs(uow, channel_code=channel.code, session_key=session.session_key, order_ref=order.ref,
-                             now=now)
+                               timezone=hub.settings.timezone, close_refs=True)
     if sealed_at is None:  # the long way: the session was only locked
         token = ids.commit_token()
         await uow.commits.seal(session.id, now=now, token=token)

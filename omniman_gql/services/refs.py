@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 
 from ..domain.refs import (
     SHIPPED,
@@ -22,6 +22,7 @@ from ..domain.refs import (
 )
 from ..errors import ErrorCode, OmnimanError
 from ..models import Order, Ref, RefType, TicketCounter, table_of, utcnow
+from ..models.ref import closing_refs
 from ..runtime import Hub
 from ..uow import UnitOfWork
 from .common import order_not_found, read_channel, session_not_found
@@ -217,16 +218,10 @@ async def add_order_refs(uow: UnitOfWork, *, channel_code: str, order_ref: str, 
     await uow.rows.insert_missing(REFS, rows)
 
 
-async def close_session_refs(uow: UnitOfWork, *, channel_code: str, session_key: str, order_ref: str | None,
-                             now: dt.datetime) -> None:
-    """A session closes: with an order (commit), its `copy_to_order` refs move to the order and its
-    `expires_on_close` refs end; without one (abandon), both end. One UPDATE."""
-    statement = update(REFS).where(
-        REFS.c.channel_code == channel_code, REFS.c.session_key == session_key, REFS.c.is_active,
-        REFS.c.order_ref.is_(None), REFS.c.copy_to_order | REFS.c.expires_on_close)
-    if order_ref is None:
-        await uow.execute(statement.values(is_active=False, deactivated_at=now))
-        return
-    moving = REFS.c.copy_to_order
-    await uow.execute(statement.values(order_ref=case((moving, order_ref), else_=None),
-                                       is_active=moving, deactivated_at=case((moving, None), else_=now)))
+_ABANDONING = closing_refs(to_order=False)
+
+
+async def end_session_refs(uow: UnitOfWork, *, channel_code: str, session_key: str, now: dt.datetime) -> None:
+    """An abandoned session's `copy_to_order` and `expires_on_close` refs end (commit moves or ends them with the
+    order's own statements: see OrderStatements.create). One UPDATE."""
+    await uow.execute(_ABANDONING, {"o_channel_code": channel_code, "o_session_key": session_key, "r_now": now})
