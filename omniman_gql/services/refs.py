@@ -32,6 +32,7 @@ TYPES = table_of(RefType)
 COUNTERS = table_of(TicketCounter)
 ORDERS = table_of(Order)
 MAX_KEYS = 1000
+ATTACH_TRIES = 3
 
 
 @lru_cache(maxsize=4)
@@ -90,7 +91,8 @@ async def attach_ref(hub: Hub, *, channel_code: str, type_code: str, value: str,
     """Attach (type, value) to an open session or to an order of the channel; the unique index decides between
     concurrent attaches. Attaching what the target holds already answers its ref.
 
-    Errors: invalid_input, invalid_ref_type, invalid_ref_target, not_found, ref_taken (context: the holder)."""
+    Errors: invalid_input, invalid_ref_type, invalid_ref_target, not_found, ref_taken (context: the holder),
+    in_progress (the value was freed and taken again while this ran, three times over)."""
     if (session_key is None) == (order_ref is None):
         raise OmnimanError(ErrorCode.INVALID_INPUT, "Give exactly one target: `sessionKey` or `orderRef`.",
                            field=("session_key",))
@@ -122,17 +124,25 @@ async def attach_ref(hub: Hub, *, channel_code: str, type_code: str, value: str,
                 raise order_not_found(str(order_ref))
         now = utcnow()
         scope = scope_key(spec, config, now, hub.settings.timezone)
-        new_id = await uow.rows.insert_new(REFS, {
-            "channel_code": channel_code, "ref_type": spec.code, "value": value, "scope_key": scope,
-            "session_key": session_key, "order_ref": order_ref, "copy_to_order": spec.copy_to_order,
-            "expires_on_close": spec.expires_on_close, "is_active": True, "created_at": now, "deactivated_at": None})
-        if new_id is not None:
-            return (await uow.execute(select(REFS).where(REFS.c.id == new_id))).one()
-        row = (await uow.execute(_active(channel_code, spec.code, scope, value))).one()
-        if (session_key is not None and row.session_key == session_key and row.order_ref is None) or (
-                order_ref is not None and row.order_ref == order_ref):
-            return row
-        raise _taken(row)
+        values = {"channel_code": channel_code, "ref_type": spec.code, "value": value, "scope_key": scope,
+                  "session_key": session_key, "order_ref": order_ref, "copy_to_order": spec.copy_to_order,
+                  "expires_on_close": spec.expires_on_close, "is_active": True, "created_at": now,
+                  "deactivated_at": None}
+        for _ in range(ATTACH_TRIES):
+            new_id = await uow.rows.insert_new(REFS, values)
+            if new_id is not None:
+                return (await uow.execute(select(REFS).where(REFS.c.id == new_id))).one()
+            # The index holds the value: name its holder. (One that ended between the two statements has freed it:
+            # try again.)
+            row = (await uow.execute(_active(channel_code, spec.code, scope, value))).first()
+            if row is None:
+                continue
+            if (session_key is not None and row.session_key == session_key and row.order_ref is None) or (
+                    order_ref is not None and row.order_ref == order_ref):
+                return row
+            raise _taken(row)
+        raise OmnimanError(ErrorCode.IN_PROGRESS, f"{spec.code} {value} is changing hands; try again shortly.",
+                           field=("value",), context={"type": spec.code, "value": value})
 
 
 async def detach_ref(hub: Hub, *, channel_code: str, type_code: str, value: str) -> Any:

@@ -21,7 +21,8 @@ class RefMutations:
                                      "target). Attaching what the target holds already answers its ref. Errors: "
                                      "not_found (channel, session or order), invalid_input, invalid_ref_type, "
                                      "invalid_ref_target (wrong kind of target, or a closed session), ref_taken "
-                                     "(context: `holder` and its `session_key` or `order_ref`).")
+                                     "(context: `holder` and its `session_key` or `order_ref`), in_progress (the value "
+                                     "changed hands meanwhile: retry).")
     async def attach_ref(self, info: Info, input: Annotated[AttachRefInput, strawberry.argument(
             description="The ref and its target.")]) -> RefPayload:
         authorize(info, Action.WRITE_SESSION)
