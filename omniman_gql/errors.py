@@ -64,6 +64,10 @@ class ErrorCode(StrEnum):
     # customers
     CUSTOMER_NOT_FOUND = "customer_not_found"
     CUSTOMER_INACTIVE = "customer_inactive"
+    # refs
+    REF_TAKEN = "ref_taken"
+    INVALID_REF_TYPE = "invalid_ref_type"
+    INVALID_REF_TARGET = "invalid_ref_target"
     # tokens
     TOKEN_NAME_TAKEN = "token_name_taken"
     # directives

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Annotated
 
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long a SQLite writer waits for the lock.")
     redis_url: str | None = Field(None, description="Redis URL; when set, directives and live events go through Redis.")
     broker_namespace: str = Field("omniman", description="Prefix of every Redis key used by the broker and pub/sub.")
+    timezone: str = Field("UTC", description="The hub's timezone: a channel's business day follows it unless its "
+                          "config names another (`business_day.timezone`).")
+    ref_types: str | None = Field(None, description="More ref types, as a JSON list of {code, label, target, scope, "
+                                  "copy_to_order, expires_on_close} (they replace shipped ones of the same code; those "
+                                  "applied with `omniman reftypes apply` replace these).")
     default_currency: str = Field("BRL", min_length=3, max_length=3, description="Currency of new channels.")
     hold_ttl_seconds: int = Field(15 * 60, ge=1, description="How long a stock hold lasts.")
     directive_max_attempts: int = Field(5, ge=1, le=100, description="Attempts before a directive is `failed`.")
@@ -136,6 +142,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         async_database_url(value)
+        return value
+
+    @field_validator("ref_types")
+    @classmethod
+    def _check_ref_types(cls, value: str | None) -> str | None:
+        if value:
+            from .domain.refs import parse_ref_types
+            from .errors import OmnimanError
+
+            try:
+                parse_ref_types(json.loads(value))
+            except (ValueError, OmnimanError) as exc:
+                raise ValueError(f"ref_types: {exc}") from None
         return value
 
     @field_validator("customer_backend")

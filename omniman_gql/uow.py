@@ -88,10 +88,11 @@ class CommitStatements(Protocol):
 
 class OrderStatements(Protocol):
     async def create(self, order: Values, lines: Sequence[Values], events: Sequence[Values], *,
-                     done_key: DoneKey | None = None) -> tuple[int, list[int]]:
+                     done_key: DoneKey | None = None, close_refs: bool = False) -> tuple[int, list[int]]:
         """Insert an order (`order`: its columns), its lines and its events (their columns but `order_id`), in
         order: (the order's id, the events' ids). `done_key`: also the commit's key, recorded as done with the
-        commit's result (see DoneKey)."""
+        commit's result (see DoneKey). `close_refs`: also move or end its session's refs (see
+        `models.ref.closing_refs`)."""
 
 
 class RowStatements(Protocol):
@@ -103,6 +104,10 @@ class RowStatements(Protocol):
 
     async def insert_returning_ids(self, table: Any, rows: Sequence[Values]) -> list[int]:
         """INSERT rows; their new ids, in order."""
+
+    async def increment(self, table: Any, keys: Values, column: str) -> int:
+        """Add 1 to `column` of the row `keys` names (created at 1 if missing), in one statement that locks the row
+        until the transaction ends: its new value."""
 
 
 class UnitOfWork:

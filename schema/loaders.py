@@ -8,7 +8,7 @@ from strawberry.dataloader import DataLoader
 from omniman_gql import models
 from omniman_gql.protocols import CustomerInfo
 from omniman_gql.runtime import Hub
-from omniman_gql.services import customers, payments, reads
+from omniman_gql.services import customers, payments, reads, refs
 
 K = TypeVar("K", bound=Hashable)
 
@@ -39,6 +39,8 @@ LOADERS: dict[str, tuple[Fetch, Any]] = {
     "directives_by_order_ref": (reads.directives_for_orders, list),
     "customer_by_code": (customers.customers_by_codes, None),
     "payment_by_order_id": (payments.payments_for_orders, None),
+    "refs_by_session": (refs.refs_for_sessions, list),
+    "refs_by_order_ref": (refs.refs_for_orders, list),
 }
 
 
@@ -58,6 +60,8 @@ class Loaders:
     directives_by_order_ref: DataLoader[str, list[reads.Row]]
     customer_by_code: DataLoader[str, CustomerInfo | None]
     payment_by_order_id: DataLoader[int, models.OrderPayment | None]
+    refs_by_session: DataLoader[tuple[str, str], list[reads.Row]]
+    refs_by_order_ref: DataLoader[str, list[reads.Row]]
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub

@@ -11,6 +11,7 @@ from .types.customer import Customer
 from .types.directive import Directive
 from .types.fulfillment import Fulfillment
 from .types.order import Order
+from .types.ref import Ref
 from .types.session import Session
 
 ERRORS_DESCRIPTION = "Expected failures; empty on success."
@@ -90,4 +91,10 @@ class StockLevelsPayload:
 @strawberry.type(description="Result of upsertCustomer.")
 class CustomerPayload:
     customer: Customer | None = strawberry.field(default=None, description="The customer as saved.")
+    errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS_DESCRIPTION)
+
+
+@strawberry.type(description="Result of attachRef and detachRef.")
+class RefPayload:
+    ref: Ref | None = strawberry.field(default=None, description="The ref as it is now.")
     errors: list[UserError] = strawberry.field(default_factory=list, description=ERRORS_DESCRIPTION)

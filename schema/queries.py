@@ -6,8 +6,8 @@ from typing import Annotated
 import strawberry
 
 from omniman_gql.domain.limits import MAX_INT_ROW_ID
-from omniman_gql.errors import OmnimanError
-from omniman_gql.services import auth, catalog, channels, customers, reads
+from omniman_gql.errors import ErrorCode, OmnimanError
+from omniman_gql.services import auth, catalog, channels, customers, reads, refs
 
 from .context import Info
 from .errors import ClientError
@@ -18,6 +18,8 @@ from .types.customer import Customer
 from .types.directive import Directive, DirectiveStatus
 from .types.order import Order
 from .types.pagination import Connection, check_first, decode_cursor
+from .types.ref import Ref, RefType
+from .types.ref_target import RefTarget
 from .types.session import Session, SessionState
 from .types.token import ApiToken
 
@@ -89,13 +91,52 @@ class Query:
                          description="Only orders created before this time.")] = None,
                      customer_code: Annotated[str | None, strawberry.argument(
                          description="Only orders of this customer (named on the session at commit).")] = None,
+                     search: Annotated[str | None, strawberry.argument(
+                         description="Only the orders this names (at most 200 characters): an order ref, external "
+                                     "ref, ticket, any ref value (table, tab…), handle ref, customer phone, or the "
+                                     "start of a customer's name. Exact matches, case ignored for refs.")] = None,
                      first: First = 25, after: After = None) -> Connection[Order]:
         authorize(info, Action.READ)
-        page = await reads.order_page(
-            info.context.hub, first=check_first(first, info.context.settings.max_page_size),
-            after=decode_cursor(after), channel_codes=visible_channels(info, channel_code), status=status,
-            created_after=created_after, created_before=created_before, customer_code=customer_code)
+        try:
+            page = await reads.order_page(
+                info.context.hub, first=check_first(first, info.context.settings.max_page_size),
+                after=decode_cursor(after), channel_codes=visible_channels(info, channel_code), status=status,
+                created_after=created_after, created_before=created_before, customer_code=customer_code,
+                search=search)
+        except OmnimanError as exc:
+            raise ClientError(exc.message) from None
         return Connection.of(page, Order.from_model, lambda row: (row.created_at, row.id))
+
+    @strawberry.field(description="Every ref type of the hub (shipped, from settings, applied), by code.")
+    async def ref_types(self, info: Info) -> list[RefType]:
+        authorize(info, Action.READ)
+        return [RefType.from_spec(spec) for spec in await refs.list_ref_types(info.context.hub)]
+
+    @strawberry.field(description="Who holds the active ref (type, value) of the channel's current scope: the open "
+                                  "session, or the order it moved to; null when none. Never creates anything. "
+                                  "Errors: BAD_USER_INPUT (an unknown type or a bad value).")
+    async def resolve_ref(self, info: Info,
+                          channel_code: Annotated[str, strawberry.argument(description="The channel.")],
+                          type: Annotated[str, strawberry.argument(description="Ref type code, e.g. `TABLE`.")],
+                          value: Annotated[str, strawberry.argument(description="The value, e.g. `5`.")]
+                          ) -> RefTarget | None:
+        authorize(info, Action.READ)
+        if not sees(info, channel_code):
+            return None
+        try:
+            row = await refs.resolve_ref(info.context.hub, channel_code=channel_code, type_code=type, value=value)
+        except OmnimanError as exc:
+            if exc.code == ErrorCode.NOT_FOUND:  # the channel: nothing holds the ref
+                return None
+            raise ClientError(exc.message) from None
+        if row is None:
+            return None
+        loaders = info.context.loaders
+        if row.order_ref is not None:
+            order = await loaders.order_by_ref.load(row.order_ref)
+            return RefTarget(ref=Ref.from_row(row), session=None, order=Order.from_model(order) if order else None)
+        session = await loaders.session_by_key.load((channel_code, row.session_key))
+        return RefTarget(ref=Ref.from_row(row), session=Session.from_model(session) if session else None, order=None)
 
     @strawberry.field(description="Directives (side effects), newest first. Admin only.")
     async def directives(self, info: Info,

@@ -52,6 +52,8 @@ class OrderEventMessage:
                                                "resume with no gap and no duplicate.")
     type: str = strawberry.field(description="Equals `event.type`: `created`, `status_changed`, `payment.captured`…")
     order: Order = strawberry.field(description="The order, as read when the event was delivered.")
+    ticket: str | None = strawberry.field(description="The order's pickup ticket (`order.ticket`), for displays "
+                                                      "that call it out; null on a channel without tickets.")
     event: OrderEvent = strawberry.field(description="The event itself.")
     # The executions of this event's selections, shared by every subscriber of the process (see schema.fanout).
     shared_results: strawberry.Private[dict[Any, Any] | None] = None
@@ -113,7 +115,7 @@ class SharedEventViews:
         message = self._message
         if message is None or message.event is not event or message.cursor != item.cursor:
             message = self._message = OrderEventMessage(cursor=item.cursor, type=item.event.type, order=order,
-                                                        event=event, shared_results=shared)
+                                                        ticket=order.ticket, event=event, shared_results=shared)
         return message
 
 

@@ -7,11 +7,12 @@ from typing import Any
 
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
 from .flow import OrderFlow
+from .refs import check_business_day, check_ticket
 from .validation import PRICE_OVERRIDE_POLICIES
 
 KNOWN_KEYS = (
     "required_checks_on_commit", "checks", "post_commit_directives", "order_flow", "on_status",
-    "terminology", "icon", "notifications", "price_override", "restock_on_cancel",
+    "terminology", "icon", "notifications", "price_override", "restock_on_cancel", "ticket", "business_day",
 )
 POLICIES = {"pricing_policy": ("internal", "external"), "edit_policy": ("open", "locked")}
 
@@ -104,6 +105,8 @@ _CHECKERS: dict[str, Callable[[Any], None]] = {
     "notifications": _check_object("notifications"),
     "price_override": _check_price_override,
     "restock_on_cancel": _check_bool("restock_on_cancel"),
+    "ticket": check_ticket,
+    "business_day": check_business_day,
 }
 
 

@@ -11,6 +11,7 @@ from .directive import Directive
 from .idempotency import IdempotencyKey
 from .order import Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem
 from .payment import MockPaymentIntent, OrderPayment
+from .ref import Ref, RefType, TicketCounter
 from .session import Session
 
 metadata = SQLModel.metadata
@@ -30,9 +31,12 @@ __all__ = [
     "OrderItem",
     "OrderPayment",
     "Price",
+    "Ref",
+    "RefType",
     "Session",
     "StockHold",
     "StockLevel",
+    "TicketCounter",
     "metadata",
     "table_of",
     "utcnow",

@@ -17,6 +17,10 @@ class Order(SQLModel, table=True):
         Index("ix_orders_created", "created_at", "id"),
         Index("ix_orders_channel_created", "channel_code", "created_at", "id"),
         Index("ix_orders_customer_created", "customer_code", "created_at", "id"),
+        # Search: equality on the platform's reference and on the handle, whatever the channel.
+        Index("ix_orders_external_ref", "external_ref"),
+        Index("ix_orders_handle_ref", "handle_ref"),
+        Index("ix_orders_channel_session", "channel_code", "session_key"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))

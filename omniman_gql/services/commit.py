@@ -223,7 +223,8 @@ async def _seal(hub: Hub, uow: UnitOfWork, session: SessionRow, channel: Any, ac
               "payment.capture": {"amount_q": session.pricing.get("total_q", 0),
                                   **({"intent_id": intent} if intent else {})}}
     order = await create_order(uow, channel=channel, session=session, actor=actor, directive_extras=extras,
-                               done_key=done_key, customer=await _customer_now(hub, uow, session))
+                               done_key=done_key, customer=await _customer_now(hub, uow, session),
+                               timezone=hub.settings.timezone, close_refs=True)
     if sealed_at is None:  # the long way: the session was only locked
         token = ids.commit_token()
         await uow.commits.seal(session.id, now=now, token=token)

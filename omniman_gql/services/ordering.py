@@ -14,6 +14,7 @@ from ..models.rows import ORDER_COLUMNS, OrderRow
 from ..uow import DoneKey, UnitOfWork
 from .events import announce_events
 from .outbox import enqueue_many
+from .refs import add_order_refs, next_ticket
 
 SNAPSHOT_VERSION = 1
 RECORD_ORDER = "customer.record_order"
@@ -35,13 +36,18 @@ async def create_order(
     directive_extras: dict[str, dict[str, Any]] | None = None,
     done_key: DoneKey | None = None,
     customer: dict[str, Any] | None = None,
+    timezone: str = "UTC",
+    close_refs: bool = False,
 ) -> OrderRow:
     """Create the order of `session` (already validated), with items, `created` and `price_override` events (I5),
     and the channel's post-commit directives, all inside the caller's transaction. `done_key`: a commit's key,
     recorded as done with the order (see DoneKey). `customer`: the session's customer as it is now ({code, name,
-    phone}): the snapshot keeps it, and `customer.record_order` counts the order in its figures."""
+    phone}): the snapshot keeps it, and `customer.record_order` counts the order in its figures. A channel with
+    `ticket` config gives the order its business day's next ticket (`timezone`: the hub's, for the business day).
+    `close_refs`: the session's refs move to the order or end (a commit), with the order's own statements."""
     flow = OrderFlow.from_config(channel.config)
     now = utcnow()
+    ticket = await next_ticket(uow, channel, now, timezone)
     items = clean_items(session.items)
     data = session.data
     if CUSTOMER_KEY in data:  # the hub's own link: the snapshot says who the customer was, in full, instead
@@ -55,6 +61,8 @@ async def create_order(
                   "rev": session.rev, "channel_code": channel.code, "pricing_policy": session.pricing_policy},
         customer_code=customer["code"] if customer else None,
     )
+    if ticket is not None:
+        order.snapshot["ticket"] = ticket[1]
     if customer:
         order.snapshot["customer"] = {"code": customer["code"], "name": customer.get("name") or "",
                                       "phone": customer.get("phone")}
@@ -76,7 +84,10 @@ async def create_order(
     event_rows = [{"channel_code": order.channel_code, "type": type_, "actor": actor, "payload": dict(payload),
                    "created_at": written_at} for type_, payload in events]
     order.id, event_ids = await uow.orders.create({name: getattr(order, name) for name in ORDER_COLUMNS}, lines,
-                                                  event_rows, done_key=done_key)
+                                                  event_rows, done_key=done_key, close_refs=close_refs)
+    if ticket is not None or external_ref:
+        await add_order_refs(uow, channel_code=channel.code, order_ref=order.ref, ticket=ticket,
+                             external_ref=external_ref, now=now)
     announce_events(uow, order, event_ids, events)
     base = {"order_ref": order.ref, "channel_code": channel.code, "session_key": session.session_key}
     extras = directive_extras or {}

@@ -165,7 +165,8 @@ async def _import(hub: Hub, channel_code: str, external_ref: str, ops: list[dict
                           committed_at=now, commit_token=ids.commit_token())
         uow.db.add(session)
         await uow.db.flush()
-        order = await create_order(uow, channel=channel, session=session, actor=actor, external_ref=external_ref)
+        order = await create_order(uow, channel=channel, session=session, actor=actor, external_ref=external_ref,
+                                   timezone=hub.settings.timezone)
     return order, True
 
 

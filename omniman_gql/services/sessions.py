@@ -22,6 +22,7 @@ from .common import ensure_session_open, get_channel, lock_session
 from .events import announce_session
 from .modify import modify_session, run_modifiers_and_validators
 from .outbox import enqueue_many
+from .refs import end_session_refs
 
 __all__ = ["abandon_session", "check_handle", "check_session_data", "modify_session", "open_session",
            "run_modifiers_and_validators", "write_back_check"]
@@ -159,6 +160,7 @@ async def abandon_session(hub: Hub, *, channel_code: str, session_key: str, acto
         session.open_handle = None
         session.updated_at = utcnow()
         await uow.db.flush()
+        await end_session_refs(uow, channel_code=channel_code, session_key=session_key, now=session.updated_at)
         if "stock" in (channel.config.get("required_checks_on_commit") or []):
             # Holds would expire anyway; releasing now gives the stock back at once.
             await enqueue_many(uow, [("stock.release", {"channel_code": channel_code, "session_key": session_key})])

@@ -9,13 +9,14 @@ from .customers import CustomerMutations
 from .directives import DirectiveMutations
 from .orders import OrderMutations
 from .payments import PaymentMutations
+from .refs import RefMutations
 from .sessions import SessionMutations
 from .tokens import TokenMutations
 
 
 @strawberry.type(description="Changes. Every payload carries `errors`, empty on success.")
 class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, PaymentMutations,
-               DirectiveMutations, CatalogMutations, TokenMutations, CustomerMutations):
+               DirectiveMutations, CatalogMutations, TokenMutations, CustomerMutations, RefMutations):
     pass
 
 

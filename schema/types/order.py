@@ -18,6 +18,7 @@ from .customer import Customer
 from .directive import Directive
 from .fulfillment import Fulfillment
 from .payment import OrderPayment
+from .ref import Ref
 
 
 @strawberry.type(description="One line of an order, as sealed at commit.")
@@ -60,6 +61,8 @@ class Order:
     handle_type: str | None = strawberry.field(description="Handle type of that session (e.g. `table`).")
     handle_ref: str | None = strawberry.field(description="Handle reference of that session (e.g. `5`).")
     external_ref: str | None = strawberry.field(description="The platform's reference, for imported orders.")
+    ticket: str | None = strawberry.field(description="Its pickup ticket (e.g. `007`) on a channel with `ticket` "
+                                                      "config: the business day's next number at commit.")
     status: str = strawberry.field(description="Current status along the channel's flow (`new`, `confirmed`…).")
     currency: str = strawberry.field(description="ISO 4217 currency.")
     total_q: int = strawberry.field(description="Sum of line totals, in minor units.")
@@ -81,11 +84,17 @@ class Order:
         return cls(order_id=row.id, customer_code=row.customer_code, ref=row.ref, channel_code=row.channel_code,
                    session_key=row.session_key,
                    handle_type=row.handle_type, handle_ref=row.handle_ref, external_ref=row.external_ref,
+                   ticket=(row.snapshot or {}).get("ticket"),
                    status=row.status, currency=row.currency, total_q=row.total_q, items_count=row.items_count,
                    snapshot=row.snapshot, created_at=row.created_at, updated_at=row.updated_at,
                    confirmed_at=row.confirmed_at, processing_at=row.processing_at, ready_at=row.ready_at,
                    dispatched_at=row.dispatched_at, delivered_at=row.delivered_at, completed_at=row.completed_at,
                    cancelled_at=row.cancelled_at)
+
+    @strawberry.field(description="Its refs (ticket, EXTERNAL, and those moved from its session at commit), "
+                                  "oldest first, ended ones included.")
+    async def refs(self, info: Info) -> list[Ref]:
+        return [Ref.from_row(row) for row in await info.context.loaders.refs_by_order_ref.load(self.ref)]
 
     @strawberry.field(description="The channel it came from.")
     async def channel(self, info: Info) -> Channel:

@@ -15,6 +15,7 @@ from ..scalars import JSON
 from .channel import Channel, EditPolicy, PricingPolicy
 from .customer import Customer
 from .order import Order
+from .ref import Ref
 
 OP_TO_WIRE = {op: wire for wire, op in WIRE_TO_OP.items()}
 FIELD_TO_WIRE = {name: wire for wire, name in WIRE_TO_FIELD.items()}
@@ -131,6 +132,12 @@ class Session:
             return None
         row = await info.context.loaders.order_by_session.load((self.channel_code, self.session_key))
         return Order.from_model(row) if row else None
+
+    @strawberry.field(description="Every ref attached to it (tables, tabs…), oldest first; ended ones (detached, "
+                                  "or closed with the session) included, moved ones too.")
+    async def refs(self, info: Info) -> list[Ref]:
+        rows = await info.context.loaders.refs_by_session.load((self.channel_code, self.session_key))
+        return [Ref.from_row(row) for row in rows]
 
     @strawberry.field(description="The customer `setCustomer` named; null when none.")
     async def customer(self, info: Info) -> Customer | None:

@@ -32,7 +32,7 @@ LIST_WITH_RELATIONS = """query($first: Int!) { orders(first: $first) { edges { n
   items { sku } events { type } channel { code } } } } }"""
 LIST_WITH_EVERYTHING = """query($first: Int!) { orders(first: $first) { edges { node {
   items { sku qty } events { type actor } channel { code name } allowedTransitions
-  fulfillments { ref items { lineId } } directives { topic status } } } } }"""
+  fulfillments { ref items { lineId } } directives { topic status } refs { type value } } } } }"""
 
 
 def test_order_lives_from_new_to_completed_with_timestamps_and_events(api: Api) -> None:

@@ -92,6 +92,15 @@ def paid_order(api: Api, channel: str) -> str:
     return ref
 
 
+def tab(api: Api, channel: str) -> Vars:
+    """An open session holding a fresh TAB ref: the variables naming that ref."""
+    session_key = open_with_lines(api, channel, lines=[])[0]
+    value = f"T{uuid.uuid4().hex[:8]}".upper()
+    ok(api, f"""mutation($input: AttachRefInput!) {{ attachRef(input: $input) {{ {ERR} }} }}""", "attachRef",
+       {"input": {"channelCode": channel, "type": "TAB", "value": value, "sessionKey": session_key}})
+    return {"channel": channel, "type": "TAB", "value": value}
+
+
 def payload_ok(value: Any, variables: Vars) -> bool:
     return isinstance(value, dict) and value.get("errors") == []
 
@@ -159,6 +168,11 @@ QUERIES = [
     Op("customers", "query($search: String) { customers(search: $search, first: 5) { edges { node { code } } } }",
        Action.MANAGE_CUSTOMERS, False, lambda api, c: {"search": customer(api, c)},
        lambda v, vs: [n["code"] for n in edges(v)] == [vs["search"]]),
+    Op("refTypes", "query { refTypes { code } }", Action.READ, False,
+       lambda api, c: {}, lambda v, vs: {"code": "TABLE"} in v),
+    Op("resolveRef", """query($channel: String!, $type: String!, $value: String!) {
+        resolveRef(channelCode: $channel, type: $type, value: $value) { ref { value } } }""", Action.READ, True,
+       tab, lambda v, vs: v == {"ref": {"value": vs["value"]}}, _channel()),
 ]
 
 MUTATIONS = [
@@ -229,6 +243,14 @@ MUTATIONS = [
     Op("upsertCustomer", f"""mutation($input: CustomerInput!) {{ upsertCustomer(input: $input) {{
         customer {{ code }} {ERR} }} }}""", Action.MANAGE_CUSTOMERS, False,
        lambda api, c: {"input": {"name": "Bia", "phone": f"11 9{uuid.uuid4().int % 10**8:08d}"}}, payload_ok),
+    Op("attachRef", f"""mutation($input: AttachRefInput!) {{ attachRef(input: $input) {{ ref {{ value }}
+        {ERR} }} }}""", Action.WRITE_SESSION, True,
+       lambda api, c: {"input": {"channelCode": c, "type": "TABLE", "value": uuid.uuid4().hex[:6],
+                                 "sessionKey": open_with_lines(api, c, lines=[])[0]}}, payload_ok, _channel()),
+    Op("detachRef", f"""mutation($input: DetachRefInput!) {{ detachRef(input: $input) {{ ref {{ isActive }}
+        {ERR} }} }}""", Action.WRITE_SESSION, True,
+       lambda api, c: {"input": {"channelCode": c, "type": "TAB", "value": tab(api, c)["value"]}}, payload_ok,
+       _channel()),
 ]
 
 OPERATIONS = {op.name: op for op in (*QUERIES, *MUTATIONS)}

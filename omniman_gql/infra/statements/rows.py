@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -52,6 +52,19 @@ class RowStatements:
             statement = _STATEMENTS[(table, "many")] = insert(table).returning(table.c.id,
                                                                                sort_by_parameter_order=True)
         return list((await self._uow.execute(statement, list(rows))).scalars())
+
+
+    async def increment(self, table: Any, keys: Values, column: str) -> int:
+        key = (self._insert, table, "increment", tuple(keys), column)
+        statement = _STATEMENTS.get(key)
+        if statement is None:
+            # INSERT … VALUES (…, 1) ON CONFLICT (keys) DO UPDATE SET column = column + 1 RETURNING column: one
+            # statement that creates or increments, and holds the row's lock until the transaction ends.
+            statement = _STATEMENTS[key] = (
+                self._insert(table).values({**{name: bindparam(name) for name in keys}, column: 1})
+                .on_conflict_do_update(index_elements=list(keys), set_={column: table.c[column] + 1})
+                .returning(table.c[column]))
+        return (await self._uow.run(statement, keys)).scalar_one()  # type: ignore[no-any-return]
 
 
 class SqliteRowStatements(RowStatements):

@@ -29,7 +29,7 @@
 
   const TICKET = `
     fragment Ticket on Order {
-      ref channelCode status createdAt updatedAt handleType handleRef externalRef totalQ currency
+      ref ticket channelCode status createdAt updatedAt handleType handleRef externalRef totalQ currency
       allowedTransitions snapshot items { lineId sku name qty meta } payment { status lastError }
     }`;
   const CHANNELS = `query KdsChannels { channels { code name config } }`;
@@ -342,6 +342,9 @@
     return el("article", { class: "ticket", "data-ref": order.ref, "data-status": order.status,
                            "data-channel": order.channelCode },
       el("header", {},
+        // The pickup number is what the counter calls out: the largest thing on the card when there is one.
+        order.ticket ? el("span", { class: "pickup", "data-ticket": order.ticket, title: "Ticket " + order.ticket },
+                          order.ticket) : null,
         el("span", { class: "ref", title: order.ref }, shortRef(order.ref)),
         el("span", { class: "age", "data-created": order.createdAt }, age(order.createdAt))),
       el("div", { class: "meta" },
