@@ -124,7 +124,8 @@ def cmd_channel_apply(args: argparse.Namespace) -> int:
             checked = _run(settings, _async(lambda hub: check_channel_document(hub, entries)))
             print(f"{source}: {len(checked)} channel(s) are valid; nothing written (--dry-run).")
             return 0
-        applied = _run(settings, lambda hub: apply_channels(hub, entries))
+        # Recorded as the actor of each channel's history entry (the command line has no token to name).
+        applied = _run(settings, lambda hub: apply_channels(hub, entries, actor=f"cli: channels apply {source}"))
     except OmnimanError as exc:
         _errors(exc)
         print(f"Nothing was applied from {source}.", file=sys.stderr)

@@ -5,6 +5,7 @@ import strawberry
 from .catalog import CatalogMutations
 from .channels import ChannelMutations
 from .commit import CommitMutations
+from .console import ConsoleMutations
 from .customers import CustomerMutations
 from .directives import DirectiveMutations
 from .orders import OrderMutations
@@ -15,7 +16,7 @@ from .tokens import TokenMutations
 
 @strawberry.type(description="Changes. Every payload carries `errors`, empty on success.")
 class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, PaymentMutations,
-               DirectiveMutations, CatalogMutations, TokenMutations, CustomerMutations):
+               DirectiveMutations, CatalogMutations, TokenMutations, CustomerMutations, ConsoleMutations):
     pass
 
 
