@@ -104,7 +104,8 @@ async def idempotency_key_info(hub: Hub, *, channel_code: str, key: str) -> KeyI
     async with hub.transaction(readonly=True) as uow:
         await get_channel(uow.db, channel_code)
         row = (await uow.db.execute(select(IdempotencyKey).where(
-            col(IdempotencyKey.scope) == f"commit:{channel_code}", col(IdempotencyKey.key) == key))).scalar_one_or_none()
+            col(IdempotencyKey.scope) == f"commit:{channel_code}", col(IdempotencyKey.key) == key)
+        )).scalar_one_or_none()
     if row is None:
         return None
     ref = (row.result or {}).get("order_ref")

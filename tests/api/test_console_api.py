@@ -8,7 +8,6 @@ import uuid
 from starlette.testclient import TestClient
 
 from omniman_gql.services import directives
-
 from tests.api.operations import ERRORS, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api
 from tests.graphql import create_token, gql
@@ -16,9 +15,11 @@ from tests.security.operations import failed_directive
 
 HISTORY = """query($code: String!, $first: Int!) { channel(code: $code) { history(first: $first) {
   at actor before after } } }"""
-UPSERT = f"""mutation($input: ChannelInput!) {{ upsertChannel(input: $input) {{ channel {{ code config }} {ERRORS} }} }}"""
+UPSERT = f"""mutation($input: ChannelInput!) {{ upsertChannel(input: $input) {{ channel {{ code config }}
+  {ERRORS} }} }}"""
 RUN_NOW = f"mutation($id: ID!) {{ runDirectiveNow(id: $id) {{ directive {{ id status }} {ERRORS} }} }}"
-DIRECTIVE = "query($status: DirectiveStatus) { directives(status: $status, first: 100) { edges { node { id status } } } }"
+DIRECTIVE = """query($status: DirectiveStatus) { directives(status: $status, first: 100) {
+  edges { node { id status } } } }"""
 RUN_CHECKS = f"""mutation($input: SessionRefInput!) {{ runChecks(input: $input) {{ session {{ rev state }}
   {ERRORS} }} }}"""
 KEY = """query($channel: String!, $key: String!) { idempotencyKey(channelCode: $channel, key: $key) {
