@@ -21,7 +21,7 @@ export function el(tag, attrs, ...children) {
     else if (key === "value") node.value = value;
     else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) if (child != null && child !== false) node.append(child);
+  for (const child of children.flat(Infinity)) if (child != null && child !== false) node.append(child);
   return node;
 }
 

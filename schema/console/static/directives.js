@@ -33,7 +33,7 @@ export function directiveTable(rows, refresh) {
           onclick: () => act(d, "retry", refresh) }, "Retry") : null,
         d.status === "QUEUED" || d.status === "FAILED" ? el("button", { type: "button", "data-action": "run-now",
           onclick: () => act(d, "run", refresh) }, "Run now") : null,
-        el("details", {}, el("summary", {}, "Payload"), json(d.payload)))))))));
+        el("details", {}, el("summary", {}, "Payload"), json(d.payload))))))));
 }
 
 export async function render(view, _parts, params) {
