@@ -84,6 +84,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
           "                                         # start prints an admin token (or: omniman token create)\n"
           "  open http://127.0.0.1:8000/graphql     # GraphiQL opens on a quick start (a POS tab)\n"
           "  open http://127.0.0.1:8000/kds         # kitchen display (?channels=pos,ecommerce)\n"
+          "  open http://127.0.0.1:8000/console     # operator console (a staff or admin token)\n"
           "  omniman directives list                # side effects: stock holds, payment captures\n"
           "See docs/cookbook.md for the web shop (stock checks) and delivery-platform imports.")
     return 0
