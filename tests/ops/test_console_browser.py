@@ -23,7 +23,7 @@ from omniman_gql.services import auth, outbox
 from omniman_gql.settings import Settings
 from tests.ops.cdp import Page, chromium
 from tests.ops.server import Served, admin_token, omniman_serve, run_omniman
-from tests.ops.test_kds_browser import commit_over_api, subscribers, wait_until
+from tests.ops.test_kds_browser import commit_directly, commit_over_api, subscribers, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -153,4 +153,27 @@ def test_the_console_end_to_end(database_url: str, tmp_path: Path) -> None:
         page.wait_for("document.querySelector('#channel-errors li[data-code=\"invalid_config\"]') !== null")
         assert page.evaluate("document.querySelector('#channel-errors li').dataset.path") == "config.unknown_key"
         assert server.gql(admin, CHANNEL)["channel"] == before
+        assert page.errors == [], page.errors
+
+
+def test_the_orders_list_catches_up_after_a_reconnect(database_url: str, tmp_path: Path) -> None:
+    assert run_omniman(["demo"], database_url, tmp_path).returncode == 0
+    admin = admin_token(database_url, name="console-admin")
+    staff = token(database_url, "staff")
+    with chromium(tmp_path / "profile") as page:
+        with omniman_serve(database_url, tmp_path) as server:
+            page.navigate(f"{server.base_url}/console")
+            sign_in(page, staff)
+            page.wait_for("document.getElementById('connection').dataset.state === 'live'")
+            wait_until(lambda: subscribers(server, admin) >= 1, timeout=10, what="the console's subscription")
+            first = commit_over_api(server, admin, "CONSOLE-A", "1")
+            page.wait_for(ROW.format(ref=first) + " !== null", timeout=5)
+            port = server.port
+        # The server is gone: the page notices, and an order is committed meanwhile
+        page.wait_for("document.getElementById('connection').dataset.state === 'offline'", timeout=10)
+        missed = commit_directly(database_url, "CONSOLE-B")
+        with omniman_serve(database_url, tmp_path, port=port):
+            page.wait_for(ROW.format(ref=missed) + " !== null", timeout=20)
+            page.wait_for("document.getElementById('connection').dataset.state === 'live'", timeout=5)
+            assert page.evaluate(ROW.format(ref=first) + " !== null")
         assert page.errors == [], page.errors

@@ -176,6 +176,7 @@ export const live = {
       $("connection").dataset.state = value;
       $("connection").textContent = label;
     };
+    let connectedBefore = false;
     this.client = window.graphqlWs.createClient({
       url: (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/graphql",
       connectionParams: () => ({ Authorization: "Bearer " + state.token }),
@@ -185,7 +186,13 @@ export const live = {
       keepAlive: 20000,
       on: {
         connecting: () => setConnection("connecting", "Connecting…"),
-        connected: () => setConnection("live", "Live"),
+        connected: () => {
+          setConnection("live", "Live");
+          // Back after an outage: the subscription resumes after its cursor; pages also re-read what they show,
+          // which covers an outage before the first event arrived (no cursor yet).
+          if (connectedBefore) document.dispatchEvent(new CustomEvent("console:reconnected"));
+          connectedBefore = true;
+        },
         closed: () => setConnection("offline", "Reconnecting…"),
       },
     });

@@ -1,7 +1,7 @@
 // Directives (admin): filter by status and topic; retry a failed one, run a queued or failed one now. The table is
 // also the order page's directives ledger.
 
-import { age, confirmAction, el, gql, isAdmin, json, mutate, toast } from "./core.js";
+import { age, el, gql, isAdmin, json, mutate, toast } from "./core.js";
 import { DIRECTIVES, RETRY, RUN_NOW } from "./queries.js";
 
 const STATUSES = ["QUEUED", "RUNNING", "DONE", "FAILED"];

@@ -2,7 +2,7 @@
 // advance), the transitions its flow allows, and (admin) the directives ledger. Re-read whenever the live stream
 // says the order changed.
 
-import { confirmAction, el, errorList, gql, isAdmin, json, live, money, mutate, section, toast, when } from "./core.js";
+import { confirmAction, el, gql, isAdmin, json, live, money, mutate, section, toast, when } from "./core.js";
 import { directiveTable } from "./directives.js";
 import { CREATE_FULFILLMENT, EXTRAS, ORDER_DIRECTIVES, REFUND, UPDATE_FULFILLMENT, order, transition } from "./queries.js";
 

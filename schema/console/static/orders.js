@@ -117,5 +117,7 @@ export async function render(view) {
     upsert(message.order, { live: true });
     count.textContent = `${body.children.length} shown`;
   });
-  return () => { off(); clearInterval(ages); };
+  const reload = () => load(null).catch(() => {});
+  document.addEventListener("console:reconnected", reload);
+  return () => { off(); clearInterval(ages); document.removeEventListener("console:reconnected", reload); };
 }
