@@ -51,6 +51,9 @@ class Settings(BaseSettings):
                                   "applied with `omniman reftypes apply` replace these).")
     default_currency: str = Field("BRL", min_length=3, max_length=3, description="Currency of new channels.")
     hold_ttl_seconds: int = Field(15 * 60, ge=1, description="How long a stock hold lasts.")
+    console_queued_alert_minutes: int = Field(
+        5, ge=1, le=10_080, description="`directiveAlerts` (the console's banner) flags queued directives due for "
+        "longer than this many minutes: no worker is taking them.")
     directive_max_attempts: int = Field(5, ge=1, le=100, description="Attempts before a directive is `failed`.")
     directive_backoff_ms: int = Field(1_000, ge=0, description="First retry delay; doubles each attempt.")
     directive_backoff_max_ms: int = Field(5 * 60_000, ge=0, description="Longest retry delay.")

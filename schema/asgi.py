@@ -14,6 +14,8 @@ from tasks.embedded import embedded_runtime
 
 from .accel_uvicorn import KeepTransportSend
 from .build import build_schema
+from .console import CONTENT_SECURITY_POLICY as CONSOLE_POLICY
+from .console import console_routes
 from .graphiql import content_security_policy, graphiql_page
 from .kds import CONTENT_SECURITY_POLICY as KDS_POLICY
 from .kds import kds_routes
@@ -29,7 +31,8 @@ def _view_class(settings: Settings) -> type[OmnimanGraphQL]:
 
 
 def create_app(settings: Settings | None = None, *, run_directives: bool = True, **options: object) -> Starlette:
-    """The hub's ASGI app: `/graphql` (HTTP, GraphiQL, websockets) and `/health`.
+    """The hub's ASGI app: `/graphql` (HTTP, GraphiQL, websockets), `/health`, the kitchen display (`/kds`) and
+    the operator console (`/console`).
 
     `run_directives`: directives are sent to dramatiq after each commit; with a `redis_url` to the Redis broker
     (`omniman worker` processes run them), without one to an in-process worker and sweeper started with the app (the
@@ -39,7 +42,8 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     settings = settings or get_settings()
     redact_access_log()  # `/kds?token=…` must not write the token into the access log
     view = _view_class(settings)(build_schema(settings), settings=settings)
-    routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view), *kds_routes()]
+    routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view), *kds_routes(),
+              *console_routes()]
     if run_directives:
         options.setdefault("hub_factory", lambda s: Hub.create(s, dispatcher=dispatcher_for(s)))
         if not settings.redis_url:  # last: the worker publishes through the publisher the parts before it set up
@@ -49,7 +53,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     if settings.accelerate:  # innermost of ours: sees a websocket's `send` as the server made it (RawFrames)
         options["middleware"] = [*options.get("middleware", ()), Middleware(KeepTransportSend)]  # type: ignore[misc]
     # The pages' own policies (GraphiQL's CDN and inline scripts, the display's own files); the rest: the strict one.
-    policies = {"/kds": KDS_POLICY}
+    policies = {"/kds": KDS_POLICY, "/console": CONSOLE_POLICY}
     if settings.graphiql:
         policies["/graphql"] = content_security_policy(graphiql_page(view.graphql_ide_html))
     return core_app.create_app(settings, routes=routes, extra_lifespans=lifespans,  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from omniman_gql.domain.limits import MAX_INT_ROW_ID
 from omniman_gql.errors import ErrorCode, OmnimanError
 from omniman_gql.services import auth, catalog, channels, customers, reads, refs
 
+from .console_queries import ConsoleQueries
 from .context import Info
 from .errors import ClientError
 from .permissions import Action, authorize, sees, visible_channels
@@ -38,7 +39,7 @@ def _skus(skus: list[str] | None) -> list[str] | None:
 
 
 @strawberry.type(description="Reads.")
-class Query:
+class Query(ConsoleQueries):
     @strawberry.field(description="Every channel you can see, by display order then code.")
     async def channels(self, info: Info) -> list[Channel]:
         authorize(info, Action.READ)

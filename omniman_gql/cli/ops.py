@@ -84,6 +84,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
           "                                         # start prints an admin token (or: omniman token create)\n"
           "  open http://127.0.0.1:8000/graphql     # GraphiQL opens on a quick start (a POS tab)\n"
           "  open http://127.0.0.1:8000/kds         # kitchen display (?channels=pos,ecommerce)\n"
+          "  open http://127.0.0.1:8000/console     # operator console (a staff or admin token)\n"
           "  omniman directives list                # side effects: stock holds, payment captures\n"
           "See docs/cookbook.md for the web shop (stock checks) and delivery-platform imports.")
     return 0
@@ -124,7 +125,8 @@ def cmd_channel_apply(args: argparse.Namespace) -> int:
             checked = _run(settings, _async(lambda hub: check_channel_document(hub, entries)))
             print(f"{source}: {len(checked)} channel(s) are valid; nothing written (--dry-run).")
             return 0
-        applied = _run(settings, lambda hub: apply_channels(hub, entries))
+        # Recorded as the actor of each channel's history entry (the command line has no token to name).
+        applied = _run(settings, lambda hub: apply_channels(hub, entries, actor=f"cli: channels apply {source}"))
     except OmnimanError as exc:
         _errors(exc)
         print(f"Nothing was applied from {source}.", file=sys.stderr)

@@ -8,6 +8,7 @@ from .catalog import Price, StockHold, StockLevel
 from .channel import Channel
 from .customer import Customer, CustomerOrder
 from .directive import Directive
+from .history import ChannelRevision
 from .idempotency import IdempotencyKey
 from .order import Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem
 from .payment import MockPaymentIntent, OrderPayment
@@ -19,6 +20,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiToken",
     "Channel",
+    "ChannelRevision",
     "Customer",
     "CustomerOrder",
     "Directive",

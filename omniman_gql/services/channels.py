@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from sqlalchemy import select
@@ -10,11 +11,18 @@ from sqlmodel import col
 from ..domain.channel_config import POLICIES, check_config_wiring, merge_patch, validate_channel_config
 from ..domain.limits import check_json
 from ..errors import ErrorCode, OmnimanError, ValidationFailed
-from ..models import Channel, table_of, utcnow
+from ..models import Channel, ChannelRevision, table_of, utcnow
 from ..runtime import Hub
 from ..uow import UnitOfWork
 
 _MISSING: Any = object()
+# What a channel revision records: every setting an operator can change (the code names the channel, it never changes).
+SETTINGS = ("name", "pricing_policy", "edit_policy", "currency", "display_order", "is_active", "config")
+
+
+def channel_settings(channel: Channel) -> dict[str, Any]:
+    """The channel's settings and config as plain JSON (a copy: later edits of the row do not reach it)."""
+    return {key: copy.deepcopy(getattr(channel, key)) for key in SETTINGS}
 
 
 def validate_config(hub: Hub, config: Any) -> dict[str, Any]:
@@ -89,9 +97,12 @@ async def upsert_channel(
     display_order: int | None = None,
     is_active: bool | None = None,
     config: dict[str, Any] | None = None,
+    actor: str = "system",
 ) -> tuple[Channel, bool]:
     """Create the channel `code`, or update the fields given. `config` is a JSON merge patch (RFC 7396) of the stored
     config: keys given replace those keys, `null` removes one, keys not given stay. Returns (channel, created).
+
+    A change is recorded in the channel's history under `actor` (see `save_channel`).
 
     Errors: invalid_input (bad code, policy, currency, name), invalid_config (unknown or malformed config keys; a
     topic without a handler, an `on_status` key not in the flow, an unknown notifier — checked on the result).
@@ -100,7 +111,7 @@ async def upsert_channel(
                            currency=currency, display_order=display_order, is_active=is_active, config=config,
                            patch=True)
     async with hub.transaction() as uow:
-        return await save_channel(uow, hub, code=code, fields=fields, merge=True)
+        return await save_channel(uow, hub, code=code, fields=fields, merge=True, actor=actor)
 
 
 def check_channel(hub: Hub, *, code: Any, patch: bool = False, **given: Any) -> dict[str, Any]:
@@ -114,10 +125,11 @@ def check_channel(hub: Hub, *, code: Any, patch: bool = False, **given: Any) -> 
 
 
 async def save_channel(uow: UnitOfWork, hub: Hub, *, code: str, fields: dict[str, Any],
-                       merge: bool = False) -> tuple[Channel, bool]:
+                       merge: bool = False, actor: str = "system") -> tuple[Channel, bool]:
     """Write checked fields (from `check_channel`) inside the caller's transaction. Returns (channel, created).
     `merge`: `fields["config"]` is a merge patch of the stored config, and the result is validated here (raising
-    rolls the caller's transaction back, a channel just inserted with it included)."""
+    rolls the caller's transaction back, a channel just inserted with it included). A creation or a change of any
+    setting adds a `ChannelRevision` (who, when, before, after) in the same transaction; a no-op adds none."""
     patch = fields.get("config") if merge else None
     if merge and patch is not None:
         fields = {**fields, "config": merge_patch({}, patch)}
@@ -131,6 +143,7 @@ async def save_channel(uow: UnitOfWork, hub: Hub, *, code: str, fields: dict[str
     inserted = await uow.rows.insert_new(table_of(Channel), values)
     channel = (await uow.db.execute(
         select(Channel).where(col(Channel.code) == code).with_for_update())).scalar_one()
+    before = {} if inserted is not None else channel_settings(channel)
     if inserted is None:
         for key, value in fields.items():
             setattr(channel, key, merge_patch(channel.config, patch) if key == "config" and merge else value)
@@ -138,6 +151,10 @@ async def save_channel(uow: UnitOfWork, hub: Hub, *, code: str, fields: dict[str
         await uow.db.flush()
     if merge and patch is not None:
         validate_config(hub, channel.config)
+    after = channel_settings(channel)
+    if after != before:
+        uow.db.add(ChannelRevision(channel_code=code, actor=actor[:200], before=before, after=after, at=now))
+        await uow.db.flush()
     return channel, inserted is not None
 
 

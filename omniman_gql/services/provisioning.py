@@ -133,10 +133,10 @@ def _values(channel: Channel) -> dict[str, Any]:
     return {key: getattr(channel, key) for key in COMPARED}
 
 
-async def apply_channels(hub: Hub, entries: list[Any]) -> list[AppliedChannel]:
+async def apply_channels(hub: Hub, entries: list[Any], *, actor: str = "system") -> list[AppliedChannel]:
     """Create or update every channel of a document: all of them in one transaction, or none when any is invalid.
     Fields a channel leaves out keep their stored value (new channels get the defaults), so applying a document
-    twice changes nothing the second time.
+    twice changes nothing the second time. Each change is recorded in its channel's history under `actor`.
 
     Errors: invalid_input, invalid_config (see check_channel_document).
     """
@@ -152,7 +152,7 @@ async def apply_channels(hub: Hub, entries: list[Any]) -> list[AppliedChannel]:
             if code in before and all(before[code][k] == v for k, v in fields.items()):
                 results.append(AppliedChannel(code, "unchanged"))  # not even `updated_at` moves
                 continue
-            channel, created = await save_channel(uow, hub, code=code, fields=fields)
+            channel, created = await save_channel(uow, hub, code=code, fields=fields, actor=actor)
             outcome = "created" if created else "unchanged" if _values(channel) == before.get(code) else "updated"
             results.append(AppliedChannel(code, outcome))
     return results

@@ -5,6 +5,7 @@ import strawberry
 from .catalog import CatalogMutations
 from .channels import ChannelMutations
 from .commit import CommitMutations
+from .console import ConsoleMutations
 from .customers import CustomerMutations
 from .directives import DirectiveMutations
 from .orders import OrderMutations
@@ -16,7 +17,8 @@ from .tokens import TokenMutations
 
 @strawberry.type(description="Changes. Every payload carries `errors`, empty on success.")
 class Mutation(ChannelMutations, SessionMutations, CommitMutations, OrderMutations, PaymentMutations,
-               DirectiveMutations, CatalogMutations, TokenMutations, CustomerMutations, RefMutations):
+               DirectiveMutations, CatalogMutations, TokenMutations, CustomerMutations, RefMutations,
+               ConsoleMutations):
     pass
 
 

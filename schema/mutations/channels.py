@@ -28,7 +28,8 @@ class ChannelMutations:
     async def upsert_channel(self, info: Info, input: ChannelArg) -> ChannelPayload:
         authorize(info, Action.ADMIN)
         try:
-            row, created = await channels.upsert_channel(info.context.hub, **input.to_kwargs())
+            row, created = await channels.upsert_channel(info.context.hub, actor=info.context.actor,
+                                                         **input.to_kwargs())
         except OmnimanError as exc:
             return ChannelPayload(errors=user_errors(exc))
         return ChannelPayload(channel=Channel.from_model(row), created=created)

@@ -1,13 +1,19 @@
 """Channel: where orders come from, with its policies and status flow."""
 
 from enum import Enum
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 
 from omniman_gql import models
+from omniman_gql.errors import OmnimanError
+from omniman_gql.services import console
 
+from ..context import Info
+from ..errors import ClientError
+from ..permissions import Action, authorize
 from ..scalars import JSON
+from .console import ChannelRevision
 
 
 @strawberry.enum(description="Who prices the lines of a channel's sessions.")
@@ -33,6 +39,18 @@ class Channel:
     is_active: bool = strawberry.field(description="Inactive channels accept no new sessions.")
     config: JSON = strawberry.field(
         description="Checks, post-commit directives, order flow, terminology… (snake_case keys, as stored).")
+
+    @strawberry.field(description="Changes of its settings and config, newest first: who, when, before and after "
+                                  "(through `upsertChannel` or `omniman channels apply`). Admin only.")
+    async def history(self, info: Info, first: Annotated[int, strawberry.argument(
+            description="How many, newest first: 1 to 100.")] = 25
+                      ) -> list[ChannelRevision]:
+        authorize(info, Action.ADMIN)
+        try:
+            rows = await console.channel_history(info.context.hub, channel_code=self.code, first=first)
+        except OmnimanError as exc:
+            raise ClientError(exc.message) from None
+        return [ChannelRevision.from_model(row) for row in rows]
 
     @classmethod
     def from_model(cls, row: models.Channel) -> Self:

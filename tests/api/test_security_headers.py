@@ -17,6 +17,7 @@ from omniman_gql.infra import app as core_app
 from omniman_gql.infra.headers import STRICT_POLICY
 from omniman_gql.settings import Settings
 from schema.asgi import create_app
+from schema.console import CONTENT_SECURITY_POLICY as CONSOLE_POLICY
 from schema.kds import CONTENT_SECURITY_POLICY as KDS_POLICY
 
 FIXED = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
@@ -46,6 +47,10 @@ def directives(csp: str) -> dict[str, list[str]]:
     ("GET", "/kds/assets/kds.js", 200, KDS_POLICY),
     ("GET", "/kds/assets/kds.css", 200, KDS_POLICY),
     ("GET", "/kds/assets/nothing.js", 404, KDS_POLICY),
+    ("GET", "/console", 200, CONSOLE_POLICY),
+    ("GET", "/console/assets/app.js", 200, CONSOLE_POLICY),
+    ("GET", "/console/assets/vendor/graphql-ws.min.js", 200, CONSOLE_POLICY),
+    ("GET", "/console/assets/nothing.js", 404, CONSOLE_POLICY),
     ("GET", "/nowhere", 404, STRICT_POLICY),
     ("DELETE", "/health", 405, STRICT_POLICY),
     ("PUT", "/graphql", 405, None),
@@ -68,6 +73,26 @@ def test_the_kitchen_display_keeps_its_own_files(client: TestClient) -> None:
         assert src.startswith("/kds/assets/"), src
         assert client.get(src).status_code == 200
     assert client.get("/kds").headers["cache-control"] == "no-cache"
+
+
+def test_the_console_loads_only_its_own_modules(client: TestClient) -> None:
+    page = client.get("/console")
+    allowed = directives(assert_secured(page, CONSOLE_POLICY))
+    assert allowed["script-src"] == ["'self'"] and allowed["style-src"] == ["'self'"]
+    assert page.headers["cache-control"] == "no-cache"
+    sources = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+    assert sources and all(src.startswith("/console/assets/") for src in sources), sources
+    # every module the page imports, followed from app.js, is served from the console's own assets
+    seen, todo = set(), ["app.js"]
+    while todo:
+        name = todo.pop()
+        module = client.get(f"/console/assets/{name}")
+        assert module.status_code == 200, name
+        assert "<script" not in module.text and "http://" not in module.text and "https://" not in module.text
+        seen.add(name)
+        todo.extend(set(re.findall(r'from "\./([a-z]+\.js)"', module.text)) - seen)
+    assert {"app.js", "core.js", "queries.js", "orders.js", "order.js", "sessions.js", "directives.js", "channels.js",
+            "admin.js"} == seen
 
 
 class Sources(HTMLParser):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,9 @@ import pytest
 from omniman_gql.cli import main
 from omniman_gql.errors import OmnimanError
 from omniman_gql.runtime import Hub
-from omniman_gql.services import catalog, channels
+from omniman_gql.services import catalog, channels, console
 from omniman_gql.services.provisioning import apply_channels, parse_channel_document, seed_demo
-from omniman_gql.settings import get_settings
+from omniman_gql.settings import Settings, get_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -155,12 +156,24 @@ def test_cli_channel_apply_twice_then_a_bad_file(cli_database: str, tmp_path: Pa
     assert "error: channels[1] (broken): unknown key 'pricing'" in err and "Nothing was applied" in err, err
     assert main(["channel", "apply", "--dry-run", str(good)]) == 0
     assert "1 channel(s) are valid" in capsys.readouterr().out
+    # the channel's history has the creation alone (the unchanged, refused and dry runs wrote nothing), by the CLI
+    history = asyncio.run(_history(cli_database, "kiosk"))
+    assert [(actor, before, after["name"]) for actor, before, after in history] == [
+        (f"cli: channels apply {good}", {}, "Kiosk")]
+
+
+async def _history(database_url: str, code: str) -> list[tuple[str, dict[str, object], dict[str, object]]]:
+    hub = Hub.create(Settings(database_url=database_url, redis_url=None))
+    try:
+        return [(r.actor, r.before, r.after) for r in await console.channel_history(hub, channel_code=code)]
+    finally:
+        await hub.dispose()
 
 
 def test_cli_demo_prints_what_it_made_and_next_steps(cli_database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "channel ecommerce  created" in out and "COFFEE 5.50" in out and "CHEESECAKE 3" in out
-    assert "omniman serve" in out and "/kds" in out
+    assert "omniman serve" in out and "/kds" in out and "/console" in out
     assert main(["demo"]) == 0
     assert "channel ecommerce  unchanged" in capsys.readouterr().out

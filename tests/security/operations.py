@@ -101,6 +101,20 @@ def tab(api: Api, channel: str) -> Vars:
     return {"channel": channel, "type": "TAB", "value": value}
 
 
+def checked_session(api: Api, channel: str) -> str:
+    """An open session on a channel whose commits need a stock check (so `runChecks` has something to run)."""
+    ok(api, "mutation($c: String!) { upsertChannel(input: {code: $c, config: {required_checks_on_commit: [\"stock\"]}})"
+            " { errors { code } } }", "upsertChannel", {"c": channel})
+    return open_with_lines(api, channel)[0]
+
+
+def used_key(api: Api, channel: str) -> Vars:
+    k, _ = open_with_lines(api, channel)
+    idempotency = uuid.uuid4().hex
+    commit(api, channel, k, idempotency)
+    return {"channel": channel, "key": idempotency}
+
+
 def payload_ok(value: Any, variables: Vars) -> bool:
     return isinstance(value, dict) and value.get("errors") == []
 
@@ -163,6 +177,13 @@ QUERIES = [
        lambda api, c: {}, lambda v, vs: isinstance(v, list)),
     Op("tokens", "query { tokens { id name } }", Action.ADMIN, False,
        lambda api, c: {}, lambda v, vs: isinstance(v, list) and len(v) >= 1),
+    Op("viewer", "query { viewer { name role } }", Action.READ, False,
+       lambda api, c: {}, lambda v, vs: bool(v["name"]) and v["role"] in ("ADMIN", "STAFF", "CLIENT", "DISPLAY")),
+    Op("idempotencyKey", """query($channel: String!, $key: String!) { idempotencyKey(channelCode: $channel,
+        key: $key) { key status orderRef } }""", Action.ADMIN, False, used_key,
+       lambda v, vs: v is not None and v["key"] == vs["key"] and v["status"] == "done" and bool(v["orderRef"])),
+    Op("directiveAlerts", "query { directiveAlerts { alerting failedCount overdueCount thresholdMinutes } }",
+       Action.MANAGE_ORDER, False, lambda api, c: {}, lambda v, vs: v["thresholdMinutes"] == 5),
     Op("customer", "query($code: String!) { customer(code: $code) { code } }", Action.MANAGE_CUSTOMERS, False,
        lambda api, c: {"code": customer(api, c)}, lambda v, vs: v == {"code": vs["code"]}),
     Op("customers", "query($search: String) { customers(search: $search, first: 5) { edges { node { code } } } }",
@@ -230,6 +251,12 @@ MUTATIONS = [
        payload_ok, _input(orderRef=MISSING_REF)),
     Op("retryDirective", f"mutation($id: ID!) {{ retryDirective(id: $id) {{ directive {{ status }} {ERR} }} }}",
        Action.ADMIN, False, lambda api, c: {"id": failed_directive(api, c)}, payload_ok),
+    Op("runDirectiveNow", f"mutation($id: ID!) {{ runDirectiveNow(id: $id) {{ directive {{ status }} {ERR} }} }}",
+       Action.ADMIN, False, lambda api, c: {"id": failed_directive(api, c)}, payload_ok),
+    Op("runChecks", f"""mutation($input: SessionRefInput!) {{ runChecks(input: $input) {{ session {{ rev }}
+        {ERR} }} }}""", Action.WRITE_SESSION, True,
+       lambda api, c: {"input": {"channelCode": c, "sessionKey": checked_session(api, c)}},
+       lambda v, vs: payload_ok(v, vs) and v["session"]["rev"] == 1, _channel()),
     Op("setPrices", f"mutation($input: [PriceInput!]!) {{ setPrices(input: $input) {{ prices {{ sku }} {ERR} }} }}",
        Action.ADMIN, False, lambda api, c: {"input": [{"sku": "TEA", "unitPriceQ": 300}]}, payload_ok),
     Op("setStockLevels", f"""mutation($input: [StockLevelInput!]!) {{ setStockLevels(input: $input) {{
