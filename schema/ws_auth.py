@@ -15,6 +15,7 @@ from omniman_gql.outages import logged_outage
 
 from .accel_strawberry.websockets import DirectDeliveryHandler
 from .context import Context
+from .rate_limiting import WS_RATE_LIMITED, RateLimited, charge, error, limiter_of, message
 from .subscriptions import LegacyGraphQLWSHandler
 from .text_input import NUL_MESSAGE, contains_nul
 from .ws_slots import TOO_MANY_SOCKETS, SocketSlots, TooManySockets
@@ -59,6 +60,9 @@ class _Guard:
             return
         except TooManySockets as exc:
             await self.websocket.close(code=TOO_MANY_SOCKETS, reason=exc.reason)
+            return
+        except RateLimited as exc:
+            await self.websocket.close(code=WS_RATE_LIMITED, reason=message(exc.refusal))
             return
         except Exception as exc:
             outage = logged_outage(exc, "websocket connection_init")
@@ -166,9 +170,27 @@ class AuthGraphQLTransportWSHandler(DirectDeliveryHandler, _Guard, BaseGraphQLTr
             refusal: Any = {"id": message["id"], "type": "error", "payload": [error]}
             await self.send_message(refusal)
             return
+        if await self._rate_limited(message):
+            return
         payload = message["payload"]
         payload["query"] = shared_text(payload["query"])
         await super().handle_subscribe(message)
+
+    async def _rate_limited(self, message: SubscribeMessage) -> bool:
+        """Charge the token for the operation (a subscription is `read`); over a rate, answer the operation's `error`
+        with RATE_LIMITED and run nothing. The socket stays open."""
+        request, principal = self.context.request, self.context.principal
+        if not self.connection_acknowledged or principal is None or request is None or limiter_of(request) is None:
+            return False  # before `connection_ack` the protocol itself refuses the message
+        payload = message["payload"]
+        try:
+            await charge(request, principal, self.view.rate_classes.classes(payload["query"],
+                                                                            payload.get("operationName")))
+        except RateLimited as exc:
+            refusal: Any = {"id": message["id"], "type": "error", "payload": [error(exc.refusal)]}
+            await self.send_message(refusal)
+            return True
+        return False
 
     async def shutdown(self) -> None:
         self._stop_watching()
