@@ -94,6 +94,19 @@ class _Guard:
             slots = live.attachments["socket_slots"] = SocketSlots(self.view.settings.max_websockets_per_token)
         self._release_slot = slots.take(principal.token_id)
 
+    async def _over_rate(self, payload: Any) -> dict[str, Any] | None:
+        """Charge the token for an operation of the socket (a subscription is `read`): the RATE_LIMITED error to
+        answer it with, nothing run, when it is over a rate (the socket stays open); else None."""
+        request, principal = self.context.request, self.context.principal
+        if not self.connection_acknowledged or principal is None or request is None or limiter_of(request) is None:
+            return None  # before `connection_ack` the protocol itself refuses the message
+        try:
+            await charge(request, principal, self.view.rate_classes.classes(payload["query"],
+                                                                            payload.get("operationName")))
+        except RateLimited as exc:
+            return error(exc.refusal)
+        return None
+
     def _stop_watching(self) -> None:
         if self._unwatch is not None:
             self._unwatch()
@@ -177,20 +190,11 @@ class AuthGraphQLTransportWSHandler(DirectDeliveryHandler, _Guard, BaseGraphQLTr
         await super().handle_subscribe(message)
 
     async def _rate_limited(self, message: SubscribeMessage) -> bool:
-        """Charge the token for the operation (a subscription is `read`); over a rate, answer the operation's `error`
-        with RATE_LIMITED and run nothing. The socket stays open."""
-        request, principal = self.context.request, self.context.principal
-        if not self.connection_acknowledged or principal is None or request is None or limiter_of(request) is None:
-            return False  # before `connection_ack` the protocol itself refuses the message
-        payload = message["payload"]
-        try:
-            await charge(request, principal, self.view.rate_classes.classes(payload["query"],
-                                                                            payload.get("operationName")))
-        except RateLimited as exc:
-            refusal: Any = {"id": message["id"], "type": "error", "payload": [error(exc.refusal)]}
+        refused = await self._over_rate(message["payload"])
+        if refused is not None:
+            refusal: Any = {"id": message["id"], "type": "error", "payload": [refused]}
             await self.send_message(refusal)
-            return True
-        return False
+        return refused is not None
 
     async def shutdown(self) -> None:
         self._stop_watching()
@@ -215,6 +219,13 @@ class AuthLegacyGraphQLWSHandler(_Guard, LegacyGraphQLWSHandler):
         if not self.connection_acknowledged:
             self._take_slot(message)
         await super().send_message(message)
+
+    async def handle_start(self, message: Any) -> None:
+        refused = await self._over_rate(message["payload"])
+        if refused is not None:
+            await self.send_message({"type": "error", "id": message["id"], "payload": refused})
+            return
+        await super().handle_start(message)
 
     async def handle(self) -> None:
         try:

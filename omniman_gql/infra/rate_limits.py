@@ -54,7 +54,8 @@ class RateLimiter:
         if not settings.redis_url:
             return cls(settings, MemoryStorage())
         pool = ConnectionPool.from_url(settings.redis_url)  # ours, so that `close` can let go of it
-        storage = RedisStorage(f"async+{settings.redis_url}", implementation="redispy", connection_pool=pool,
+        storage = RedisStorage(f"async+{settings.redis_url}", implementation="redispy",
+                               connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py's client
                                key_prefix=f"{settings.broker_namespace}:ratelimit")
         return cls(settings, storage, pool)
 

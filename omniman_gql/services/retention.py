@@ -91,7 +91,7 @@ async def abandon_idle_sessions(hub: Hub, *, now: dt.datetime | None = None, bat
                            col(Session.updated_at) < cutoff, col(Session.id) > after)
                     .order_by(col(Session.id)).limit(batch))).all()
             for session_id, key in idle:
-                after = session_id
+                after = session_id or after  # (a listed row always has an id)
                 if await _abandon_if_idle(hub, code, key, cutoff):
                     abandoned.append((code, key))
             if len(idle) < batch:

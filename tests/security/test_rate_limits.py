@@ -184,3 +184,39 @@ def test_rate_limit_read_refuses_a_subscription_with_an_error_message(database_u
             message = ws.receive_json()
             assert message["type"] == "error" and message["id"] == "1", message
             assert message["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+def test_rate_limit_modify_counts_modifies_not_other_mutations(database_url: str) -> None:
+    settings = Settings(database_url=database_url, redis_url=None, rate_limit_modify="1/minute")
+    with TestClient(create_app(settings, run_directives=False)) as client:
+        client.headers.update(bearer(create_token(client)))
+        api = Api(client)
+        channel = make_channel(api)
+        key, _ = open_with_lines(api, channel)  # openSession is not limited; this modify spends the budget
+        ops = {"input": {"channelCode": channel, "sessionKey": key,
+                         "ops": [{"addLine": {"sku": "TEA", "qty": "1", "unitPriceQ": 300}}]}}
+        refused = api("mutation($input: ModifySessionInput!) { modifySession(input: $input) { session { rev } } }",
+                      ops, expect_status=429)
+        _rate_limited(refused, "modify")
+        open_with_lines(api, channel, lines=[])  # other mutations still served
+        rev = api.data("query($c: String!, $k: String!) { session(channelCode: $c, sessionKey: $k) { rev } }",
+                       {"c": channel, "k": key})["session"]["rev"]
+        assert rev == 1  # the refused modify changed nothing
+
+
+def test_rate_limit_read_refuses_a_legacy_graphql_ws_start(database_url: str) -> None:
+    settings = Settings(database_url=database_url, redis_url=None, rate_limit_read="1/minute",
+                        legacy_graphql_ws=True)
+    with TestClient(create_app(settings, run_directives=False)) as client:
+        token = create_token(client)
+        with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
+            ws.send_json({"type": "connection_init", "payload": init_payload(token)})
+            assert ws.receive_json()["type"] == "connection_ack"
+            query = "subscription { orderEvents(channelCodes: [\"pos\"]) { cursor } }"
+            ws.send_json({"id": "1", "type": "start", "payload": {"query": query}})  # spends the budget
+            ws.send_json({"id": "2", "type": "start", "payload": {"query": query}})
+            message = ws.receive_json()
+            while message.get("type") == "ka":
+                message = ws.receive_json()
+            assert message["type"] == "error" and message["id"] == "2", message
+            assert message["payload"]["extensions"]["code"] == "RATE_LIMITED"
