@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -220,3 +221,38 @@ def test_rate_limit_read_refuses_a_legacy_graphql_ws_start(database_url: str) ->
                 message = ws.receive_json()
             assert message["type"] == "error" and message["id"] == "2", message
             assert message["payload"]["extensions"]["code"] == "RATE_LIMITED"
+
+
+@pytest.mark.redis
+def test_rate_limit_concurrent_commits_on_two_processes_commit_exactly_the_budget(database_url: str, redis_url: str,
+                                                                                 namespace: str) -> None:
+    settings = Settings(database_url=database_url, redis_url=redis_url, broker_namespace=namespace,
+                        rate_limit_commit="4/minute")
+    headers = bearer(create_token_in(settings))
+    with serving(create_app(settings, run_directives=False)) as a, \
+            serving(create_app(settings, run_directives=False)) as b, httpx.Client(timeout=20) as http:
+        def post(base: str, query: str, variables: dict[str, Any]) -> httpx.Response:
+            return http.post(f"{base}/graphql", json={"query": query, "variables": variables}, headers=headers)
+
+        channel = f"pos-{uuid.uuid4().hex[:6]}"
+        post(a, "mutation($c: String!) { upsertChannel(input: {code: $c}) { errors { code } } }", {"c": channel})
+        keys = [f"S-{n}" for n in range(10)]
+        for key in keys:
+            post(a, "mutation($i: OpenSessionInput!) { openSession(input: $i) { errors { code } } }",
+                 {"i": {"channelCode": channel, "sessionKey": key}})
+            post(a, "mutation($i: ModifySessionInput!) { modifySession(input: $i) { errors { code } } }",
+                 {"i": {"channelCode": channel, "sessionKey": key,
+                        "ops": [{"addLine": {"sku": "A", "qty": "1", "unitPriceQ": 100}}]}})
+
+        # When ten commits race, five through each process
+        def commit_on(n: int) -> int:
+            return post((a, b)[n % 2], COMMIT_SESSION, {"input": {"channelCode": channel, "sessionKey": keys[n],
+                                                                  "idempotencyKey": f"K-{n}"}}).status_code
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            statuses = sorted(pool.map(commit_on, range(10)))
+
+        # Then exactly the budget of four went through, and the six refused made no order
+        assert statuses == [200] * 4 + [429] * 6
+        listed = post(b, ORDERS_COUNT, {"channel": channel}).json()
+        assert len(listed["data"]["orders"]["edges"]) == 4
