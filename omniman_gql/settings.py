@@ -148,13 +148,16 @@ class Settings(BaseSettings):
         "uvicorn trusts the proxy (`--forwarded-allow-ips`).")
     # retention (concepts.md §17): the sweeper and `omniman purge` delete what is older than these
     idempotency_key_ttl: dt.timedelta = Field(
-        dt.timedelta(hours=72), description="Idempotency keys older than this are purged (seconds, or ISO 8601 "
+        dt.timedelta(hours=72), gt=dt.timedelta(0),
+        description="Idempotency keys older than this are purged (seconds, or ISO 8601 "
         "such as `PT72H`); a replay after that still answers the same order, from its committed session.")
     directive_retention: dt.timedelta = Field(
-        dt.timedelta(days=30), description="`done` directives older than this are purged (seconds, or ISO 8601 "
+        dt.timedelta(days=30), gt=dt.timedelta(0),
+        description="`done` directives older than this are purged (seconds, or ISO 8601 "
         "such as `P30D`); `failed` ones are kept.")
     session_retention: dt.timedelta = Field(
-        dt.timedelta(days=30), description="Abandoned sessions older than this are purged (seconds, or ISO 8601).")
+        dt.timedelta(days=30), gt=dt.timedelta(0),
+        description="Abandoned sessions older than this are purged (seconds, or ISO 8601).")
     retention_batch: int = Field(
         1000, ge=1, le=100_000, description="Rows deleted per transaction by a purge, so no purge holds locks long.")
     retention_interval_s: float = Field(
