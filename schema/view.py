@@ -123,8 +123,9 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         return await (tokens.authenticate(secret) if tokens is not None else authenticate(hub, secret))
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """`connection_init`: its payload's `Authorization` (key in any case) must hold a live token (else 4401);
-        a role that may not read at all is refused with 4403."""
+        """`connection_init`: its payload's `Authorization` (key in any case) must hold a live token (else 4401,
+        counted against the address's bad-token rate); a role that may not read at all is refused with 4403; an
+        address over its bad-token rate is closed with 4429 whatever token it sends."""
         websocket = context.request
         await check_address(websocket)
         header = connection_token(context.connection_params)
