@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from functools import lru_cache
 from typing import Annotated
 
@@ -21,6 +23,9 @@ def async_database_url(url: str) -> str:
     if base == "sqlite":
         return f"sqlite+aiosqlite://{rest}"
     raise ValueError(f"unsupported database {base!r}: use postgresql:// or sqlite:///")
+
+
+RATE = re.compile(r"^[1-9][0-9]{0,8}/(second|minute|hour)$")
 
 
 class Settings(BaseSettings):
@@ -133,6 +138,54 @@ class Settings(BaseSettings):
                                      "before it is closed (it resumes with its last cursor).")
     subscription_poll_s: float = Field(5.0, gt=0, le=300, description="How often live feeds re-read the database, "
                                        "in case a pub/sub message was lost.")
+
+    # rate limits (concepts.md §17): per API token and operation class, and failed authentications per client address
+    rate_limits: bool = Field(
+        True, description="Refuse requests over the rates below (`RATE_LIMITED`, HTTP 429 with `Retry-After`); the "
+        "counts are shared by every web process through Redis when `redis_url` is set, kept per process otherwise.")
+    rate_limit_modify: str = Field(
+        "1200/minute", description="Per token: `modifySession` and `resolveIssue` mutations, as `N/second`, "
+        "`N/minute` or `N/hour` (fixed windows).")
+    rate_limit_commit: str = Field(
+        "600/minute", description="Per token: `commitSession` and `importOrder` mutations (`N/second|minute|hour`).")
+    rate_limit_read: str = Field(
+        "6000/minute", description="Per token: queries, and subscriptions started (`N/second|minute|hour`).")
+    rate_limit_auth_failures: str = Field(
+        "50/minute", description="Per client address: requests and websocket `connection_init`s with an unknown or "
+        "revoked token (`N/second|minute|hour`); over it, every request from the address is refused, even one "
+        "with a good token, until the window ends. The address is the TCP peer, or `X-Forwarded-For` when "
+        "uvicorn trusts the proxy (`--forwarded-allow-ips`).")
+    # retention (concepts.md §17): the sweeper and `omniman purge` delete what is older than these
+    idempotency_key_ttl: dt.timedelta = Field(
+        dt.timedelta(hours=72), gt=dt.timedelta(0),
+        description="Idempotency keys older than this are purged (seconds, or ISO 8601 "
+        "such as `PT72H`); a replay after that still answers the same order, from its committed session.")
+    directive_retention: dt.timedelta = Field(
+        dt.timedelta(days=30), gt=dt.timedelta(0),
+        description="`done` directives older than this are purged (seconds, or ISO 8601 "
+        "such as `P30D`); `failed` ones are kept.")
+    session_retention: dt.timedelta = Field(
+        dt.timedelta(days=30), gt=dt.timedelta(0),
+        description="Abandoned sessions older than this are purged (seconds, or ISO 8601).")
+    retention_batch: int = Field(
+        1000, ge=1, le=100_000, description="Rows deleted per transaction by a purge, so no purge holds locks long.")
+    retention_interval_s: float = Field(
+        60.0, gt=0, description="How often the sweeper purges past retention and abandons idle sessions.")
+
+    @field_validator("rate_limit_modify", "rate_limit_commit", "rate_limit_read", "rate_limit_auth_failures")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        if not RATE.match(value.strip()):
+            raise ValueError(f"a rate is `N/second`, `N/minute` or `N/hour` with N ≥ 1, not {value!r}")
+        return value.strip()
+
+    @field_validator("idempotency_key_ttl", "directive_retention", "session_retention", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # An environment variable is a string: plain digits are seconds (pydantic reads them as a clock time).
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
 
     @model_validator(mode="after")
     def _check_heartbeat(self) -> Settings:

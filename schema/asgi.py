@@ -6,6 +6,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from omniman_gql.infra import app as core_app
 from omniman_gql.infra.log_redaction import redact_access_log
+from omniman_gql.infra.rate_limits import rate_limiting
 from omniman_gql.live.stream import live_stream
 from omniman_gql.runtime import Hub
 from omniman_gql.settings import Settings, get_settings
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
         if not settings.redis_url:  # last: the worker publishes through the publisher the parts before it set up
             options["extra_lifespans"] = [*options.get("extra_lifespans", ()), embedded_runtime]  # type: ignore[misc]
     # The live stream goes first: its pub/sub becomes the Hub's publisher before any worker starts publishing.
-    lifespans = [live_stream, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
+    lifespans = [live_stream, rate_limiting, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
     if settings.accelerate:  # innermost of ours: sees a websocket's `send` as the server made it (RawFrames)
         options["middleware"] = [*options.get("middleware", ()), Middleware(KeepTransportSend)]  # type: ignore[misc]
     # The pages' own policies (GraphiQL's CDN and inline scripts, the display's own files); the rest: the strict one.

@@ -29,6 +29,15 @@ from .context import BAD_TOKEN, NO_TOKEN, Context
 from .errors import ClientError
 from .fanout import MessageEncoder
 from .graphiql import graphiql_page
+from .rate_classes import RateClasses
+from .rate_limiting import (
+    RateLimited,
+    charge,
+    check_address,
+    failed_authentication,
+    limiter_of,
+    too_many_requests,
+)
 from .text_input import NUL_MESSAGE, contains_nul
 from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, TokenRejected, connection_token
 
@@ -56,6 +65,7 @@ class OmnimanGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.settings = settings
+        self.rate_classes = RateClasses(max_tokens=settings.max_query_tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # HTTP bodies are bounded by the app's middleware; websocket messages here
@@ -68,6 +78,8 @@ class OmnimanGraphQL(GraphQL[Context, None]):
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        except RateLimited as exc:
+            response = too_many_requests(exc.refusal)
         except Exception as exc:
             outage = logged_outage(exc, "http")
             if outage is None:
@@ -95,9 +107,12 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         hub: Hub = request.state.hub
         if isinstance(request, WebSocket):  # the token comes with `connection_init` (see `on_ws_connect`)
             return Context.create(hub, request=request, response=response)
+        await check_address(request)  # an address over its bad-token rate is refused, whatever token it sends now
         problem = BAD_TOKEN if "authorization" in request.headers else NO_TOKEN
-        return Context.create(hub, principal=await self.principal_for(request, hub), auth_problem=problem,
-                              request=request, response=response)
+        principal = await self.principal_for(request, hub)
+        if principal is None and problem == BAD_TOKEN:
+            await failed_authentication(request)
+        return Context.create(hub, principal=principal, auth_problem=problem, request=request, response=response)
 
     async def principal_for(self, request: Request | WebSocket, hub: Hub) -> Principal | None:
         """Who is calling over HTTP: the live token of `Authorization: Bearer …`, else None (UNAUTHENTICATED)."""
@@ -108,14 +123,18 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         return await (tokens.authenticate(secret) if tokens is not None else authenticate(hub, secret))
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """`connection_init`: its payload's `Authorization` (key in any case) must hold a live token (else 4401);
-        a role that may not read at all is refused with 4403."""
+        """`connection_init`: its payload's `Authorization` (key in any case) must hold a live token (else 4401,
+        counted against the address's bad-token rate); a role that may not read at all is refused with 4403; an
+        address over its bad-token rate is closed with 4429 whatever token it sends."""
+        websocket = context.request
+        await check_address(websocket)
         header = connection_token(context.connection_params)
         if header is None:
             raise TokenRejected("No API token: send {\"Authorization\": \"Bearer <token>\"} in connection_init.")
         secret = bearer_secret(header)
         principal = await authenticate(context.hub, secret) if secret else None
         if principal is None:
+            await failed_authentication(websocket)
             raise TokenRejected(BAD_TOKEN)
         if not principal.can(Action.READ):
             raise ConnectionRejectionError()
@@ -146,6 +165,9 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         here, and GraphiQL's page is served before it)."""
         if context.principal is None:
             return unauthenticated(self.settings, context.auth_problem)
+        if limiter_of(request) is not None:  # over a rate: refused before the document is validated or run
+            await charge(request, context.principal,
+                         self.rate_classes.classes(request_data.query, request_data.operation_name))
         allowed = HTTP_OPERATIONS.get(request_adapter.method, set())
         if not isinstance(request_data, NulFreeRequestData) and contains_nul(request_data.variables):
             raise HTTPException(400, NUL_MESSAGE)

@@ -15,6 +15,7 @@ from omniman_gql.outages import logged_outage
 
 from .accel_strawberry.websockets import DirectDeliveryHandler
 from .context import Context
+from .rate_limiting import WS_RATE_LIMITED, RateLimited, charge, error, limiter_of, message
 from .subscriptions import LegacyGraphQLWSHandler
 from .text_input import NUL_MESSAGE, contains_nul
 from .ws_slots import TOO_MANY_SOCKETS, SocketSlots, TooManySockets
@@ -60,6 +61,9 @@ class _Guard:
         except TooManySockets as exc:
             await self.websocket.close(code=TOO_MANY_SOCKETS, reason=exc.reason)
             return
+        except RateLimited as exc:
+            await self.websocket.close(code=WS_RATE_LIMITED, reason=message(exc.refusal))
+            return
         except Exception as exc:
             outage = logged_outage(exc, "websocket connection_init")
             if outage is None:
@@ -89,6 +93,19 @@ class _Guard:
         if slots is None:
             slots = live.attachments["socket_slots"] = SocketSlots(self.view.settings.max_websockets_per_token)
         self._release_slot = slots.take(principal.token_id)
+
+    async def _over_rate(self, payload: Any) -> dict[str, Any] | None:
+        """Charge the token for an operation of the socket (a subscription is `read`): the RATE_LIMITED error to
+        answer it with, nothing run, when it is over a rate (the socket stays open); else None."""
+        request, principal = self.context.request, self.context.principal
+        if not self.connection_acknowledged or principal is None or request is None or limiter_of(request) is None:
+            return None  # before `connection_ack` the protocol itself refuses the message
+        try:
+            await charge(request, principal, self.view.rate_classes.classes(payload["query"],
+                                                                            payload.get("operationName")))
+        except RateLimited as exc:
+            return error(exc.refusal)
+        return None
 
     def _stop_watching(self) -> None:
         if self._unwatch is not None:
@@ -166,9 +183,18 @@ class AuthGraphQLTransportWSHandler(DirectDeliveryHandler, _Guard, BaseGraphQLTr
             refusal: Any = {"id": message["id"], "type": "error", "payload": [error]}
             await self.send_message(refusal)
             return
+        if await self._rate_limited(message):
+            return
         payload = message["payload"]
         payload["query"] = shared_text(payload["query"])
         await super().handle_subscribe(message)
+
+    async def _rate_limited(self, message: SubscribeMessage) -> bool:
+        refused = await self._over_rate(message["payload"])
+        if refused is not None:
+            refusal: Any = {"id": message["id"], "type": "error", "payload": [refused]}
+            await self.send_message(refusal)
+        return refused is not None
 
     async def shutdown(self) -> None:
         self._stop_watching()
@@ -193,6 +219,13 @@ class AuthLegacyGraphQLWSHandler(_Guard, LegacyGraphQLWSHandler):
         if not self.connection_acknowledged:
             self._take_slot(message)
         await super().send_message(message)
+
+    async def handle_start(self, message: Any) -> None:
+        refused = await self._over_rate(message["payload"])
+        if refused is not None:
+            await self.send_message({"type": "error", "id": message["id"], "payload": refused})
+            return
+        await super().handle_start(message)
 
     async def handle(self) -> None:
         try:

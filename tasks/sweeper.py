@@ -1,6 +1,7 @@
 """The safety net: re-send due `queued` directives (a lost broker message), release expired holds, and take over
 `running` directives whose lease expired (the workers' heartbeats do that too, so a dead worker is recovered without
-a sweeper; see tasks/leases.py).
+a sweeper; see tasks/leases.py); every `retention_interval_s`, purge what is past its retention and abandon idle
+sessions.
 
 Run it as its own process with `python -m tasks.sweeper` (or `omniman sweeper`); the embedded default runs the loop
 inside the web process. Several sweepers at once are harmless: claiming is a conditional update."""
@@ -14,10 +15,11 @@ import signal
 from dataclasses import dataclass, field
 
 from omniman_gql.handlers.stock import release_expired_holds
+from omniman_gql.infra import observability
 from omniman_gql.outages import logged_outage
 from omniman_gql.protocols import DirectiveDispatcher
 from omniman_gql.runtime import Hub
-from omniman_gql.services import directives
+from omniman_gql.services import directives, retention
 from omniman_gql.settings import get_settings
 
 log = logging.getLogger("omniman.sweeper")
@@ -47,13 +49,37 @@ async def sweep_once(hub: Hub, dispatcher: DirectiveDispatcher | None = None) ->
     return report
 
 
+@dataclass(frozen=True)
+class RetentionReport:
+    purged: dict[str, int]  # rows deleted per kind (retention.KINDS)
+    idle_abandoned: list[tuple[str, str]]  # (channel, session key) of the idle sessions abandoned
+
+
+async def retain_once(hub: Hub, now: dt.datetime | None = None) -> RetentionReport:
+    """One retention pass: idle sessions abandoned first (their holds released), then the purge, counted in the
+    metrics of this process."""
+    idle = await retention.abandon_idle_sessions(hub, now=now)
+    purged = await retention.purge(hub, now=now)
+    observability.rows_purged(purged)
+    if idle or any(purged.values()):
+        log.info("retention: %d idle session(s) abandoned; purged %s", len(idle),
+                 ", ".join(f"{kind} {count}" for kind, count in purged.items()))
+    return RetentionReport(purged=purged, idle_abandoned=idle)
+
+
 async def run_sweeper(hub: Hub, *, stop: asyncio.Event | None = None) -> None:
-    """Sweep every `sweeper_interval_s` until `stop` is set (or the task is cancelled); a failed pass is logged and
-    the loop goes on (the database or the broker may be back next time)."""
+    """Sweep every `sweeper_interval_s`, and run retention every `retention_interval_s`, until `stop` is set (or
+    the task is cancelled); a failed pass is logged and the loop goes on (the database or the broker may be back
+    next time)."""
     stop = stop or asyncio.Event()
+    retained_at: float | None = None
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
         try:
             await sweep_once(hub)
+            if retained_at is None or loop.time() - retained_at >= hub.settings.retention_interval_s:
+                retained_at = loop.time()
+                await retain_once(hub)
         except Exception as exc:
             if not logged_outage(exc, "sweeper"):
                 log.exception("sweep failed; trying again in %ss", hub.settings.sweeper_interval_s)

@@ -1,4 +1,4 @@
-"""Operator commands of `omniman`: `demo`, `channel apply FILE`, `directives list|retry`, `settings-doc`.
+"""Operator commands of `omniman`: `demo`, `channel apply FILE`, `directives list|retry`, `purge`, `settings-doc`.
 
 Registered in `omniman_gql.cli.COMMANDS`; each runs one short asyncio program on a Hub of its own (the database
 named by the settings) and prints what it did. Expected failures print `error: …` lines on stderr and exit with
@@ -241,4 +241,32 @@ def cmd_settings_doc(args: argparse.Namespace) -> int:
     return 0
 
 
-OPS_COMMANDS = [add_demo, add_channel, add_directives, add_settings_doc]
+# ---------------------------------------------------------------------------------------------------------------------
+# purge
+
+
+def add_purge(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "purge", help="delete what is past its retention (keys, done directives, abandoned sessions)",
+        description="Delete idempotency keys older than OMNIMAN_IDEMPOTENCY_KEY_TTL, `done` directives older than "
+                    "OMNIMAN_DIRECTIVE_RETENTION and abandoned sessions older than OMNIMAN_SESSION_RETENTION "
+                    "(`failed` directives are kept), OMNIMAN_RETENTION_BATCH rows per transaction; prints the count "
+                    "per kind. The sweeper does the same every OMNIMAN_RETENTION_INTERVAL_S.")
+    parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted; delete nothing")
+    parser.set_defaults(func=cmd_purge)
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from ..services.retention import purge
+
+    settings = get_settings()
+    counts = _run(settings, lambda hub: purge(hub, dry_run=args.dry_run))
+    verb = "would remove" if args.dry_run else "removed"
+    for kind, count in counts.items():
+        print(f"{kind:<17} {verb} {count}")
+    if args.dry_run:
+        print("Nothing was deleted (--dry-run).")
+    return 0
+
+
+OPS_COMMANDS = [add_demo, add_channel, add_directives, add_purge, add_settings_doc]

@@ -13,7 +13,9 @@ from .validation import PRICE_OVERRIDE_POLICIES
 KNOWN_KEYS = (
     "required_checks_on_commit", "checks", "post_commit_directives", "order_flow", "on_status",
     "terminology", "icon", "notifications", "price_override", "restock_on_cancel", "ticket", "business_day",
+    "session_idle_ttl_minutes",
 )
+MAX_IDLE_TTL_MINUTES = 366 * 24 * 60  # a year: longer is "never", which is leaving the key out
 POLICIES = {"pricing_policy": ("internal", "external"), "edit_policy": ("open", "locked")}
 
 
@@ -94,6 +96,12 @@ def _check_bool(key: str) -> Callable[[Any], None]:
     return check
 
 
+def _check_idle_ttl(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_IDLE_TTL_MINUTES:
+        raise _fail("session_idle_ttl_minutes", f"must be a whole number of minutes from 1 to {MAX_IDLE_TTL_MINUTES} "
+                    "(leave the key out for sessions that never expire)")
+
+
 _CHECKERS: dict[str, Callable[[Any], None]] = {
     "required_checks_on_commit": lambda v: _string_list("required_checks_on_commit", v),
     "checks": _check_checks,
@@ -107,6 +115,7 @@ _CHECKERS: dict[str, Callable[[Any], None]] = {
     "restock_on_cancel": _check_bool("restock_on_cancel"),
     "ticket": check_ticket,
     "business_day": check_business_day,
+    "session_idle_ttl_minutes": _check_idle_ttl,
 }
 
 

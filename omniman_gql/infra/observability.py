@@ -62,6 +62,12 @@ DIRECTIVE_BACKLOG = Gauge(
     "omniman_directives", "Directives not yet done, by status (read from the database at scrape time: cluster-wide).",
     ["status"], registry=REGISTRY)
 BACKLOG_STATUSES = ("queued", "running", "failed")
+RATE_LIMITED = Counter(
+    "omniman_rate_limited", "Requests refused with RATE_LIMITED, by the limit they were over (modify, commit, read, "
+    "auth_failures).", ["limit"], registry=REGISTRY)
+PURGED_ROWS = Counter(
+    "omniman_purged_rows", "Rows deleted past their retention, by kind (idempotency_keys, directives, sessions), "
+    "by the sweeper and `omniman purge` run in this process.", ["kind"], registry=REGISTRY)
 
 MAX_REQUEST_ID = 64
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -174,6 +180,18 @@ def operation_finished(settings: Settings, report: OperationReport) -> None:
             "transport": report.transport, "operation": report.operation, "operation_name": report.operation_name,
             "operation_type": report.operation_type, "actor": report.actor, "outcome": report.outcome,
             "error_codes": list(report.error_codes), "duration_ms": round(report.duration_s * 1000, 2)})
+
+
+def request_refused(limit: str) -> None:
+    """A request (or websocket `connection_init` or `subscribe`) refused by a rate limit."""
+    _child(RATE_LIMITED, limit).inc()
+
+
+def rows_purged(counts: dict[str, int]) -> None:
+    """Rows a purge deleted, per kind."""
+    for kind, count in counts.items():
+        if count:
+            _child(PURGED_ROWS, kind).inc(count)
 
 
 def subscription_started(name: str) -> None:

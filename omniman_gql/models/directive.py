@@ -14,6 +14,7 @@ class Directive(SQLModel, table=True):
     __table_args__ = (
         Index("ix_directives_status_available", "status", "available_at"),
         Index("ix_directives_order_ref", "order_ref"),
+        Index("ix_directives_status_updated", "status", "updated_at"),  # the purge of old `done` directives
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))

@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Column, String, UniqueConstraint
+from sqlalchemy import Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ._base import JsonDoc, UtcDateTime, utcnow
@@ -11,7 +11,10 @@ from ._base import JsonDoc, UtcDateTime, utcnow
 
 class IdempotencyKey(SQLModel, table=True):
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_keys_scope_key"),)
+    __table_args__ = (
+        UniqueConstraint("scope", "key", name="uq_idempotency_keys_scope_key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),  # the purge of keys past their TTL
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     scope: str = Field(sa_column=Column(String(100), nullable=False))

@@ -3,7 +3,7 @@
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ._base import JsonDoc, UtcDateTime, utcnow
@@ -16,6 +16,7 @@ class Session(SQLModel, table=True):
         # `open_handle` is "<type>:<ref>" while the session is open and NULL afterwards; NULLs never collide, so this
         # keeps at most one OPEN session per handle on both databases without a partial index.
         UniqueConstraint("channel_code", "open_handle", name="uq_sessions_channel_open_handle"),
+        Index("ix_sessions_state_updated", "state", "updated_at"),  # idle open sessions, old abandoned ones
     )
 
     id: int | None = Field(default=None, primary_key=True)

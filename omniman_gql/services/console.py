@@ -19,8 +19,6 @@ from ..runtime import Hub
 from .common import ensure_session_open, get_channel, lock_session
 from .outbox import enqueue_many
 
-# The spec's retention (§17: idempotency keys are kept 72 h); the sweeper deletes them after that.
-IDEMPOTENCY_KEY_TTL = dt.timedelta(hours=72)
 MAX_HISTORY = 100
 RUNNABLE = ("queued", "failed")
 _DIRECTIVE_ID = cast("Mapped[int]", col(Directive.id))
@@ -110,7 +108,7 @@ async def idempotency_key_info(hub: Hub, *, channel_code: str, key: str) -> KeyI
         return None
     ref = (row.result or {}).get("order_ref")
     return KeyInfo(key=row.key, status=row.status, order_ref=str(ref) if ref else None, session_key=row.session_key,
-                   created_at=row.created_at, expires_at=row.created_at + IDEMPOTENCY_KEY_TTL)
+                   created_at=row.created_at, expires_at=row.created_at + hub.settings.idempotency_key_ttl)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from .modify import modify_session, run_modifiers_and_validators
 from .outbox import enqueue_many
 from .refs import end_session_refs
 
-__all__ = ["abandon_session", "check_handle", "check_session_data", "modify_session", "open_session",
+__all__ = ["abandon_locked", "abandon_session", "check_handle", "check_session_data", "modify_session", "open_session",
            "run_modifiers_and_validators", "write_back_check"]
 
 MAX_HANDLE_TYPE = 64  # the width of sessions.handle_type
@@ -156,16 +156,24 @@ async def abandon_session(hub: Hub, *, channel_code: str, session_key: str, acto
     async with hub.transaction() as uow:
         session, channel = await lock_session(uow.db, channel_code, session_key)
         ensure_session_open(session)
-        session.state = "abandoned"
-        session.open_handle = None
-        session.updated_at = utcnow()
-        await uow.db.flush()
-        await end_session_refs(uow, channel_code=channel_code, session_key=session_key, now=session.updated_at)
-        if "stock" in (channel.config.get("required_checks_on_commit") or []):
-            # Holds would expire anyway; releasing now gives the stock back at once.
-            await enqueue_many(uow, [("stock.release", {"channel_code": channel_code, "session_key": session_key})])
-        announce_session(uow, session)
+        await abandon_locked(uow, session, channel)
     return session
+
+
+async def abandon_locked(uow: Any, session: Session, channel: Any) -> None:
+    """Abandon an open session already locked in `uow`: its handle is free, its holds released (a `stock.release`
+    directive when the channel holds stock), and the change announced on `sessionChanged`."""
+    session.state = "abandoned"
+    session.open_handle = None
+    session.updated_at = utcnow()
+    await uow.db.flush()
+    await end_session_refs(uow, channel_code=session.channel_code, session_key=session.session_key,
+                           now=session.updated_at)
+    if "stock" in (channel.config.get("required_checks_on_commit") or []):
+        # Holds would expire anyway; releasing now gives the stock back at once.
+        await enqueue_many(uow, [("stock.release", {"channel_code": session.channel_code,
+                                                    "session_key": session.session_key})])
+    announce_session(uow, session)
 
 
 def _normalize_issues(source: str, rev: int, issues: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -22,7 +22,8 @@ class ChannelInput:
         default=None, description="A JSON merge patch (RFC 7396) of the stored config: keys given replace those "
                                   "keys, `null` removes one, keys not given stay. Known keys only: "
                                   "required_checks_on_commit, checks, post_commit_directives, order_flow, on_status, "
-                                  "terminology, icon, notifications, price_override, restock_on_cancel.")
+                                  "terminology, icon, notifications, price_override, restock_on_cancel, "
+                                  "session_idle_ttl_minutes.")
 
     def to_kwargs(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name,

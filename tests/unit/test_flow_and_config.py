@@ -38,6 +38,7 @@ def test_known_config_keys_are_accepted() -> None:
         "post_commit_directives": ["stock.commit"], "order_flow": {"initial_status": "new"},
         "on_status": {"confirmed": ["notification.send"]}, "terminology": {"session": "tab"}, "icon": "cup",
         "notifications": {"webhook": "http://127.0.0.1/x"}, "price_override": "anyone", "restock_on_cancel": False,
+        "session_idle_ttl_minutes": 30,
     }
     assert validate_channel_config(config) == config
     assert set(config) == set(KNOWN_KEYS)
