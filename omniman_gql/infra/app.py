@@ -130,8 +130,12 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        accept = dict(scope.get("headers") or ()).get(b"accept", b"").lower()
+        media = ("application/graphql-response+json; charset=utf-8" if b"application/graphql-response+json" in accept
+                 else "application/json")  # GraphQL over HTTP: the media type the client asked for
         response = JSONResponse({"errors": [{"message": f"Request body is larger than {self.max_bytes} bytes.",
-                                             "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}, status_code=413)
+                                             "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}, status_code=413,
+                                headers={"cache-control": "no-store"}, media_type=media)
         await response(scope, receive, send)
 
 
