@@ -48,11 +48,13 @@ window.run = async (api, token) => {
   await subscribed;
   try {
     const session = {channelCode: "web", sessionKey: "S-" + Math.random().toString(36).slice(2)};
-    await gql(api, token, "mutation($i: OpenSessionInput!) { openSession(input: $i) { errors { code } } }", {i: session});
+    await gql(api, token, "mutation($i: OpenSessionInput!) { openSession(input: $i) { errors { code } } }",
+              {i: session});
     await gql(api, token, "mutation($i: ModifySessionInput!) { modifySession(input: $i) { errors { code } } }",
               {i: {...session, ops: [{addLine: {sku: "COFFEE", qty: "1", unitPriceQ: 500}}]}});
     const done = await gql(api, token, "mutation($i: CommitSessionInput!) { commitSession(input: $i) { " +
-                           "result { orderRef } errors { code } } }", {i: {...session, idempotencyKey: session.sessionKey}});
+                           "result { orderRef } errors { code } } }",
+                           {i: {...session, idempotencyKey: session.sessionKey}});
     out.fetch = done.data.commitSession.result.orderRef;
   } catch (error) { out.fetch = "refused: " + error; }
   return true;
@@ -64,7 +66,7 @@ window.run = async (api, token) => {
 def page_server() -> Iterator[str]:
     """The shop's page, served from an origin of its own (another port)."""
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        def do_GET(self) -> None:  # the standard library's name
             body = PAGE.encode()
             self.send_response(200)
             self.send_header("content-type", "text/html; charset=utf-8")
