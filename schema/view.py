@@ -205,7 +205,7 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         return MessageEncoder()
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(graphiql_page(self.graphql_ide_html))
+        return HTMLResponse(graphiql_page(self.graphql_ide_html), headers={"cache-control": "no-cache"})
 
 
 def unauthenticated(settings: Settings, problem: str) -> ExecutionResult:
