@@ -135,3 +135,17 @@ def test_directive_mutations_take_the_global_id_and_the_bare_number(api: Api) ->
     assert again["id"] == directive["id"] and again["status"] == "QUEUED"
     order_id = api.data(ORDER_IDS, {"ref": ref})["order"]["id"]  # another type's id names no directive
     assert api(RETRY_DIRECTIVE, {"id": order_id})["data"]["retryDirective"]["errors"][0]["code"] == "not_found"
+
+
+def test_revoke_token_takes_its_global_id(api: Api, client: TestClient) -> None:
+    doomed = create_token(client, "staff", name=f"kds-{uuid.uuid4().hex[:4]}")
+    listed = {t["name"]: t["id"] for t in api.data(TOKENS)["tokens"]}
+    name = next(n for n in listed if n.startswith("kds-"))
+    revoke = "mutation($id: ID!) { revokeToken(id: $id) { token { id revokedAt } errors { code } } }"
+    revoked = api.data(revoke, {"id": listed[name]})["revokeToken"]
+    assert revoked["errors"] == [] and revoked["token"]["id"] == listed[name] and revoked["token"]["revokedAt"]
+    assert gql(client, "{ channels { code } }", token=doomed)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    make_channel(api)
+    channel_id = api.data("{ channels { id } }")["channels"][0]["id"]  # another type's global id names no token
+    assert api.data(revoke, {"id": channel_id})["revokeToken"]["errors"][0]["code"] == "not_found"
+    assert api.data(revoke, {"id": "bm9wZQ"})["revokeToken"]["errors"][0]["code"] == "not_found"  # "nope"
