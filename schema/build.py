@@ -23,6 +23,7 @@ from omniman_gql.settings import Settings, get_settings
 from .document_limits import CACHE_SIZE, limit_rules
 from .extensions import hide_suggestions, is_unexpected, outage_of
 from .fanout import SharingExecutor
+from .http_errors import tag_request_errors
 from .logging_extension import ObserveOperations
 from .mutations import Mutation
 from .queries import Query
@@ -48,6 +49,7 @@ class OmnimanSchema(strawberry.Schema):
         return PreparedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        tag_request_errors(errors)  # before the operation's report: the metrics count the codes the client sees
         if self.config.disable_field_suggestions:  # with introspection off, "Did you mean …" would leak the schema
             hide_suggestions(errors)
         for error in errors:

@@ -4,6 +4,7 @@ open-subscriptions gauge (a subscription's operation spans its whole life); unex
 import functools
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from graphql import DocumentNode, FieldNode, GraphQLError, get_operation_ast
@@ -15,6 +16,7 @@ from omniman_gql.settings import Settings
 from .accel_strawberry.websockets import resumed_subscription
 from .errors import ClientError
 from .extensions import MaskInternalErrors, is_unexpected
+from .http_errors import tag_request_errors
 from .text_input import SURROGATE_MESSAGE, contains_lone_surrogate
 
 INVALID = "invalid"
@@ -29,6 +31,7 @@ class ObserveOperations(MaskInternalErrors):
         self.settings = settings
         self.subscription: str | None = None
         self.operation: tuple[str, str] | None = None  # (type, root field), once the document has validated
+        self.failed: GraphQLError | None = None  # the parse error of a document that did not parse
 
     def on_execute(self) -> Iterator[None]:
         # Reached only by documents that parsed and validated, so the root field is one of the schema's.
@@ -50,6 +53,10 @@ class ObserveOperations(MaskInternalErrors):
         parked = False
         try:
             yield from super().on_operation()  # the mask
+        except GraphQLError as exc:  # a document that did not parse: Strawberry answers it after the operation
+            tag_request_errors([exc])
+            self.failed = exc
+            raise
         except Parked as exc:
             # The subscription goes on without this pipeline (see ws_auth): it is ended and reported when it ends,
             # with what the report would say now (nothing else passes through this execution context).
@@ -68,7 +75,9 @@ class ObserveOperations(MaskInternalErrors):
         """The operation's report, but for its duration."""
         ec = self.execution_context
         operation_type, root = self.operation or (_type_only(ec.graphql_document, ec.operation_name), INVALID)
-        outcome, codes = classify(ec.result)
+        # a document that did not parse has no result when the operation ends: its error went through it instead
+        outcome, codes = classify(ec.result if ec.result is not None or self.failed is None
+                                  else SimpleNamespace(errors=[self.failed]))
         context = ec.context
         request = getattr(context, "request", None)
         return {

@@ -186,6 +186,11 @@ class AuthGraphQLTransportWSHandler(DirectDeliveryHandler, _Guard, BaseGraphQLTr
         if await self._rate_limited(message):
             return
         payload = message["payload"]
+        refused = self.connection_acknowledged and await self.view.persisted.untrusted(self.context.hub,
+                                                                                       payload["query"])
+        if refused:  # trusted-documents mode: only registered documents subscribe, as over HTTP
+            await self.send_message({"id": message["id"], "type": "error", "payload": [refused]})
+            return
         payload["query"] = shared_text(payload["query"])
         await super().handle_subscribe(message)
 
@@ -222,6 +227,8 @@ class AuthLegacyGraphQLWSHandler(_Guard, LegacyGraphQLWSHandler):
 
     async def handle_start(self, message: Any) -> None:
         refused = await self._over_rate(message["payload"])
+        if refused is None and self.connection_acknowledged:  # trusted-documents mode, as over graphql-transport-ws
+            refused = await self.view.persisted.untrusted(self.context.hub, message["payload"]["query"]) or None
         if refused is not None:
             await self.send_message({"type": "error", "id": message["id"], "payload": refused})
             return

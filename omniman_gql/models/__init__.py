@@ -8,6 +8,7 @@ from .catalog import Price, StockHold, StockLevel
 from .channel import Channel
 from .customer import Customer, CustomerOrder
 from .directive import Directive
+from .document import PersistedDocument
 from .history import ChannelRevision
 from .idempotency import IdempotencyKey
 from .order import Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem
@@ -32,6 +33,7 @@ __all__ = [
     "OrderEvent",
     "OrderItem",
     "OrderPayment",
+    "PersistedDocument",
     "Price",
     "Ref",
     "RefType",

@@ -135,10 +135,17 @@ def _completion(type_: GraphQLOutputType, selection_set: SelectionSetNode | None
         return None if item is None else _list(item)
     if is_leaf_type(type_):
         return _leaf(type_.coerce_output_value)  # type: ignore[union-attr]
-    if is_object_type(type_) and type_.is_type_of is None and selection_set is not None:  # type: ignore[union-attr]
+    if is_object_type(type_) and _plain_type_check(type_) and selection_set is not None:
         fields = _object_fields(type_, selection_set, basic_attribute)  # type: ignore[arg-type]
-        return None if fields is None else _object(fields)
-    return None  # interfaces, unions, objects with is_type_of
+        return None if fields is None else _object(fields, type_.is_type_of)  # type: ignore[union-attr]
+    return None  # interfaces, unions, objects with an is_type_of that may read `info`
+
+
+def _plain_type_check(type_: Any) -> bool:
+    """Whether completing a value of this object type needs no `info`: no `is_type_of`, or the one Strawberry makes
+    for a type implementing an interface (`Node`), an isinstance check that ignores its `info` argument."""
+    check = type_.is_type_of
+    return check is None or getattr(check, "__qualname__", "").endswith("_get_is_type_of.<locals>.is_type_of")
 
 
 def _object_fields(type_: GraphQLObjectType, selection_set: SelectionSetNode,
@@ -209,12 +216,12 @@ def _leaf(coerce: Callable[[Any], Any]) -> Complete:
     return complete
 
 
-def _object(fields: list[tuple[str, Any]]) -> Complete:
+def _object(fields: list[tuple[str, Any]], is_type_of: Callable[[Any, Any], bool] | None) -> Complete:
     def complete(value: Any) -> Any:
         if value is None:
             return None
-        if _unusual(value):
-            raise Unplanned
+        if _unusual(value) or (is_type_of is not None and not is_type_of(value, None)):
+            raise Unplanned  # graphql-core completes it (and reports a value of the wrong type)
         data = {}
         for name, how in fields:
             if type(how) is str:

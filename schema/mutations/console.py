@@ -15,7 +15,7 @@ from ..payloads import DirectivePayload, SessionPayload
 from ..permissions import Action, authorize, ensure_session_visible
 from ..types.directive import Directive
 from ..types.session import Session
-from .directives import _directive_id
+from .directives import directive_number
 
 
 @strawberry.type
@@ -42,7 +42,7 @@ class ConsoleMutations:
     ) -> DirectivePayload:
         authorize(info, Action.ADMIN)
         try:
-            row = await console.run_directive_now(info.context.hub, directive_id=_directive_id(id))
+            row = await console.run_directive_now(info.context.hub, directive_id=directive_number(id))
         except OmnimanError as exc:
             return DirectivePayload(errors=user_errors(exc))
         return DirectivePayload(directive=Directive.from_model(row))

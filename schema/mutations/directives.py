@@ -9,15 +9,18 @@ from omniman_gql.services import directives
 
 from ..context import Info
 from ..errors import user_errors
+from ..nodes import row_number
 from ..payloads import DirectivePayload
 from ..permissions import Action, authorize
 from ..types.directive import Directive
 
 
-def _directive_id(value: strawberry.ID) -> int:
-    if not str(value).isdigit() or len(str(value)) > 18:
+def directive_number(value: strawberry.ID) -> int:
+    """The directive's global id (its `id`) or, as before global ids, its number."""
+    number = row_number(str(value), "Directive")
+    if number is None:
         raise OmnimanError(ErrorCode.NOT_FOUND, f"No directive {str(value)[:40]!r}.", field=("id",))
-    return int(value)
+    return number
 
 
 @strawberry.type
@@ -29,7 +32,7 @@ class DirectiveMutations:
     ) -> DirectivePayload:
         authorize(info, Action.ADMIN)
         try:
-            row = await directives.retry_directive(info.context.hub, directive_id=_directive_id(id))
+            row = await directives.retry_directive(info.context.hub, directive_id=directive_number(id))
         except OmnimanError as exc:
             return DirectivePayload(errors=user_errors(exc))
         return DirectivePayload(directive=Directive.from_model(row))

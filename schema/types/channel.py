@@ -14,6 +14,7 @@ from ..errors import ClientError
 from ..permissions import Action, authorize
 from ..scalars import JSON
 from .console import ChannelRevision
+from .node import Node
 
 
 @strawberry.enum(description="Who prices the lines of a channel's sessions.")
@@ -29,7 +30,7 @@ class EditPolicy(Enum):
 
 
 @strawberry.type(description="Where orders come from (`pos`, `ecommerce`, `ifood`…), with its policies and flow.")
-class Channel:
+class Channel(Node):
     code: str = strawberry.field(description="Unique slug of the channel, e.g. `pos`.")
     name: str = strawberry.field(description="Display name.")
     pricing_policy: PricingPolicy = strawberry.field(description="Who prices lines.")
@@ -51,6 +52,9 @@ class Channel:
         except OmnimanError as exc:
             raise ClientError(exc.message) from None
         return [ChannelRevision.from_model(row) for row in rows]
+
+    def node_key(self) -> tuple[str, ...]:
+        return (self.code,)
 
     @classmethod
     def from_model(cls, row: models.Channel) -> Self:

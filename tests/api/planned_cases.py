@@ -57,8 +57,17 @@ class Named:
 
 
 @strawberry.type
-class Tagged(Named):  # implements an interface: graphql-core asks its is_type_of (never planned)
+class Tagged(Named):  # implements an interface: graphql-core asks Strawberry's is_type_of, and so does the plan
     label: str | None
+
+
+@strawberry.type
+class Checked:
+    name: str
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:  # an is_type_of of its own: it might read `info` (not planned)
+        return isinstance(obj, cls)
 
 
 @strawberry.type
@@ -71,6 +80,7 @@ class Box:
     grid: list[list[int]] | None
     named: Named | None
     tagged: Tagged | None
+    checked: Checked | None
 
     @strawberry.field
     def computed(self) -> str:  # a resolver: never planned
@@ -199,7 +209,7 @@ def leaf(i: int) -> SimpleNamespace:
 def box(i: int) -> SimpleNamespace:
     return SimpleNamespace(id=str(i), leaf=leaf(i), strict=leaf(i + 10), leaves=[leaf(i + 20), leaf(i + 21)],
                            loose=[leaf(i + 30), None], grid=[[1, 2], [3]], named=Tagged(name="n", label="l"),
-                           tagged=Tagged(name="t", label=None))
+                           tagged=Tagged(name="t", label=None), checked=Checked(name="c"))
 
 
 def good() -> SimpleNamespace:
@@ -314,11 +324,12 @@ SYNC_ROOT = """mutation { syncRun { count box { leaf { name } strict { count } }
 WITH_INPUT = """mutation($input: RunInput!, $times: Int) { withInput(input: $input, times: $times) {
   count box { id } } }"""
 LITERAL_INPUT = """mutation { withInput(input: {n: 2, s: "x", color: GREEN}) { count strictBox { id } } }"""
-PLANNED = [EVERYTHING, ALIASED, NULLABLE_ROOT, SYNC_ROOT, WITH_INPUT, LITERAL_INPUT]
+TAGGED = """mutation { run { box { tagged { name label } } boxes { tagged { __typename name } } } }"""
+PLANNED = [EVERYTHING, ALIASED, NULLABLE_ROOT, SYNC_ROOT, WITH_INPUT, LITERAL_INPUT, TAGGED]
 NOT_PLANNED = [
     "mutation { run { count } maybe { count } }",  # two root fields
     "mutation { run { box { named { name } } } }",  # an interface
-    "mutation { run { box { tagged { name } } } }",  # is_type_of
+    "mutation { run { box { checked { name } } } }",  # an is_type_of not Strawberry's
     "mutation { run { box { computed } } }",  # a resolver below the root
     "mutation { run { ...F } } fragment F on Payload { count }",  # a fragment
     "mutation { run { ... on Payload { count } } }",  # an inline fragment

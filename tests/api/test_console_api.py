@@ -8,6 +8,7 @@ import uuid
 from starlette.testclient import TestClient
 
 from omniman_gql.services import directives
+from schema.nodes import row_number
 from tests.api.operations import ERRORS, commit, make_channel, ok, open_with_lines
 from tests.fixtures.app import Api
 from tests.graphql import create_token, gql
@@ -47,6 +48,13 @@ def test_history_records_who_changed_what_and_only_admins_read_it(api: Api, clie
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+def directive_row(global_id: str) -> int:
+    """The directive's row number behind its global id (what error contexts and services speak)."""
+    number = row_number(global_id, "Directive")
+    assert number is not None
+    return number
+
+
 def test_run_directive_now_makes_a_failed_directive_due(api: Api) -> None:
     # (This app leaves directives queued; the console's browser test sees a real server's worker run one.)
     channel = make_channel(api)
@@ -55,11 +63,11 @@ def test_run_directive_now_makes_a_failed_directive_due(api: Api) -> None:
     assert answer["directive"] == {"id": directive_id, "status": "QUEUED"}
     queued = [e["node"] for e in api.data(DIRECTIVE, {"status": "QUEUED"})["directives"]["edges"]]
     assert {"id": directive_id, "status": "QUEUED"} in queued
-    assert api.run(directives.run_directive, api.hub, int(directive_id)).status == "done"
+    assert api.run(directives.run_directive, api.hub, directive_row(directive_id)).status == "done"
 
     again = api(RUN_NOW, {"id": directive_id})["data"]["runDirectiveNow"]
     assert [(e["code"], e["context"]) for e in again["errors"]] == [
-        ("directive_not_runnable", {"id": int(directive_id), "status": "done"})]
+        ("directive_not_runnable", {"id": directive_row(directive_id), "status": "done"})]
     missing = api(RUN_NOW, {"id": "999999999"})["data"]["runDirectiveNow"]
     assert [e["code"] for e in missing["errors"]] == ["not_found"]
 

@@ -31,6 +31,7 @@ from tests.api.planned_cases import (
     ROOT_CASES,
     SCHEMA,
     SDL,
+    TAGGED,
     VARIABLES,
     WITH_INPUT,
     assert_same,
@@ -50,6 +51,20 @@ def test_simple_mutations_are_planned(query: str) -> None:
 @pytest.mark.parametrize("query", NOT_PLANNED)
 def test_other_operations_are_not_planned(query: str) -> None:
     assert not is_planned(query)
+
+
+def test_a_value_of_the_wrong_type_for_an_interface_implementer_is_answered_by_graphql_core() -> None:
+    """Strawberry's is_type_of (a type implementing an interface, like the hub's `Node` types) is asked on the
+    planned path too: a value it refuses is completed by graphql-core, whose error both paths then give."""
+    def wrong() -> Any:
+        value = good()
+        value.box.tagged = SimpleNamespace(name="not a Tagged", label=None)
+        return value
+
+    response = assert_same(TAGGED, wrong)
+    assert response["data"]["run"]["box"]["tagged"] is None  # the nullable field, with graphql-core's error
+    assert "Expected value of type 'Tagged'" in response["errors"][0]["message"]
+    assert assert_same(TAGGED, good)["data"]["run"]["box"]["tagged"] == {"name": "t", "label": None}
 
 
 

@@ -45,6 +45,7 @@ def test_metrics_count_operations_by_outcome_and_errors_by_code(api: Api) -> Non
     api.data(CHANNELS)
     api(BAD_CHANNEL, {"input": {"code": "x", "currency": "reais"}})
     api.client.post("/graphql", json={"query": "{ nope }"})  # does not validate
+    api.client.post("/graphql", json={"query": "{ nope"})  # does not parse
     response = api.client.get("/metrics")
 
     assert response.status_code == 200
@@ -59,6 +60,8 @@ def test_metrics_count_operations_by_outcome_and_errors_by_code(api: Api) -> Non
         value(before, "omniman_graphql_errors_total", operation="upsertChannel", code="invalid_input") + 1
     assert value(after, "omniman_graphql_errors_total", operation="invalid", code="GRAPHQL_VALIDATION_FAILED") == \
         value(before, "omniman_graphql_errors_total", operation="invalid", code="GRAPHQL_VALIDATION_FAILED") + 1
+    assert value(after, "omniman_graphql_errors_total", operation="invalid", code="GRAPHQL_PARSE_FAILED") == \
+        value(before, "omniman_graphql_errors_total", operation="invalid", code="GRAPHQL_PARSE_FAILED") + 1
     assert value(after, "omniman_http_requests_total", route="/graphql", status="200") >= \
         value(before, "omniman_http_requests_total", route="/graphql", status="200") + 2
     assert value(after, "omniman_graphql_duration_seconds_count", type="query") >= 2

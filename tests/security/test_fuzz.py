@@ -81,7 +81,9 @@ def test_fuzzed_operations_never_fail_internally(api: Api, client: TestClient, m
         response = client.post("/graphql", json=SCHEMA.prepare_request_body(case))
         assert response.status_code < 500, (case.body, response.text)
         assert "INTERNAL_SERVER_ERROR" not in response.text, (case.body, response.text)
-        assert not LEAKS.search(response.text), (case.body, response.text)
+        sent = str(case.body).lower()  # graphql-core quotes a refused input back: what the client sent is no leak
+        leaks = [m.group(0) for m in LEAKS.finditer(response.text) if m.group(0).lower() not in sent]
+        assert not leaks, (case.body, response.text)
 
     call()
     assert len(seen) > 10, seen  # the cases spread over the operations

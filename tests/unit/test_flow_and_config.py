@@ -38,7 +38,8 @@ def test_known_config_keys_are_accepted() -> None:
         "post_commit_directives": ["stock.commit"], "order_flow": {"initial_status": "new"},
         "on_status": {"confirmed": ["notification.send"]}, "terminology": {"session": "tab"}, "icon": "cup",
         "notifications": {"webhook": "http://127.0.0.1/x"}, "price_override": "anyone", "restock_on_cancel": False,
-        "session_idle_ttl_minutes": 30,
+        "session_idle_ttl_minutes": 30, "ticket": {"ref_type": "TICKET", "width": 3},
+        "business_day": {"timezone": "America/Sao_Paulo", "starts_at": "05:00"},
     }
     assert validate_channel_config(config) == config
     assert set(config) == set(KNOWN_KEYS)
