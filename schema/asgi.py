@@ -17,6 +17,7 @@ from .build import build_schema
 from .graphiql import content_security_policy, graphiql_page
 from .kds import CONTENT_SECURITY_POLICY as KDS_POLICY
 from .kds import kds_routes
+from .static_files import static_routes
 from .view import OmnimanGraphQL
 
 
@@ -39,7 +40,8 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     settings = settings or get_settings()
     redact_access_log()  # `/kds?token=…` must not write the token into the access log
     view = _view_class(settings)(build_schema(settings), settings=settings)
-    routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view), *kds_routes()]
+    routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view), *kds_routes(),
+              *static_routes()]
     if run_directives:
         options.setdefault("hub_factory", lambda s: Hub.create(s, dispatcher=dispatcher_for(s)))
         if not settings.redis_url:  # last: the worker publishes through the publisher the parts before it set up
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     lifespans = [live_stream, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
     if settings.accelerate:  # innermost of ours: sees a websocket's `send` as the server made it (RawFrames)
         options["middleware"] = [*options.get("middleware", ()), Middleware(KeepTransportSend)]  # type: ignore[misc]
-    # The pages' own policies (GraphiQL's CDN and inline scripts, the display's own files); the rest: the strict one.
+    # The pages' own policies (GraphiQL's inline scripts, the display's own files); the rest: the strict one.
     policies = {"/kds": KDS_POLICY}
     if settings.graphiql:
         policies["/graphql"] = content_security_policy(graphiql_page(view.graphql_ide_html))

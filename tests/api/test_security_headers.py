@@ -101,20 +101,24 @@ class Sources(HTMLParser):
 
 
 def test_graphiql_may_load_exactly_what_its_page_references(client: TestClient) -> None:
-    """GraphiQL loads from a CDN the tests cannot reach (and no browser is needed to check this): the policy must
-    allow every script and stylesheet the served page names, and its inline scripts by hash, and nothing more."""
+    """GraphiQL loads only the hub's own files (vendored, no CDN): the policy allows this origin and the page's inline
+    scripts by hash, nothing more, and every file the page names is served."""
     page = client.get("/graphql", headers=HTML)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     allowed = directives(assert_secured(page))
     sources = Sources()
     sources.feed(page.text)
     assert sources.scripts and sources.styles and len(sources.inline) == 2  # the token box and GraphiQL's own
-    origins = {re.match(r"https://[^/]+", src).group(0) for src in sources.scripts}  # type: ignore[union-attr]
+    for src in sources.scripts + sources.styles:
+        assert src.startswith("/static/graphiql/"), src  # no other origin, not even a protocol-relative one
+        served = client.get(src)
+        assert served.status_code == 200 and len(served.content) > 500, src
+    assert "unpkg" not in page.text and "https://" not in re.sub(r"<!--.*?-->|xmlns=\S+", "", page.text)
     hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
               for body in sources.inline}
-    assert set(allowed["script-src"]) == {"'self'", *origins, *hashes}  # no 'unsafe-inline', no 'unsafe-eval'
-    style_origins = {re.match(r"https://[^/]+", href).group(0) for href in sources.styles}  # type: ignore[union-attr]
-    assert set(allowed["style-src"]) == {"'self'", *style_origins, "'unsafe-inline'"}
+    assert set(allowed["script-src"]) == {"'self'", *hashes}  # no CDN, no 'unsafe-inline', no 'unsafe-eval'
+    assert set(allowed["style-src"]) == {"'self'", "'unsafe-inline'"}
+    assert allowed["font-src"] == ["'self'", "data:"]
     assert allowed["connect-src"] == ["'self'"] and allowed["frame-ancestors"] == ["'none'"]
     assert allowed["default-src"] == ["'self'"] and allowed["object-src"] == ["'none'"]
     assert "localStorage.setItem(TOKEN_KEY" in page.text  # the page that keeps the admin token is the one covered
