@@ -46,6 +46,8 @@ def directives(csp: str) -> dict[str, list[str]]:
     ("GET", "/kds/assets/kds.js", 200, KDS_POLICY),
     ("GET", "/kds/assets/kds.css", 200, KDS_POLICY),
     ("GET", "/kds/assets/nothing.js", 404, KDS_POLICY),
+    ("GET", "/static/omniman-live.js", 200, STRICT_POLICY),
+    ("GET", "/static/graphiql/graphiql.min.js", 200, STRICT_POLICY),
     ("GET", "/nowhere", 404, STRICT_POLICY),
     ("DELETE", "/health", 405, STRICT_POLICY),
     ("PUT", "/graphql", 405, None),
@@ -65,7 +67,7 @@ def test_the_kitchen_display_keeps_its_own_files(client: TestClient) -> None:
     assert allowed["script-src"] == ["'self'"] and allowed["style-src"] == ["'self'"]
     assert allowed["connect-src"] == ["'self'"]
     for src in re.findall(r'(?:src|href)="([^"]+)"', page.text):
-        assert src.startswith("/kds/assets/"), src
+        assert src.startswith("/kds/assets/") or src == "/static/omniman-live.js", src
         assert client.get(src).status_code == 200
     assert client.get("/kds").headers["cache-control"] == "no-cache"
 
