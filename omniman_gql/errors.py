@@ -70,6 +70,24 @@ class ErrorCode(StrEnum):
     DIRECTIVE_NOT_RUNNABLE = "directive_not_runnable"
 
 
+class RequestErrorCode(StrEnum):
+    """Top-level `extensions.code`s of a request refused before or while its document is read (GraphQL over HTTP,
+    persisted queries); the operation never ran."""
+
+    BAD_REQUEST = "BAD_REQUEST"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
+    DOCUMENT_NOT_TRUSTED = "DOCUMENT_NOT_TRUSTED"
+
+
 class OmnimanError(Exception):
     """An expected failure of a use case: a stable `code`, a human `message`, the input `field` path and `context`."""
 

@@ -104,6 +104,20 @@ class Settings(BaseSettings):
     unavailable_retry_after_s: int = Field(
         2, ge=1, le=3600, description="Seconds sent in `Retry-After` with a 503 answered because the database or "
         "the broker is unavailable (or busy past its timeouts): how long clients should wait before retrying.")
+    # frontends: browsers on other origins, persisted queries
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins (comma-separated, e.g. `https://shop.example,http://localhost:5173`"
+        ", or `*`) whose browser pages may call the hub: CORS preflights are answered for them and their websockets "
+        "accepted. Empty: other origins are refused (a page on the hub's own origin always works).")
+    persisted_queries: bool = Field(
+        True, description="Automatic persisted queries (Apollo's protocol): a request may name a stored document by "
+        "its SHA-256 (`extensions.persistedQuery`), and one with the document and its hash stores it.")
+    persisted_queries_max: int = Field(
+        10_000, ge=0, le=1_000_000, description="Documents the persisted-query store keeps (shared by every process, "
+        "in the database); past it, a new document still runs but is not stored.")
+    trusted_documents_only: bool = Field(
+        False, description="Run only the documents registered with `omniman documents add` (by hash, or sent whole): "
+        "any other is refused with `DOCUMENT_NOT_TRUSTED` and persisted-query registration is off.")
     # live stream (websocket subscriptions)
     legacy_graphql_ws: bool = Field(False, description="Also accept the legacy `graphql-ws` websocket sub-protocol.")
     connection_init_timeout_s: float = Field(10.0, gt=0, le=300,
@@ -143,6 +157,13 @@ class Settings(BaseSettings):
     def _check_customer_backend(cls, value: str) -> str:
         if value not in ("database", "none") and ":" not in value:
             raise ValueError("customer_backend must be `database`, `none` or `package.module:Class`")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("extra_handler_modules", mode="before")

@@ -40,8 +40,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     settings = settings or get_settings()
     redact_access_log()  # `/kds?token=…` must not write the token into the access log
     view = _view_class(settings)(build_schema(settings), settings=settings)
-    routes = [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view), *kds_routes(),
-              *static_routes()]
+    routes = [Route("/graphql", view), WebSocketRoute("/graphql", view), *kds_routes(), *static_routes()]
     if run_directives:
         options.setdefault("hub_factory", lambda s: Hub.create(s, dispatcher=dispatcher_for(s)))
         if not settings.redis_url:  # last: the worker publishes through the publisher the parts before it set up

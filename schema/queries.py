@@ -11,11 +11,13 @@ from omniman_gql.services import auth, catalog, channels, customers, reads
 
 from .context import Info
 from .errors import ClientError
+from .nodes import resolve_node
 from .permissions import Action, authorize, sees, visible_channels
 from .types.catalog import Price, StockLevel
 from .types.channel import Channel
 from .types.customer import Customer
 from .types.directive import Directive, DirectiveStatus
+from .types.node import Node
 from .types.order import Order
 from .types.pagination import Connection, check_first, decode_cursor
 from .types.session import Session, SessionState
@@ -37,6 +39,13 @@ def _skus(skus: list[str] | None) -> list[str] | None:
 
 @strawberry.type(description="Reads.")
 class Query:
+    @strawberry.field(description="The object with this global id (any type's `id`), with the rights of that "
+                                  "type's own query; null if there is none or you may not see it. An id the hub "
+                                  "could not have made is a BAD_USER_INPUT error.")
+    async def node(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(
+            description="A global id, as the API returned it.")]) -> Node | None:
+        return await resolve_node(info, str(id))
+
     @strawberry.field(description="Every channel you can see, by display order then code.")
     async def channels(self, info: Info) -> list[Channel]:
         authorize(info, Action.READ)

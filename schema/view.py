@@ -7,7 +7,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -29,6 +29,8 @@ from .context import BAD_TOKEN, NO_TOKEN, Context
 from .errors import ClientError
 from .fanout import MessageEncoder
 from .graphiql import graphiql_page
+from .http_errors import error_response, is_request_error, media_type, tag_request_errors, wants_graphql_response
+from .persisted import PersistedQueries, Refused
 from .text_input import NUL_MESSAGE, contains_nul
 from .ws_auth import AuthGraphQLTransportWSHandler, AuthLegacyGraphQLWSHandler, TokenRejected, connection_token
 
@@ -54,8 +56,10 @@ class OmnimanGraphQL(GraphQL[Context, None]):
                                     *((GRAPHQL_WS_PROTOCOL,) if settings.legacy_graphql_ws else ())),
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            allowed_origins=settings.cors_origins,  # pages on these origins may open websockets (see docs/deploy.md)
         )
         self.settings = settings
+        self.persisted = PersistedQueries(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # HTTP bodies are bounded by the app's middleware; websocket messages here
@@ -66,8 +70,9 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         # JSON 503 a client may retry, not an exception for Starlette's plain-text 500.
         try:
             response = await self.run(Request(scope=scope, receive=receive))
-        except HTTPException as exc:
-            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        except HTTPException as exc:  # every refusal is GraphQL JSON (docs/http.md), never Strawberry's plain text
+            response = error_response(exc.status_code, exc.reason,
+                                      graphql_response=wants_graphql_response(_header(scope, b"accept")))
         except Exception as exc:
             outage = logged_outage(exc, "http")
             if outage is None:
@@ -84,12 +89,29 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         """Strawberry's JSON response; an operation that produced no data because of an outage alone is a 503 with
         `Retry-After` (a client may retry it; the same idempotency key makes a retried commit safe). With some
         data, or any other error beside it, it stays 200, as GraphQL over HTTP answers field errors."""
+        graphql_response = isinstance(sub_response, GraphQLSubResponse) and sub_response.graphql_response
+        if graphql_response and is_request_error(response_data):  # nothing ran: 400 (GraphQL over HTTP)
+            sub_response.status_code = 400
+        sub_response.headers["cache-control"] = "no-store"  # answers depend on the caller's token: never cached
         errors = response_data.get("errors") if isinstance(response_data, dict) else None
         if errors and response_data.get("data") is None and all(
                 isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "UNAVAILABLE" for e in errors):
             sub_response.status_code = 503
             sub_response.headers["retry-after"] = str(self.settings.unavailable_retry_after_s)
-        return super().create_response(response_data, sub_response)
+        response = super().create_response(response_data, sub_response)
+        if graphql_response:
+            response.headers["content-type"] = media_type(True)
+        return response
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = GraphQLSubResponse(graphql_response=wants_graphql_response(request.headers.get("accept")))
+        sub_response.status_code = None  # type: ignore[assignment]  # as Strawberry's: unset until a hook sets it
+        del sub_response.headers["content-length"]
+        return sub_response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's GET without an operation; a GET naming a persisted query is that query."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         hub: Hub = request.state.hub
@@ -150,8 +172,13 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         if not isinstance(request_data, NulFreeRequestData) and contains_nul(request_data.variables):
             raise HTTPException(400, NUL_MESSAGE)
         try:
-            return await self.schema.execute(
-                request_data.query, root_value=root_value, variable_values=request_data.variables,
+            query, to_store = await self.persisted.document_for(context.hub, request_data.query,
+                                                                request_data.extensions)
+        except Refused as refused:
+            return ExecutionResult(data=None, errors=[ClientError(refused.message, code=refused.code.value)])
+        try:
+            result = await self.schema.execute(
+                query, root_value=root_value, variable_values=request_data.variables,
                 context_value=context, operation_name=request_data.operation_name, allowed_operation_types=allowed,
                 operation_extensions=request_data.extensions)
         except InvalidOperationTypeError as exc:
@@ -163,6 +190,11 @@ class OmnimanGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, exc.as_http_error_reason()) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request.") from exc
+        if result.errors:
+            tag_request_errors(result.errors)
+        if to_store is not None:
+            await self.persisted.remember(context.hub, to_store, result.errors)
+        return result
 
     def encode_json(self, data: object) -> str:
         """Websocket messages; a `next` payload shared by many subscribers is encoded once (schema.fanout)."""
@@ -183,6 +215,22 @@ def unauthenticated(settings: Settings, problem: str) -> ExecutionResult:
         operation="invalid", operation_type="unknown", operation_name=None, actor=None, outcome="error",
         error_codes=("UNAUTHENTICATED",), duration_s=0.0, transport="http"))
     return ExecutionResult(data=None, errors=[ClientError(problem, code="UNAUTHENTICATED")])
+
+
+class GraphQLSubResponse(Response):
+    """The response a request's hooks may change, remembering whether the client asked for
+    `application/graphql-response+json`."""
+
+    def __init__(self, *, graphql_response: bool) -> None:
+        super().__init__()
+        self.graphql_response = graphql_response
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 class NulFreeRequestData(GraphQLRequestData):

@@ -12,13 +12,14 @@ from typing import Any
 
 from .. import __version__
 from .database import alembic_config, upgrade_database
+from .documents import DOCUMENT_COMMANDS
 from .ops import OPS_COMMANDS
 from .server import SERVER_COMMANDS
 from .tokens import TOKEN_COMMANDS
 
 __all__ = ["COMMANDS", "alembic_config", "build_parser", "main", "upgrade_database"]
 
-COMMANDS: list[Callable[[Any], None]] = [*SERVER_COMMANDS, *OPS_COMMANDS, *TOKEN_COMMANDS]
+COMMANDS: list[Callable[[Any], None]] = [*SERVER_COMMANDS, *OPS_COMMANDS, *TOKEN_COMMANDS, *DOCUMENT_COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:

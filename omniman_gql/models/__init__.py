@@ -8,6 +8,7 @@ from .catalog import Price, StockHold, StockLevel
 from .channel import Channel
 from .customer import Customer, CustomerOrder
 from .directive import Directive
+from .document import PersistedDocument
 from .idempotency import IdempotencyKey
 from .order import Fulfillment, FulfillmentItem, Order, OrderEvent, OrderItem
 from .payment import MockPaymentIntent, OrderPayment
@@ -29,6 +30,7 @@ __all__ = [
     "OrderEvent",
     "OrderItem",
     "OrderPayment",
+    "PersistedDocument",
     "Price",
     "Session",
     "StockHold",

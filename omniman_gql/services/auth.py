@@ -146,6 +146,12 @@ async def list_tokens(hub: Hub, *, include_revoked: bool = False) -> list[ApiTok
         return list((await uow.db.execute(query)).scalars())
 
 
+async def token_by_id(hub: Hub, token_id: int) -> ApiToken | None:
+    """One token (revoked or not) by id; None if there is none."""
+    async with hub.transaction(readonly=True) as uow:
+        return (await uow.db.execute(select(ApiToken).where(col(ApiToken.id) == token_id))).scalar_one_or_none()
+
+
 async def revoke_token(hub: Hub, *, token_id: int) -> ApiToken:
     """Revoke a token at once. Errors: not_found."""
     async with hub.transaction() as uow:

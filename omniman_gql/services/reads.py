@@ -203,3 +203,16 @@ async def channel_of_fulfillment(hub: Hub, ref: str) -> str | None:
         return (await uow.db.execute(
             select(col(Order.channel_code)).join(Fulfillment, col(Fulfillment.order_id) == col(Order.id))
             .where(col(Fulfillment.ref) == ref))).scalar_one_or_none()
+
+
+async def fulfillment_by_ref(hub: Hub, ref: str) -> tuple[str, Row, list[Row]] | None:
+    """A fulfillment by ref: its order's channel code, its row and its lines (None if there is no such one)."""
+    async with hub.transaction(readonly=True) as uow:
+        found = (await uow.db.execute(
+            select(col(Order.channel_code), Fulfillment).join(Order, col(Fulfillment.order_id) == col(Order.id))
+            .where(col(Fulfillment.ref) == ref))).first()
+        if found is None:
+            return None
+        lines = (await uow.db.execute(_columns(FulfillmentItem).where(
+            col(FulfillmentItem.fulfillment_id) == found[1].id).order_by(col(FulfillmentItem.id)))).all()
+    return found[0], found[1], list(lines)

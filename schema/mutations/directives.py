@@ -9,15 +9,18 @@ from omniman_gql.services import directives
 
 from ..context import Info
 from ..errors import user_errors
+from ..nodes import row_number
 from ..payloads import DirectivePayload
 from ..permissions import Action, authorize
 from ..types.directive import Directive
 
 
 def _directive_id(value: strawberry.ID) -> int:
-    if not str(value).isdigit() or len(str(value)) > 18:
+    """The directive's global id (its `id`) or, as before global ids, its number."""
+    number = row_number(str(value), "Directive")
+    if number is None:
         raise OmnimanError(ErrorCode.NOT_FOUND, f"No directive {str(value)[:40]!r}.", field=("id",))
-    return int(value)
+    return number
 
 
 @strawberry.type

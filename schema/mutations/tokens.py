@@ -10,14 +10,17 @@ from omniman_gql.services import auth
 from ..context import Info
 from ..errors import user_errors
 from ..inputs.token import CreateTokenInput
+from ..nodes import row_number
 from ..permissions import Action, authorize
 from ..types.token import ApiToken, CreateTokenPayload, TokenPayload
 
 
 def _token_id(value: strawberry.ID) -> int:
-    if not str(value).isdigit() or len(str(value)) > 18:
+    """The token's global id (its `id`) or, as before global ids, its number."""
+    number = row_number(str(value), "ApiToken")
+    if number is None:
         raise OmnimanError(ErrorCode.NOT_FOUND, f"No token {str(value)[:40]!r}.", field=("id",))
-    return int(value)
+    return number
 
 
 @strawberry.type

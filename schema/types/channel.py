@@ -8,6 +8,7 @@ import strawberry
 from omniman_gql import models
 
 from ..scalars import JSON
+from .node import Node
 
 
 @strawberry.enum(description="Who prices the lines of a channel's sessions.")
@@ -23,7 +24,7 @@ class EditPolicy(Enum):
 
 
 @strawberry.type(description="Where orders come from (`pos`, `ecommerce`, `ifood`…), with its policies and flow.")
-class Channel:
+class Channel(Node):
     code: str = strawberry.field(description="Unique slug of the channel, e.g. `pos`.")
     name: str = strawberry.field(description="Display name.")
     pricing_policy: PricingPolicy = strawberry.field(description="Who prices lines.")
@@ -33,6 +34,9 @@ class Channel:
     is_active: bool = strawberry.field(description="Inactive channels accept no new sessions.")
     config: JSON = strawberry.field(
         description="Checks, post-commit directives, order flow, terminology… (snake_case keys, as stored).")
+
+    def node_key(self) -> tuple[str, ...]:
+        return (self.code,)
 
     @classmethod
     def from_model(cls, row: models.Channel) -> Self:

@@ -7,10 +7,12 @@ import strawberry
 
 from omniman_gql.protocols import CustomerInfo
 
+from .node import Node
+
 
 @strawberry.type(description="A customer of the customer backend (staff and admin see the directory; other tokens "
                              "only the customer of a session or order they may see).")
-class Customer:
+class Customer(Node):
     position: strawberry.Private[int]
     code: str = strawberry.field(description="Customer code (`CUS-…` when generated).")
     name: str = strawberry.field(description="Name; may be empty.")
@@ -25,6 +27,9 @@ class Customer:
     orders_count: int = strawberry.field(description="Orders committed for the customer, cancelled ones taken out.")
     total_spent_q: int = strawberry.field(description="Their total, in minor units, cancelled ones taken out.")
     last_order_at: dt.datetime | None = strawberry.field(description="When the latest counted order was made.")
+
+    def node_key(self) -> tuple[str, ...]:
+        return (self.code,)
 
     @classmethod
     def from_info(cls, info: CustomerInfo) -> Self:

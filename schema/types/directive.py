@@ -9,6 +9,7 @@ import strawberry
 from omniman_gql import models
 
 from ..scalars import JSON
+from .node import Node
 
 
 @strawberry.enum(description="Where a directive is in its life: queued → running → done | failed.")
@@ -20,8 +21,8 @@ class DirectiveStatus(Enum):
 
 
 @strawberry.type(description="A unit of asynchronous side-effect work, written in the same transaction as its cause.")
-class Directive:
-    id: strawberry.ID = strawberry.field(description="Directive id.")
+class Directive(Node):
+    row_id: strawberry.Private[int]
     topic: str = strawberry.field(description="What to do, `area.verb`: `stock.hold`, `payment.capture`…")
     status: DirectiveStatus = strawberry.field(description="Where it is in its life.")
     payload: JSON = strawberry.field(description="The handler's input (snake_case keys).")
@@ -33,9 +34,12 @@ class Directive:
     started_at: dt.datetime | None = strawberry.field(description="When the current or last attempt started.")
     updated_at: dt.datetime = strawberry.field(description="Last change.")
 
+    def node_key(self) -> tuple[str, ...]:
+        return (str(self.row_id),)
+
     @classmethod
     def from_model(cls, row: models.Directive) -> Self:
-        return cls(id=strawberry.ID(str(row.id)), topic=row.topic, status=DirectiveStatus(row.status),
+        return cls(row_id=row.id, topic=row.topic, status=DirectiveStatus(row.status),
                    payload=row.payload, order_ref=row.order_ref, attempts=row.attempts,
                    available_at=row.available_at, last_error=row.last_error, created_at=row.created_at,
                    started_at=row.started_at, updated_at=row.updated_at)

@@ -9,6 +9,8 @@ import strawberry
 
 from omniman_gql import models
 
+from .node import Node
+
 
 @strawberry.enum(description="Where a fulfillment is: pending → in_progress → shipped → delivered, or cancelled.")
 class FulfillmentStatus(Enum):
@@ -26,7 +28,7 @@ class FulfillmentLine:
 
 
 @strawberry.type(description="A split or partial delivery of an order, with carrier and tracking details.")
-class Fulfillment:
+class Fulfillment(Node):
     ref: str = strawberry.field(description="Fulfillment reference, `FUL-…`.")
     status: FulfillmentStatus = strawberry.field(description="Where the fulfillment is.")
     carrier: str = strawberry.field(description="Carrier name; empty if not set.")
@@ -38,6 +40,9 @@ class Fulfillment:
     updated_at: dt.datetime = strawberry.field(description="Last change.")
     shipped_at: dt.datetime | None = strawberry.field(description="When it first became `shipped`.")
     delivered_at: dt.datetime | None = strawberry.field(description="When it became `delivered`.")
+
+    def node_key(self) -> tuple[str, ...]:
+        return (self.ref,)
 
     @classmethod
     def from_model(cls, row: models.Fulfillment, lines: list[models.FulfillmentItem]) -> Self:

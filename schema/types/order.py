@@ -17,6 +17,7 @@ from .channel import Channel
 from .customer import Customer
 from .directive import Directive
 from .fulfillment import Fulfillment
+from .node import Node
 from .payment import OrderPayment
 
 
@@ -51,7 +52,7 @@ class OrderEvent:
 
 
 @strawberry.type(description="An order: the immutable snapshot of a committed session. Only `status` moves.")
-class Order:
+class Order(Node):
     order_id: strawberry.Private[int]
     customer_code: strawberry.Private[str | None]
     ref: str = strawberry.field(description="Order reference, `ORD-YYYYMMDD-XXXXXXXX`.")
@@ -74,6 +75,9 @@ class Order:
     delivered_at: dt.datetime | None = strawberry.field(description="First time it became `delivered`.")
     completed_at: dt.datetime | None = strawberry.field(description="First time it became `completed`.")
     cancelled_at: dt.datetime | None = strawberry.field(description="First time it became `cancelled`.")
+
+    def node_key(self) -> tuple[str, ...]:
+        return (self.ref,)
 
     @classmethod
     def from_model(cls, row: models.Order) -> Self:

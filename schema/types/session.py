@@ -14,6 +14,7 @@ from ..context import Info
 from ..scalars import JSON
 from .channel import Channel, EditPolicy, PricingPolicy
 from .customer import Customer
+from .node import Node
 from .order import Order
 
 OP_TO_WIRE = {op: wire for wire, op in WIRE_TO_OP.items()}
@@ -82,7 +83,7 @@ class Issue:
 
 
 @strawberry.type(description="A mutable pre-commit state (cart, table tab, draft), changed only through ops.")
-class Session:
+class Session(Node):
     customer_code: strawberry.Private[str | None]
     session_key: str = strawberry.field(description="Unique key within the channel (`SESS-…` when generated).")
     channel_code: str = strawberry.field(description="Code of its channel.")
@@ -102,6 +103,9 @@ class Session:
     opened_at: dt.datetime = strawberry.field(description="When it was opened.")
     updated_at: dt.datetime = strawberry.field(description="Last change.")
     committed_at: dt.datetime | None = strawberry.field(description="When it was committed.")
+
+    def node_key(self) -> tuple[str, ...]:
+        return (self.channel_code, self.session_key)
 
     @classmethod
     def from_model(cls, row: models.Session) -> Self:

@@ -9,6 +9,7 @@ import strawberry
 from omniman_gql import models
 
 from ..errors import UserError
+from .node import Node
 
 
 @strawberry.enum(description="What a token may do.")
@@ -22,8 +23,8 @@ class TokenRole(Enum):
 
 
 @strawberry.type(description="An API token. Its secret was shown once, when it was created; only a hash is kept.")
-class ApiToken:
-    id: strawberry.ID = strawberry.field(description="Token id (for `revokeToken`).")
+class ApiToken(Node):
+    row_id: strawberry.Private[int]
     name: str = strawberry.field(description="The name recorded as `actor` on the events the token causes.")
     role: TokenRole = strawberry.field(description="What it may do.")
     channels: list[str] = strawberry.field(description="The channels a client or display token may touch; empty "
@@ -32,9 +33,12 @@ class ApiToken:
     created_at: dt.datetime = strawberry.field(description="When it was created.")
     revoked_at: dt.datetime | None = strawberry.field(description="When it was revoked; null while it works.")
 
+    def node_key(self) -> tuple[str, ...]:
+        return (str(self.row_id),)
+
     @classmethod
     def from_model(cls, row: models.ApiToken) -> Self:
-        return cls(id=strawberry.ID(str(row.id)), name=row.name, role=TokenRole(row.role), channels=list(row.channels),
+        return cls(row_id=row.id, name=row.name, role=TokenRole(row.role), channels=list(row.channels),
                    prefix=row.prefix, created_at=row.created_at, revoked_at=row.revoked_at)
 
 

@@ -42,7 +42,8 @@ def test_what_counts_as_nul_free() -> None:
 def test_a_nul_in_a_utf16_body_is_still_refused(client: TestClient) -> None:
     body = json.dumps({"query": QUERY, "variables": {"r": "a\x00"}}).encode("utf-16")
     response = client.post("/graphql", content=body, headers={"Content-Type": "application/json"})
-    assert response.status_code == 400 and NUL_MESSAGE in response.text
+    assert response.status_code == 400 and response.json() == {"errors": [{
+        "message": NUL_MESSAGE, "extensions": {"code": "BAD_USER_INPUT"}}]}
 
 
 def test_an_escaped_backslash_before_u0000_is_no_nul(client: TestClient) -> None:
