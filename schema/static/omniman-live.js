@@ -45,7 +45,10 @@
     return { dispose, cursor: () => payload.variables[variable] == null ? null : payload.variables[variable] };
   }
 
-  const api = { subscribeResuming, firstCursor };
-  if (typeof module === "object" && module && module.exports) module.exports = api;
-  else root.omnimanLive = api;
+  if (typeof module === "object" && module && module.exports) {  // CommonJS; ES modules import these names too
+    module.exports.subscribeResuming = subscribeResuming;
+    module.exports.firstCursor = firstCursor;
+  } else {
+    root.omnimanLive = { subscribeResuming, firstCursor };
+  }
 })(typeof globalThis !== "undefined" ? globalThis : this);
