@@ -126,20 +126,25 @@ def restart_mid_subscription(database_url: str, tmp_path: Path, resume: str) -> 
     token = admin_token(database_url)
     server = omniman_serve(database_url, tmp_path)
     served = server.__enter__()
+    node = subprocess.Popen(tsx("apollo/resume-across-restart.ts"), cwd=EXAMPLES, text=True,
+                            env=node_env(served, token, OMNIMAN_EXAMPLE_RESUME=resume),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        node = subprocess.Popen(tsx("apollo/resume-across-restart.ts"), cwd=EXAMPLES, text=True,
-                                env=node_env(served, token, OMNIMAN_EXAMPLE_RESUME=resume),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        first = read_line(node, "READY ", 60).split()[1]
+        try:
+            first = read_line(node, "READY ", 60).split()[1]
+        finally:
+            server.__exit__(None, None, None)
+        meanwhile = [commit_directly(database_url, f"DOWN-{i}") for i in (1, 2)]
+        with omniman_serve(database_url, tmp_path, port=served.port) as again:
+            meanwhile.append(commit_over_api(again, token, "BACK-1", "7"))
+            assert node.stdin is not None
+            node.stdin.write("GO\n")
+            node.stdin.flush()
+            out, err = node.communicate(timeout=NODE_DEADLINE_S)
     finally:
-        server.__exit__(None, None, None)
-    meanwhile = [commit_directly(database_url, f"DOWN-{i}") for i in (1, 2)]
-    with omniman_serve(database_url, tmp_path, port=served.port) as again:
-        meanwhile.append(commit_over_api(again, token, "BACK-1", "7"))
-        assert node.stdin is not None
-        node.stdin.write("GO\n")
-        node.stdin.flush()
-        out, err = node.communicate(timeout=NODE_DEADLINE_S)
+        if node.poll() is None:  # a failure above: do not leave the client running
+            node.kill()
+            node.wait(timeout=10)
     assert node.returncode == 0, f"{out}\n{err}"
     result = result_of(out)
     assert result["first"] == first
