@@ -70,6 +70,13 @@ class PersistedQueries:
             return query, None
         return query, None if await self._find(hub, sha) else query
 
+    async def untrusted(self, hub: Hub, query: str) -> dict[str, Any] | None:
+        """A websocket operation's document in trusted-documents mode: the error to answer it with when it is not
+        registered (None when it may run, and always outside that mode)."""
+        if not self.settings.trusted_documents_only or await self._trusted(hub, documents.sha256_of(query)):
+            return None
+        return {"message": NOT_TRUSTED_MESSAGE, "extensions": {"code": RequestErrorCode.DOCUMENT_NOT_TRUSTED.value}}
+
     async def remember(self, hub: Hub, text: str, errors: list[GraphQLError] | None) -> None:
         """Store `text` after a run whose errors (if any) all came from fields: a document that did not parse or
         validate is never stored. A failure to store is logged: the client sends the document again next time."""

@@ -167,6 +167,11 @@ class AuthGraphQLTransportWSHandler(DirectDeliveryHandler, _Guard, BaseGraphQLTr
             await self.send_message(refusal)
             return
         payload = message["payload"]
+        refused = self.connection_acknowledged and await self.view.persisted.untrusted(self.context.hub,
+                                                                                       payload["query"])
+        if refused:  # trusted-documents mode: only registered documents subscribe, as over HTTP
+            await self.send_message({"id": message["id"], "type": "error", "payload": [refused]})
+            return
         payload["query"] = shared_text(payload["query"])
         await super().handle_subscribe(message)
 
@@ -184,6 +189,14 @@ class AuthLegacyGraphQLWSHandler(_Guard, LegacyGraphQLWSHandler):
             await self.websocket.close(code=4400, reason=problem)
             return
         await super().handle_message(message)
+
+    async def handle_start(self, message: Any) -> None:
+        refused = self.connection_acknowledged and await self.view.persisted.untrusted(
+            self.context.hub, message["payload"]["query"])
+        if refused:  # trusted-documents mode, as over graphql-transport-ws
+            await self.send_message({"type": "error", "id": message["id"], "payload": refused})
+            return
+        await super().handle_start(message)
 
     async def handle_connection_init(self, message: LegacyInitMessage) -> None:
         await self._closed_unless_authenticated(lambda: super(AuthLegacyGraphQLWSHandler, self)

@@ -23,6 +23,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,12 +79,19 @@ def create_app(
             await hub.dispose()
 
     metrics = [Route("/metrics", metrics_endpoint, methods=["GET"])] if settings.metrics else []
+    # Pages on these origins may call the API (the websocket's origin check is the GraphQL view's, same setting).
+    # Bearer tokens, not cookies: no credentials mode is needed.
+    cors = [Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"], max_age=600)] if settings.cors_origins else []
     app = Starlette(
         routes=[Route("/health", health_endpoint, methods=["GET"]), *metrics, *routes],
         middleware=[Middleware(SecurityHeaders, page_policies=page_policies,  # outermost: on every response
                                retry_after_s=settings.unavailable_retry_after_s),
+                    *cors,  # a preflight is answered here, before the size limit and the routes
                     Middleware(ObservabilityMiddleware, settings=settings),  # sees every status, 413 too
-                    Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes), *middleware],
+                    Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+                    # responses over 1 KiB gzip-compressed for clients that accept it; websockets pass untouched
+                    Middleware(GZipMiddleware, minimum_size=1024), *middleware],
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -121,8 +130,12 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        accept = dict(scope.get("headers") or ()).get(b"accept", b"").lower()
+        media = ("application/graphql-response+json; charset=utf-8" if b"application/graphql-response+json" in accept
+                 else "application/json")  # GraphQL over HTTP: the media type the client asked for
         response = JSONResponse({"errors": [{"message": f"Request body is larger than {self.max_bytes} bytes.",
-                                             "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}, status_code=413)
+                                             "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}, status_code=413,
+                                headers={"cache-control": "no-store"}, media_type=media)
         await response(scope, receive, send)
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+
+from ..static_cache import CachedStaticFiles
 
 STATIC = Path(__file__).with_name("static")
 # Scripts only from this origin; the API and the websocket are this origin too. The app's SecurityHeaders sends it
@@ -26,5 +27,5 @@ async def kds_page(request: Request) -> Response:
 def kds_routes() -> list[BaseRoute]:
     return [
         Route("/kds", kds_page, methods=["GET"]),
-        Mount("/kds/assets", app=StaticFiles(directory=STATIC), name="kds-assets"),
+        Mount("/kds/assets", app=CachedStaticFiles(directory=STATIC), name="kds-assets"),
     ]

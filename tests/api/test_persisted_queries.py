@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
+from websockets.sync.client import connect
 
 from omniman_gql.cli import main
 from omniman_gql.models import PersistedDocument
@@ -20,7 +21,8 @@ from omniman_gql.runtime import Hub
 from omniman_gql.services import documents
 from omniman_gql.settings import Settings, get_settings
 from schema.asgi import create_app
-from tests.graphql import authorize, bearer
+from tests.fixtures.app import serving
+from tests.graphql import authorize, bearer, create_token_in, init_payload
 
 QUERY = "query Channels { channels { code } }"
 PRINTED = "query Channels {\n  channels {\n    code\n  }\n}"  # the same document as graphql-js prints it
@@ -152,3 +154,29 @@ def test_trusted_documents_only(settings: Settings, cli_env: None, tmp_path: Pat
             assert post(client, body).json() == {"data": {"channels": []}}, body
         assert codes(post(client, {"query": "{ channels { name } }"})) == ["DOCUMENT_NOT_TRUSTED"]
         assert codes(client.post("/graphql", json={"query": QUERY}, headers=bearer("nope"))) == ["UNAUTHENTICATED"]
+
+
+def test_trusted_documents_only_over_websockets(settings: Settings) -> None:
+    subscription = "subscription Live { orderEvents { cursor type } }"
+    trusted = settings.model_copy(update={"trusted_documents_only": True})
+    token = create_token_in(settings, "admin")
+    with serving(create_app(trusted, run_directives=False)) as base, connect(
+            base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        ws.send(json.dumps({"type": "connection_init", "payload": init_payload(token)}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": subscription}}))
+        refused = json.loads(ws.recv(timeout=5))
+        assert refused["type"] == "error" and refused["id"] == "1"
+        assert refused["payload"][0]["extensions"]["code"] == "DOCUMENT_NOT_TRUSTED"
+
+        async def register() -> None:
+            hub = Hub.create(settings)
+            try:
+                await documents.register_trusted(hub, {sha(subscription): subscription})
+            finally:
+                await hub.dispose()
+
+        asyncio.run(register())
+        ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": subscription}}))
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}  # no error: it runs
