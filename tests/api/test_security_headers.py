@@ -72,6 +72,16 @@ def test_the_kitchen_display_keeps_its_own_files(client: TestClient) -> None:
     assert client.get("/kds").headers["cache-control"] == "no-cache"
 
 
+def test_the_hubs_static_files_say_how_long_to_keep_them(client: TestClient) -> None:
+    """GraphiQL's vendored libraries change only with a release (a day); the live helper is ours (revalidated)."""
+    vendored = client.get("/static/graphiql/graphiql.min.js")
+    assert vendored.status_code == 200 and vendored.headers["cache-control"] == "public, max-age=86400"
+    helper = client.get("/static/omniman-live.js")
+    assert helper.status_code == 200 and helper.headers["cache-control"] == "no-cache"
+    assert "subscribeResuming" in helper.text
+    assert client.get("/static/../schema/asgi.py").status_code == 404  # nothing outside the folder
+
+
 class Sources(HTMLParser):
     """Every script source, stylesheet and inline script of a page (an independent reading of what it loads)."""
 
