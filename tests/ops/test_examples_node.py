@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NODE_DEADLINE_S = 120
+# `omniman serve` gets a clean environment: hand it this run's accelerator switch, so both ways are covered
+ACCELERATE = {"OMNIMAN_ACCELERATE": os.environ["OMNIMAN_ACCELERATE"]} if "OMNIMAN_ACCELERATE" in os.environ else {}
 
 
 def _run(args: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
@@ -48,7 +50,7 @@ def examples() -> Path:
 def hub(database_url: str, tmp_path: Path) -> Iterator[tuple[Served, str]]:
     assert run_omniman(["demo"], database_url, tmp_path).returncode == 0
     token = admin_token(database_url)
-    with omniman_serve(database_url, tmp_path) as server:
+    with omniman_serve(database_url, tmp_path, **ACCELERATE) as server:
         yield server, token
 
 
@@ -124,7 +126,7 @@ def restart_mid_subscription(database_url: str, tmp_path: Path, resume: str) -> 
     same port and one order committed at once (before the client is back); then the script's last order."""
     assert run_omniman(["demo"], database_url, tmp_path).returncode == 0
     token = admin_token(database_url)
-    server = omniman_serve(database_url, tmp_path)
+    server = omniman_serve(database_url, tmp_path, **ACCELERATE)
     served = server.__enter__()
     node = subprocess.Popen(tsx("apollo/resume-across-restart.ts"), cwd=EXAMPLES, text=True,
                             env=node_env(served, token, OMNIMAN_EXAMPLE_RESUME=resume),
@@ -135,7 +137,7 @@ def restart_mid_subscription(database_url: str, tmp_path: Path, resume: str) -> 
         finally:
             server.__exit__(None, None, None)
         meanwhile = [commit_directly(database_url, f"DOWN-{i}") for i in (1, 2)]
-        with omniman_serve(database_url, tmp_path, port=served.port) as again:
+        with omniman_serve(database_url, tmp_path, port=served.port, **ACCELERATE) as again:
             meanwhile.append(commit_over_api(again, token, "BACK-1", "7"))
             assert node.stdin is not None
             node.stdin.write("GO\n")

@@ -4,6 +4,7 @@ up from the hub's own files, opens on the quick start, and a query run from it w
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ pytestmark = pytest.mark.slow
 
 # Every host name but the hub's address fails to resolve: an air-gapped shop (a CDN could not be reached).
 OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
+# `omniman serve` gets a clean environment: hand it this run's accelerator switch, so both ways are covered
+ACCELERATE = {"OMNIMAN_ACCELERATE": os.environ["OMNIMAN_ACCELERATE"]} if "OMNIMAN_ACCELERATE" in os.environ else {}
 QUERY_EDITOR = "document.querySelector('.graphiql-query-editor .CodeMirror')"
 RESPONSE = "document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue()"
 CHANNELS = "{ channels { code name } }"
@@ -35,7 +38,8 @@ def run_in_graphiql(page: Page, query: str) -> dict[str, object]:
 def test_graphiql_runs_offline_with_the_token_box(database_url: str, tmp_path: Path) -> None:
     assert run_omniman(["demo"], database_url, tmp_path).returncode == 0
     token = admin_token(database_url)
-    with omniman_serve(database_url, tmp_path) as server, chromium(tmp_path / "profile", flags=OFFLINE) as page:
+    with (omniman_serve(database_url, tmp_path, **ACCELERATE) as server,
+          chromium(tmp_path / "profile", flags=OFFLINE) as page):
         # The outside is really closed for this browser (what the CDN-loading page used to need)
         unreachable = page.evaluate("fetch('https://unpkg.com/react@18.2.0/umd/react.production.min.js')"
                                     ".then(() => 'reached', (e) => 'refused: ' + e)")
