@@ -1,6 +1,8 @@
 """Checks the documents `omniman documents add` registers: each parses and validates against this schema and its
-document limits; each is registered under the SHA-256 of its text and of its text as graphql-js prints it."""
+document limits; each is registered under the SHA-256 of its text and of its text as graphql-js prints it. A `.json`
+file is an Apollo persisted-query manifest (`@apollo/generate-persisted-query-manifest`): its operations' bodies."""
 
+import json
 from dataclasses import dataclass
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, parse, print_ast, specified_rules, validate
@@ -40,3 +42,28 @@ def check_document(name: str, text: str, schema: GraphQLSchema, settings: Settin
         return Checked(name, {}, [error.message for error in errors])
     printed = print_ast(document)
     return Checked(name, {sha256_of(text): text, sha256_of(printed): printed}, [])
+
+
+def documents_in(name: str, text: str) -> list[tuple[str, str]] | str:
+    """The (label, document) pairs of a file: a `.json` file is an Apollo manifest (`{"format":
+    "apollo-persisted-query-manifest", "operations": [{"id", "body", "name"}, …]}`), anything else one document.
+    A string: why the file cannot be read as such."""
+    if not name.endswith(".json"):
+        return [(name, text)]
+    try:
+        manifest = json.loads(text)
+    except (ValueError, RecursionError):
+        return "not JSON (a .json file must be an Apollo persisted-query manifest)"
+    operations = manifest.get("operations") if isinstance(manifest, dict) else None
+    if not isinstance(operations, list) or manifest.get("format") != "apollo-persisted-query-manifest":
+        return ('not an Apollo persisted-query manifest ({"format": "apollo-persisted-query-manifest", '
+                '"operations": [...]})')
+    pairs = []
+    for index, operation in enumerate(operations):
+        body = operation.get("body") if isinstance(operation, dict) else None
+        if not isinstance(body, str):
+            return f"operations[{index}] has no string `body`"
+        if isinstance(operation.get("id"), str) and operation["id"] != sha256_of(body):
+            return f"operations[{index}].id is not the SHA-256 of its body"
+        pairs.append((f"{name}#{operation.get('name') or index}", body))
+    return pairs

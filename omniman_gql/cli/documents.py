@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from schema.trusted_documents import check_document, graphql_schema
+from schema.trusted_documents import check_document, documents_in, graphql_schema
 
 from ..runtime import Hub
 from ..services import documents
@@ -25,10 +25,11 @@ def add_documents(commands: Commands) -> None:
     tools = parser.add_subparsers(dest="documents_command", required=True, metavar="ACTION")
     add = tools.add_parser(
         "add", help="check and register .graphql files (all or none)",
-        description="Each FILE is one GraphQL document (one or more operations and their fragments). Every file must "
+        description="Each FILE is one GraphQL document (one or more operations and their fragments), or a .json "
+                    "Apollo persisted-query manifest (@apollo/generate-persisted-query-manifest). Every file must "
                     "parse and validate against the schema, else nothing is registered. Each is registered under "
                     "the SHA-256 of its text and of its text as graphql-js prints it; the hashes are printed.")
-    add.add_argument("files", nargs="+", metavar="FILE", type=Path, help="a .graphql file")
+    add.add_argument("files", nargs="+", metavar="FILE", type=Path, help="a .graphql file or a .json manifest")
     add.set_defaults(func=_add)
 
 
@@ -45,11 +46,17 @@ def _add(args: argparse.Namespace) -> int:
             print(f"error: {path}: {exc}", file=sys.stderr)
             failed = True
             continue
-        result = check_document(str(path), text, schema, settings)
-        for problem in result.problems:
-            print(f"error: {path}: {problem}", file=sys.stderr)
-        failed = failed or bool(result.problems)
-        checked.append(result)
+        found = documents_in(str(path), text)
+        if isinstance(found, str):
+            print(f"error: {path}: {found}", file=sys.stderr)
+            failed = True
+            continue
+        for label, document in found:
+            result = check_document(label, document, schema, settings)
+            for problem in result.problems:
+                print(f"error: {label}: {problem}", file=sys.stderr)
+            failed = failed or bool(result.problems)
+            checked.append(result)
     if failed:
         print("error: nothing was registered", file=sys.stderr)
         return 1

@@ -22,8 +22,8 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -33,6 +33,7 @@ from ..runtime import Hub
 from ..settings import Settings, get_settings
 from .headers import SecurityHeaders
 from .health import health_endpoint
+from .http_errors import JsonCORSMiddleware, http_exception
 from .observability import ObservabilityMiddleware, metrics_endpoint
 
 HubFactory = Callable[[Settings], Hub]
@@ -81,7 +82,7 @@ def create_app(
     metrics = [Route("/metrics", metrics_endpoint, methods=["GET"])] if settings.metrics else []
     # Pages on these origins may call the API (the websocket's origin check is the GraphQL view's, same setting).
     # Bearer tokens, not cookies: no credentials mode is needed.
-    cors = [Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+    cors = [Middleware(JsonCORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                        allow_headers=["Authorization", "Content-Type"], max_age=600)] if settings.cors_origins else []
     app = Starlette(
         routes=[Route("/health", health_endpoint, methods=["GET"]), *metrics, *routes],
@@ -93,6 +94,7 @@ def create_app(
                     # responses over 1 KiB gzip-compressed for clients that accept it; websockets pass untouched
                     Middleware(GZipMiddleware, minimum_size=1024), *middleware],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception},  # 404 and 405 as JSON, like every other refusal
     )
     app.state.settings = settings
     return app

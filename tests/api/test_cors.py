@@ -51,6 +51,7 @@ def test_without_the_setting_other_origins_are_refused(settings: Settings) -> No
                             run_directives=False)) as base:
         preflight = httpx.options(f"{base}/graphql", headers=PREFLIGHT, timeout=5)
         assert preflight.status_code == 400 and "access-control-allow-origin" not in preflight.headers
+        assert preflight.json()["errors"][0]["extensions"]["code"] == "CORS_NOT_ALLOWED"
         with pytest.raises(InvalidStatus) as refused:
             handshake(base, DEV, token)
         assert refused.value.response.status_code == 403
@@ -58,6 +59,7 @@ def test_without_the_setting_other_origins_are_refused(settings: Settings) -> No
     with serving(create_app(settings, run_directives=False)) as base:
         preflight = httpx.options(f"{base}/graphql", headers=PREFLIGHT, timeout=5)
         assert preflight.status_code == 405 and "access-control-allow-origin" not in preflight.headers
+        assert preflight.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
         with pytest.raises(InvalidStatus):
             handshake(base, DEV, token)
         assert handshake(base, base, token) == "connection_ack"

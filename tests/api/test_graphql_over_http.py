@@ -105,6 +105,15 @@ def test_without_a_token_it_is_unauthenticated_before_the_document_is_read(clien
         assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["UNAUTHENTICATED"]
 
 
+@pytest.mark.parametrize(("method", "path", "status", "code"), [
+    ("GET", "/nope", 404, "NOT_FOUND"), ("POST", "/health", 405, "METHOD_NOT_ALLOWED"),
+    ("GET", "/kds/assets/nope.js", 404, "NOT_FOUND")])
+def test_other_refusals_are_json_too(client: TestClient, method: str, path: str, status: int, code: str) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status and response.headers["content-type"] == "application/json"
+    assert response.json()["errors"][0]["extensions"]["code"] == code
+
+
 def test_graphiql_disabled_is_a_json_404(settings: Settings) -> None:
     with TestClient(create_app(settings.model_copy(update={"graphiql": False}), run_directives=False)) as client:
         response = client.get("/graphql", headers={"accept": "text/html"})

@@ -180,3 +180,27 @@ def test_trusted_documents_only_over_websockets(settings: Settings) -> None:
         ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": subscription}}))
         ws.send(json.dumps({"type": "ping"}))
         assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}  # no error: it runs
+
+
+def test_documents_add_reads_apollo_manifests_all_or_nothing(settings: Settings, cli_env: None, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    typed = "query Channels { channels { code __typename } }"  # as Apollo Client sends it (with __typename)
+    manifest = tmp_path / "persisted-query-manifest.json"
+    manifest.write_text(json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
+        {"id": sha(typed), "body": typed, "name": "Channels", "type": "query"}]}), encoding="utf-8")
+    lying = tmp_path / "lying.json"
+    lying.write_text(json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
+        {"id": sha("other"), "body": typed, "name": "Channels", "type": "query"}]}), encoding="utf-8")
+    broken = tmp_path / "broken.json"
+    broken.write_text("[1, 2]", encoding="utf-8")
+    assert main(["documents", "add", str(manifest), str(lying)]) == 1
+    assert main(["documents", "add", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "operations[0].id is not the SHA-256 of its body" in err and "not an Apollo persisted-query manifest" in err
+    trusted = settings.model_copy(update={"trusted_documents_only": True})
+    with TestClient(create_app(trusted, run_directives=False)) as client:
+        authorize(client)
+        assert stored(client) == 0
+        assert main(["documents", "add", str(manifest)]) == 0
+        assert f"{manifest}#Channels: " in capsys.readouterr().out
+        assert post(client, {"extensions": pq(typed)}).json() == {"data": {"channels": []}}

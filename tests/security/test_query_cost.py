@@ -135,7 +135,8 @@ def test_a_mutation_over_the_limit_changes_nothing(settings: Settings) -> None:
         make_channel(Api(client), code="pos")
         result = gql(client, OPEN, {"key": "K-1"})
         assert result == {"data": None, "errors": [
-            {"message": cost_message(32, 31), "locations": [{"line": 1, "column": 1}]}]}
+            {"message": cost_message(32, 31), "locations": [{"line": 1, "column": 1}],
+             "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}  # refused before anything ran
         assert gql(client, SESSION, {"key": "K-1"}) == {"data": {"session": None}}  # no session was opened
         assert "errors" not in gql(client, OPEN.replace("issues { id } ", ""), {"key": "K-1"})  # 22: it runs
 
