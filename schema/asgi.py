@@ -20,6 +20,7 @@ from .console import console_routes
 from .graphiql import content_security_policy, graphiql_page
 from .kds import CONTENT_SECURITY_POLICY as KDS_POLICY
 from .kds import kds_routes
+from .static_files import static_routes
 from .view import OmnimanGraphQL
 
 
@@ -43,7 +44,8 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     settings = settings or get_settings()
     redact_access_log()  # `/kds?token=…` must not write the token into the access log
     view = _view_class(settings)(build_schema(settings), settings=settings)
-    routes = [Route("/graphql", view), WebSocketRoute("/graphql", view), *kds_routes(), *console_routes()]
+    routes = [Route("/graphql", view), WebSocketRoute("/graphql", view), *kds_routes(), *console_routes(),
+              *static_routes()]
     if run_directives:
         options.setdefault("hub_factory", lambda s: Hub.create(s, dispatcher=dispatcher_for(s)))
         if not settings.redis_url:  # last: the worker publishes through the publisher the parts before it set up
@@ -52,7 +54,7 @@ def create_app(settings: Settings | None = None, *, run_directives: bool = True,
     lifespans = [live_stream, rate_limiting, *options.pop("extra_lifespans", ())]  # type: ignore[misc]
     if settings.accelerate:  # innermost of ours: sees a websocket's `send` as the server made it (RawFrames)
         options["middleware"] = [*options.get("middleware", ()), Middleware(KeepTransportSend)]  # type: ignore[misc]
-    # The pages' own policies (GraphiQL's CDN and inline scripts, the display's own files); the rest: the strict one.
+    # The pages' own policies (GraphiQL's inline scripts, the display's and console's files); else the strict one.
     policies = {"/kds": KDS_POLICY, "/console": CONSOLE_POLICY}
     if settings.graphiql:
         policies["/graphql"] = content_security_policy(graphiql_page(view.graphql_ide_html))

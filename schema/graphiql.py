@@ -1,6 +1,6 @@
-"""The GraphiQL page: Strawberry's, opening on our quick start, with an "API token" box that remembers the token in
-the browser (localStorage) and sends it on every request and in the websocket `connection_init`; and the
-Content-Security-Policy that lets exactly that page run."""
+"""The GraphiQL page: Strawberry's, loading its libraries from the hub's own files (no CDN), opening on our quick start,
+with an "API token" box that remembers the token in the browser (localStorage) and sends it on every request and in
+the websocket `connection_init`; and the Content-Security-Policy that lets exactly that page run."""
 
 import base64
 import hashlib
@@ -15,6 +15,19 @@ TOKEN_KEY = "omniman.apiToken"
 _EXAMPLE = re.compile(r"const EXAMPLE_QUERY = `.*?`;", re.DOTALL)
 _FETCHER = re.compile(r"const fetcher = GraphiQL\.createFetcher\(\{.*?\}\);", re.DOTALL)
 _BODY = '<div id="graphiql"'
+ASSETS = "/static/graphiql/"
+# Each CDN address Strawberry's page names → the vendored copy (schema/static/graphiql/README.md says where each came
+# from). The page keeps Strawberry's `integrity` hashes, so the browser checks our copies are the published files.
+VENDORED = {
+    "https://unpkg.com/react@18.2.0/umd/react.production.min.js": "react.production.min.js",
+    "https://unpkg.com/react-dom@18.2.0/umd/react-dom.production.min.js": "react-dom.production.min.js",
+    "https://unpkg.com/js-cookie@3.0.5/dist/js.cookie.min.js": "js.cookie.min.js",
+    "https://unpkg.com/graphiql@3.8.3/graphiql.min.css": "graphiql.min.css",
+    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/style.css": "plugin-explorer.css",
+    "https://unpkg.com/graphiql@3.8.3/graphiql.min.js": "graphiql.min.js",
+    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/index.umd.js": "plugin-explorer.umd.js",
+}
+_EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
 
 FETCHER = """const apiToken = localStorage.getItem(TOKEN_KEY) || "";
       if (apiToken) {
@@ -61,10 +74,15 @@ TOKEN_BOX = """<form id="omniman-token" style="position: fixed; top: 8px; right:
 
 
 def graphiql_page(html: str, example: str = QUICK_START) -> str:
-    """Strawberry's GraphiQL page with our example, the token box, and a fetcher that sends the token."""
+    """Strawberry's GraphiQL page with our files, our example, the token box, and a fetcher that sends the token."""
     for pattern, name in ((_EXAMPLE, "example"), (_FETCHER, "fetcher")):
         if not pattern.search(html):  # a Strawberry upgrade changed the page: fail loudly in the tests
             raise RuntimeError(f"GraphiQL page: cannot find the {name} to replace")
+    for url, file in VENDORED.items():
+        html = html.replace(f'"{url}"', f'"{ASSETS}{file}"')
+    external = _EXTERNAL.search(html)
+    if external:  # a Strawberry upgrade names a file we have not vendored: the page would need a CDN
+        raise RuntimeError(f"GraphiQL page: it loads {external.group(0)!r}…, not vendored in schema/static/graphiql")
     html = _EXAMPLE.sub(lambda _: f"const EXAMPLE_QUERY = {json.dumps(example)};", html, count=1)
     html = _FETCHER.sub(lambda _: FETCHER, html, count=1)
     return html.replace(_BODY, TOKEN_BOX + _BODY, 1)
@@ -122,7 +140,7 @@ def content_security_policy(page: str) -> str:
         # 'unsafe-inline' for styles only: the page's <style>, the token box's style attribute and the style
         # attributes GraphiQL's editors write; a style cannot run code.
         f"style-src {styles} 'unsafe-inline'",
-        f"font-src {styles} data:",  # GraphiQL's stylesheet brings its fonts from where it comes from
+        f"font-src {styles} data:",  # GraphiQL's stylesheet carries its fonts as data: URLs
         "img-src 'self' data:",  # the favicon is a data: URL
         "connect-src 'self'",  # the API and its websocket (CSP level 3 `'self'` covers ws:/wss: of this host)
         "object-src 'none'",

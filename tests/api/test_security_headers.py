@@ -51,6 +51,8 @@ def directives(csp: str) -> dict[str, list[str]]:
     ("GET", "/console/assets/app.js", 200, CONSOLE_POLICY),
     ("GET", "/console/assets/vendor/graphql-ws.min.js", 200, CONSOLE_POLICY),
     ("GET", "/console/assets/nothing.js", 404, CONSOLE_POLICY),
+    ("GET", "/static/omniman-live.js", 200, STRICT_POLICY),
+    ("GET", "/static/graphiql/graphiql.min.js", 200, STRICT_POLICY),
     ("GET", "/nowhere", 404, STRICT_POLICY),
     ("DELETE", "/health", 405, STRICT_POLICY),
     ("PUT", "/graphql", 405, None),
@@ -70,7 +72,7 @@ def test_the_kitchen_display_keeps_its_own_files(client: TestClient) -> None:
     assert allowed["script-src"] == ["'self'"] and allowed["style-src"] == ["'self'"]
     assert allowed["connect-src"] == ["'self'"]
     for src in re.findall(r'(?:src|href)="([^"]+)"', page.text):
-        assert src.startswith("/kds/assets/"), src
+        assert src.startswith("/kds/assets/") or src == "/static/omniman-live.js", src
         assert client.get(src).status_code == 200
     assert client.get("/kds").headers["cache-control"] == "no-cache"
 
@@ -93,6 +95,16 @@ def test_the_console_loads_only_its_own_modules(client: TestClient) -> None:
         todo.extend(set(re.findall(r'from "\./([a-z]+\.js)"', module.text)) - seen)
     assert {"app.js", "core.js", "queries.js", "orders.js", "order.js", "sessions.js", "directives.js", "channels.js",
             "admin.js"} == seen
+
+
+def test_the_hubs_static_files_say_how_long_to_keep_them(client: TestClient) -> None:
+    """GraphiQL's vendored libraries change only with a release (a day); the live helper is ours (revalidated)."""
+    vendored = client.get("/static/graphiql/graphiql.min.js")
+    assert vendored.status_code == 200 and vendored.headers["cache-control"] == "public, max-age=86400"
+    helper = client.get("/static/omniman-live.js")
+    assert helper.status_code == 200 and helper.headers["cache-control"] == "no-cache"
+    assert "subscribeResuming" in helper.text
+    assert client.get("/static/../schema/asgi.py").status_code == 404  # nothing outside the folder
 
 
 class Sources(HTMLParser):
@@ -126,20 +138,24 @@ class Sources(HTMLParser):
 
 
 def test_graphiql_may_load_exactly_what_its_page_references(client: TestClient) -> None:
-    """GraphiQL loads from a CDN the tests cannot reach (and no browser is needed to check this): the policy must
-    allow every script and stylesheet the served page names, and its inline scripts by hash, and nothing more."""
+    """GraphiQL loads only the hub's own files (vendored, no CDN): the policy allows this origin and the page's inline
+    scripts by hash, nothing more, and every file the page names is served."""
     page = client.get("/graphql", headers=HTML)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     allowed = directives(assert_secured(page))
     sources = Sources()
     sources.feed(page.text)
     assert sources.scripts and sources.styles and len(sources.inline) == 2  # the token box and GraphiQL's own
-    origins = {re.match(r"https://[^/]+", src).group(0) for src in sources.scripts}  # type: ignore[union-attr]
+    for src in sources.scripts + sources.styles:
+        assert src.startswith("/static/graphiql/"), src  # no other origin, not even a protocol-relative one
+        served = client.get(src)
+        assert served.status_code == 200 and len(served.content) > 500, src
+    assert "unpkg" not in page.text and "https://" not in re.sub(r"<!--.*?-->|xmlns=\S+", "", page.text)
     hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
               for body in sources.inline}
-    assert set(allowed["script-src"]) == {"'self'", *origins, *hashes}  # no 'unsafe-inline', no 'unsafe-eval'
-    style_origins = {re.match(r"https://[^/]+", href).group(0) for href in sources.styles}  # type: ignore[union-attr]
-    assert set(allowed["style-src"]) == {"'self'", *style_origins, "'unsafe-inline'"}
+    assert set(allowed["script-src"]) == {"'self'", *hashes}  # no CDN, no 'unsafe-inline', no 'unsafe-eval'
+    assert set(allowed["style-src"]) == {"'self'", "'unsafe-inline'"}
+    assert allowed["font-src"] == ["'self'", "data:"]
     assert allowed["connect-src"] == ["'self'"] and allowed["frame-ancestors"] == ["'none'"]
     assert allowed["default-src"] == ["'self'"] and allowed["object-src"] == ["'none'"]
     assert "localStorage.setItem(TOKEN_KEY" in page.text  # the page that keeps the admin token is the one covered

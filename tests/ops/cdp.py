@@ -111,12 +111,12 @@ class Page:
 
 
 @contextmanager
-def chromium(profile: Path) -> Iterator[Page]:
-    """Start Chromium with a fresh profile, open a tab, and stop it all afterwards."""
+def chromium(profile: Path, *, flags: tuple[str, ...] = ()) -> Iterator[Page]:
+    """Start Chromium with a fresh profile (and `flags` besides ours), open a tab, and stop it all afterwards."""
     executable = chromium_executable()
     profile.mkdir(parents=True, exist_ok=True)
     log = (profile.parent / "chromium.log").open("w")
-    process = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+    process = subprocess.Popen([executable, *FLAGS, *flags, f"--user-data-dir={profile}", "about:blank"],
                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LANG": "en_US.UTF-8"})
     try:
         port_file = profile / "DevToolsActivePort"

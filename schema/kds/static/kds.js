@@ -3,8 +3,8 @@
 //
 // Consistency: every ticket is an order as some response saw it; a newer `updatedAt` always wins, so the initial
 // load, live events, button answers and re-syncs can arrive in any order. The subscription starts before the initial
-// load (events from then on are not missed) and resumes after a reconnect from the last cursor it received (the
-// graphql-ws client re-sends the same payload object, whose `after` we keep current).
+// load (events from then on are not missed) and resumes after a reconnect from the last cursor it received (the hub's
+// /static/omniman-live.js keeps the `after` that graphql-ws re-sends at the last delivered cursor).
 "use strict";
 
 (function () {
@@ -57,7 +57,7 @@
   const $ = (id) => document.getElementById(id);
   let token = takeToken();
   let client = null;
-  let subscription = null;  // {payload, dispose}
+  let subscription = null;  // omnimanLive.subscribeResuming's {dispose, cursor}
   let firstLoadDone = false;
   let resyncTimer = null;
 
@@ -207,24 +207,22 @@
   }
 
   function subscribe() {
-    const payload = { query: EVENTS, variables: { channelCodes: filter.length ? filter : null, after: null } };
-    if (subscription) payload.variables.after = subscription.payload.variables.after;
-    const dispose = client.subscribe(payload, {
+    const after = subscription ? subscription.cursor() : null;
+    const request = { query: EVENTS, variables: { channelCodes: filter.length ? filter : null, after: null } };
+    const current = omnimanLive.subscribeResuming(client, request, {
       next: (result) => {
         if (result.errors) return;  // a GraphQL error ends the operation: error() follows
-        const message = result.data.orderEvents;
-        payload.variables.after = message.cursor;  // a reconnect resumes right after this message
-        upsert(message.order);
+        upsert(result.data.orderEvents.order);
       },
       error: (error) => {
         const errors = Array.isArray(error) ? error : [];
         if (isAuthError(errors)) return askToken("This token may not watch these channels.");
         // e.g. SUBSCRIBER_LAGGED: subscribe again from the last cursor
-        setTimeout(() => { if (subscription && subscription.dispose === dispose) subscribe(); }, 1000);
+        setTimeout(() => { if (subscription === current) subscribe(); }, 1000);
       },
       complete: () => {},
-    });
-    subscription = { payload, dispose };
+    }, { after });
+    subscription = current;
   }
 
   async function onConnected() {
