@@ -88,8 +88,12 @@ export async function render(view) {
     if (isLive) { fresh.classList.add("arriving"); body.prepend(fresh); } else body.append(fresh);
   }
 
+  // `data-state` on the form says whether the last read is running, done or failed (a test waits on it).
   async function load(after) {
-    const data = (await gql(ORDERS, variables(after))).orders;
+    form.dataset.state = "loading";
+    let data;
+    try { data = (await gql(ORDERS, variables(after))).orders; } catch (error) { form.dataset.state = "failed"; throw error; }
+    form.dataset.state = "done";
     problem.hidden = true;
     if (!after) body.replaceChildren();
     data.edges.forEach((e) => upsert(e.node));
