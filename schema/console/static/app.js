@@ -37,9 +37,11 @@ async function route() {
     if (link.dataset.page === name) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   if (cleanup) { cleanup(); cleanup = null; }
-  const view = $("view");
-  view.replaceChildren(el("p", { class: "muted" }, "Loading…"));
-  view.dataset.page = name;
+  // Each visit renders into a fresh container: a read the previous page still had in flight (a live re-read, a
+  // mutation's reload) lands in its own detached container instead of overwriting this page.
+  const view = el("div", { class: "page" }, el("p", { class: "muted" }, "Loading…"));
+  $("view").replaceChildren(view);
+  $("view").dataset.page = name;
   try {
     let result;
     if (name === "orders" && parts[1]) result = await orderPage.render(view, parts[1]);
