@@ -234,7 +234,13 @@ export const live = {
             try { fn(message); } catch (error) { console.warn("live listener failed", error); }
           }
         },
-        error: () => setTimeout(() => { if (this.client) subscribe(); }, 1000),  // e.g. lagged: resume from cursor
+        // e.g. lagged: resume from the cursor a second later; refused over the read rate (an `error` message with
+        // RATE_LIMITED): not before the window ends, since every refused retry would be charged too
+        error: (errors) => {
+          const limited = Array.isArray(errors) ? rateLimited({ errors }) : null;
+          if (limited) setConnection("offline", `Rate limited: live again in ${limited.retryAfter} s`);
+          setTimeout(() => { if (this.client) subscribe(); }, limited ? limited.retryAfter * 1000 : 1000);
+        },
         complete: () => {},
       });
     };
