@@ -23,9 +23,15 @@ from tests.test_cli_serve import omniman_command
 STOP_DEADLINE_S = 15
 
 
+# Passed through on purpose: the suite's `OMNIMAN_ACCELERATE=false` run must reach the served processes too, or the
+# browser tests would only ever exercise the accelerated path.
+PASSED_THROUGH = ("OMNIMAN_ACCELERATE",)
+
+
 def clean_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The environment of a user's shell: no OMNIMAN_* setting but the database (and `extra`); no Redis."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIMAN_")}
+    """The environment of a user's shell: no OMNIMAN_* setting but the database, OMNIMAN_ACCELERATE (the run's mode)
+    and `extra`; no Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIMAN_") or k in PASSED_THROUGH}
     return {**env, "OMNIMAN_DATABASE_URL": database_url, **extra}
 
 

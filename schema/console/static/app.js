@@ -1,8 +1,8 @@
 // The console's shell: sign-in, the navigation, the `#/…` router, the directive alert banner on every page, and
 // keyboard shortcuts (1–5 switch pages, `/` focuses the current page's first filter).
 
-import { $, askSignIn, checkToken, el, gql, live, send, state, TOKEN_KEY, toast } from "./core.js";
-import { ALERTS, CHANNELS, detectExtras } from "./queries.js";
+import { $, askSignIn, checkToken, el, gql, live, state, TOKEN_KEY, toast } from "./core.js";
+import { ALERTS, CHANNELS } from "./queries.js";
 import * as ordersPage from "./orders.js";
 import * as orderPage from "./order.js";
 import * as sessionsPage from "./sessions.js";
@@ -37,9 +37,11 @@ async function route() {
     if (link.dataset.page === name) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   if (cleanup) { cleanup(); cleanup = null; }
-  const view = $("view");
-  view.replaceChildren(el("p", { class: "muted" }, "Loading…"));
-  view.dataset.page = name;
+  // Each visit renders into a fresh container: a read the previous page still had in flight (a live re-read, a
+  // mutation's reload) lands in its own detached container instead of overwriting this page.
+  const view = el("div", { class: "page" }, el("p", { class: "muted" }, "Loading…"));
+  $("view").replaceChildren(view);
+  $("view").dataset.page = name;
   try {
     let result;
     if (name === "orders" && parts[1]) result = await orderPage.render(view, parts[1]);
@@ -49,7 +51,8 @@ async function route() {
     }
     cleanup = typeof result === "function" ? result : null;
   } catch (error) {
-    if (state.viewer) view.replaceChildren(el("p", { class: "error", role: "alert" }, "Could not load: " + error.message));
+    if (state.viewer) view.replaceChildren(el("p", { class: "error", role: "alert", "data-code": error.code || null },
+      "Could not load: " + error.message));
   }
 }
 
@@ -68,17 +71,20 @@ export async function refreshAlerts() {
     if (a.overdueCount) parts.push(`${a.overdueCount} queued for more than ${a.thresholdMinutes} min (is a worker running?)`);
     banner.replaceChildren(el("strong", {}, "Side effects need attention: "), parts.join("; ") + ". ",
       el("a", { href: a.failedCount ? "#/directives?status=FAILED" : "#/directives?status=QUEUED" }, "Open directives"));
-  } catch (_) { /* the next poll tries again */ }
+  } catch (error) {
+    // the next poll tries again, not before a rate limit's window ends (polling would only extend the refusal)
+    if (error.retryAfter) { alertTimer = setTimeout(refreshAlerts, error.retryAfter * 1000); return; }
+  }
   alertTimer = setTimeout(refreshAlerts, ALERT_EVERY_MS);
 }
 
 async function start(viewer) {
+  if ($("signin").open) $("signin").close();
   state.viewer = viewer;
   document.body.dataset.state = "ready";
   renderNav();
   try {
     state.channels = (await gql(CHANNELS)).channels;
-    await detectExtras((query, variables) => send(query, variables));
   } catch (error) {
     toast("Could not load the channels: " + error.message, "error");
   }
@@ -121,9 +127,14 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-(async function boot() {
+async function boot() {
   if (!state.token) { askSignIn(null); return; }
   const checked = await checkToken(state.token);
+  if (checked.limited) {  // the token may be fine: kept, and checked again once the window ends
+    askSignIn(checked.refused);
+    setTimeout(() => { if (!state.viewer) boot(); }, checked.limited.retryAfter * 1000);
+    return;
+  }
   if (checked.refused) {
     localStorage.removeItem(TOKEN_KEY);
     state.token = "";
@@ -131,4 +142,5 @@ document.addEventListener("keydown", (event) => {
     return;
   }
   await start(checked.viewer);
-})();
+}
+boot();

@@ -3,7 +3,7 @@
 // createElement (`el`), and re-rendered whole when their data changes; a library would add a vendored file and a
 // build-free JSX substitute without removing much code here.
 
-import { VIEWER, orderEvents } from "./queries.js";
+import { ORDER_EVENTS, VIEWER } from "./queries.js";
 
 export const TOKEN_KEY = "omniman.console.token";
 export const state = { token: localStorage.getItem(TOKEN_KEY) || "", viewer: null, channels: [] };
@@ -64,10 +64,11 @@ export function errorList(errors) {
 }
 
 let toastTimer = null;
-export function toast(message, kind) {
+export function toast(message, kind, code) {
   const node = $("toast");
   node.textContent = message;
   node.dataset.kind = kind || "info";
+  node.dataset.code = code || "";
   node.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { node.hidden = true; }, 6000);
@@ -91,6 +92,17 @@ export function confirmAction(message, verb) {
 
 export class AuthError extends Error {}
 
+// Over one of the hub's rate limits (HTTP 429, top-level RATE_LIMITED): nothing was done, and the operator is told
+// when to try again rather than shown a generic failure.
+export class RateLimitedError extends Error {
+  constructor(retryAfter) {
+    const seconds = Math.max(1, Math.ceil(Number(retryAfter) || 1));
+    super(`Too many requests from this token: the hub refused this one and did nothing. Try again in ${seconds} s.`);
+    this.code = "RATE_LIMITED";
+    this.retryAfter = seconds;
+  }
+}
+
 export async function send(query, variables, token) {
   const response = await fetch("/graphql", {
     method: "POST",
@@ -103,9 +115,22 @@ export async function send(query, variables, token) {
   return body;
 }
 
-// The `data` of a request; a top-level error is thrown (UNAUTHENTICATED signs out).
+// The RATE_LIMITED error of a response, if it is one (its body is GraphQL JSON; `Retry-After` says the same).
+export function rateLimited(body) {
+  const first = body && body.errors && body.errors[0];
+  const extensions = (first && first.extensions) || {};
+  return extensions.code === "RATE_LIMITED" ? new RateLimitedError(extensions.retryAfter) : null;
+}
+
+// The `data` of a request; a top-level error is thrown (UNAUTHENTICATED signs out; RATE_LIMITED is also toasted,
+// so that an action whose caller shows no error still tells the operator when to retry).
 export async function gql(query, variables) {
   const body = await send(query, variables);
+  const limited = rateLimited(body);
+  if (limited) {
+    toast(limited.message, "error", limited.code);
+    throw limited;
+  }
   const first = body.errors && body.errors[0];
   if (first) {
     const code = first.extensions && first.extensions.code;
@@ -136,6 +161,8 @@ const REFUSED = {
 
 export async function checkToken(token) {
   const body = await send(VIEWER, {}, token);
+  const limited = rateLimited(body);
+  if (limited) return { refused: limited.message, limited };
   const code = body.errors && body.errors[0].extensions && body.errors[0].extensions.code;
   if (code === "UNAUTHENTICATED") return { refused: "The token was refused: it is unknown or revoked." };
   if (body.errors) return { refused: "Could not check the token: " + body.errors[0].message };
@@ -196,7 +223,7 @@ export const live = {
         closed: () => setConnection("offline", "Reconnecting…"),
       },
     });
-    const payload = { query: orderEvents(), variables: { after: null } };
+    const payload = { query: ORDER_EVENTS, variables: { after: null } };
     const subscribe = () => {
       this.dispose = this.client.subscribe(payload, {
         next: (result) => {
@@ -207,7 +234,13 @@ export const live = {
             try { fn(message); } catch (error) { console.warn("live listener failed", error); }
           }
         },
-        error: () => setTimeout(() => { if (this.client) subscribe(); }, 1000),  // e.g. lagged: resume from cursor
+        // e.g. lagged: resume from the cursor a second later; refused over the read rate (an `error` message with
+        // RATE_LIMITED): not before the window ends, since every refused retry would be charged too
+        error: (errors) => {
+          const limited = Array.isArray(errors) ? rateLimited({ errors }) : null;
+          if (limited) setConnection("offline", `Rate limited: live again in ${limited.retryAfter} s`);
+          setTimeout(() => { if (this.client) subscribe(); }, limited ? limited.retryAfter * 1000 : 1000);
+        },
         complete: () => {},
       });
     };

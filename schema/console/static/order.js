@@ -4,7 +4,7 @@
 
 import { confirmAction, el, gql, isAdmin, json, live, money, mutate, section, toast, when } from "./core.js";
 import { directiveTable } from "./directives.js";
-import { CREATE_FULFILLMENT, EXTRAS, ORDER_DIRECTIVES, REFUND, UPDATE_FULFILLMENT, order, transition } from "./queries.js";
+import { CREATE_FULFILLMENT, ORDER, ORDER_DIRECTIVES, REFUND, TRANSITION, UPDATE_FULFILLMENT } from "./queries.js";
 
 const IRREVERSIBLE = { cancelled: "Cancel this order? Stock and payment follow the channel's rules; it cannot be undone.",
                        returned: "Mark this order as returned? It cannot be undone." };
@@ -32,14 +32,18 @@ export async function render(view, ref) {
   const out = el("div", { class: "messages" });
 
   async function load() {
-    const o = (await gql(order(), { ref })).order;
+    const o = (await gql(ORDER, { ref })).order;
     if (!o) { view.replaceChildren(el("h1", {}, ref), el("p", { class: "error" }, "No such order.")); return; }
     current = o;
     const directives = isAdmin() ? (await gql(ORDER_DIRECTIVES, { ref })).order.directives : null;
     view.replaceChildren(
       el("p", {}, el("a", { href: "#/orders" }, "← Orders")),
-      el("h1", { id: "order-title", "data-ref": o.ref, "data-status": o.status },
-        o.ref, " ", el("span", { class: "status", "data-status": o.status, id: "order-status" }, o.status)),
+      el("div", { class: "order-head" },
+        // the pickup number is what the counter calls out and the customer holds: the largest thing on the page
+        o.ticket ? el("p", { class: "ticket", id: "order-ticket", "data-ticket": o.ticket, title: "Ticket" },
+          el("small", {}, "Ticket"), o.ticket) : null,
+        el("h1", { id: "order-title", "data-ref": o.ref, "data-status": o.status },
+          o.ref, " ", el("span", { class: "status", "data-status": o.status, id: "order-status" }, o.status))),
       el("div", { class: "toolbar", id: "transitions" }, o.allowedTransitions.map((s) => el("button", {
         type: "button", "data-transition": s, class: IRREVERSIBLE[s] ? "danger" : "primary",
         onclick: () => move(s) }, VERBS[s] || s)), o.allowedTransitions.length ? null :
@@ -52,7 +56,7 @@ export async function render(view, ref) {
           ["Created", when(o.createdAt)], ["Updated", when(o.updatedAt)]])),
         section("Payment", payment(o)),
         section("Customer", customer(o)),
-        section("Refs and ticket", refs(o)),
+        section("Refs", refs(o)),
         section("Fulfilments", fulfillments(o)),
         section("Timeline", el("ol", { class: "timeline", id: "timeline" }, o.events.map((e) => el("li", {
           "data-type": e.type }, el("time", { datetime: e.createdAt }, when(e.createdAt)), " ", el("strong", {}, e.type),
@@ -87,9 +91,10 @@ export async function render(view, ref) {
   }
 
   function refs(o) {
-    if (!EXTRAS.on) return el("p", { class: "muted" }, "This hub has no refs or tickets yet.");
-    return [dl([["Ticket", o.ticket]]), el("ul", {}, (o.refs || []).map((r) =>
-      el("li", { class: r.isActive ? "" : "muted" }, el("code", {}, r.type), " ", r.value, ` (${r.scope})`)))];
+    if (!o.refs.length) return el("p", { class: "muted" }, "No refs.");
+    return el("ul", { class: "refs", id: "order-refs" }, o.refs.map((r) => el("li", {
+      class: r.isActive ? "" : "muted", "data-ref-type": r.type, "data-ref-value": r.value },
+      el("code", {}, r.type), " ", el("strong", {}, r.value), ` (${r.scope}${r.isActive ? "" : ", ended"})`)));
   }
 
   function fulfillments(o) {
@@ -122,7 +127,7 @@ export async function render(view, ref) {
 
   async function move(status) {
     if (IRREVERSIBLE[status] && !(await confirmAction(IRREVERSIBLE[status], VERBS[status] || status))) return;
-    const res = await mutate(transition(), { input: { ref, status } }, "transitionOrder", out);
+    const res = await mutate(TRANSITION, { input: { ref, status } }, "transitionOrder", out);
     if (!res.errors.length) { toast(`${ref} is now ${status}.`); await load(); }
   }
 
