@@ -3,6 +3,7 @@ tokens per client address over HTTP and websocket `connection_init`; off with `r
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -256,3 +257,29 @@ def test_rate_limit_concurrent_commits_on_two_processes_commit_exactly_the_budge
         assert statuses == [200] * 4 + [429] * 6
         listed = post(b, ORDERS_COUNT, {"channel": channel}).json()
         assert len(listed["data"]["orders"]["edges"]) == 4
+
+
+def test_a_persisted_commit_sent_by_hash_only_is_charged_as_a_commit(database_url: str) -> None:
+    """Automatic persisted queries send no document text: the class comes from the stored document, so a hash-only
+    commit cannot slip past the commit rate as a 'read'."""
+    settings = Settings(database_url=database_url, redis_url=None, rate_limit_commit="1/hour")
+    with TestClient(create_app(settings, run_directives=False)) as client:
+        client.headers.update(bearer(create_token(client)))
+        api = Api(client)
+        channel = make_channel(api)
+        first, second = (open_with_lines(api, channel)[0] for _ in range(2))
+        digest = hashlib.sha256(COMMIT_SESSION.encode()).hexdigest()
+        persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+        def variables(key: str) -> dict[str, Any]:
+            return {"input": {"channelCode": channel, "sessionKey": key, "idempotencyKey": uuid.uuid4().hex}}
+
+        # Given the commit document stored by a first (full) commit, which spends the hour's one commit
+        stored = client.post("/graphql", json={"query": COMMIT_SESSION, "variables": variables(first),
+                                               "extensions": persisted})
+        assert stored.status_code == 200 and stored.json()["data"]["commitSession"]["errors"] == [], stored.text
+        # When the next commit comes by hash only, it is refused as a commit and makes no order
+        by_hash = client.post("/graphql", json={"variables": variables(second), "extensions": persisted})
+        assert by_hash.status_code == 429, by_hash.text
+        _rate_limited(by_hash.json(), "commit")
+        assert len(_orders(api, channel)) == 1
