@@ -21,6 +21,7 @@ from omniman_gql.models import Directive
 from omniman_gql.runtime import Hub
 from omniman_gql.services import auth, outbox
 from omniman_gql.settings import Settings
+from schema.types.node import global_id
 from tests.ops.cdp import Page, chromium
 from tests.ops.server import Served, admin_token, omniman_serve, run_omniman
 from tests.ops.test_kds_browser import commit_directly, commit_over_api, subscribers, wait_until
@@ -68,9 +69,9 @@ def sign_in(page: Page, secret: str) -> None:
     page.evaluate("document.getElementById('signin-form').requestSubmit()")
 
 
-def directive_status(server: Served, admin: str, directive_id: int) -> str | None:
+def directive_status(server: Served, admin: str, directive_id: str) -> str | None:
     edges = server.gql(admin, DIRECTIVES)["directives"]["edges"]
-    return next((e["node"]["status"] for e in edges if e["node"]["id"] == str(directive_id)), None)
+    return next((e["node"]["status"] for e in edges if e["node"]["id"] == directive_id), None)
 
 
 def keep(shot: Path, name: str) -> None:
@@ -127,7 +128,7 @@ def test_the_console_end_to_end(database_url: str, tmp_path: Path) -> None:
         page.send("Page.reload")
         page.wait_for("document.getElementById('who').textContent.endsWith('admin')")
         assert page.evaluate("document.getElementById('banner').hidden")
-        failed = failed_directive(database_url)
+        failed = global_id("Directive", str(failed_directive(database_url)))  # the id the API (and the page) uses
         page.wait_for("!document.getElementById('banner').hidden", timeout=10)
         assert page.evaluate("document.getElementById('banner').dataset.failed") == "1"
         page.wait_for(f"document.querySelector('tr[data-directive=\"{failed}\"] button[data-action=\"retry\"]')"
