@@ -193,7 +193,9 @@ class OmnimanGraphQL(GraphQL[Context, None]):
         try:
             query, to_store = await self.persisted.document_for(context.hub, request_data.query,
                                                                 request_data.extensions)
-        except Refused as refused:
+        except Refused as refused:  # refused documents count as reads: an unknown hash still cost a lookup
+            if limiter_of(request) is not None:
+                await charge(request, context.principal, ("read",))
             return ExecutionResult(data=None, errors=[ClientError(refused.message, code=refused.code.value)])
         if limiter_of(request) is not None:  # over a rate: refused before the document is validated or run
             # Charged on the document that will run, so a hash-only (persisted) commit counts as a commit.

@@ -283,3 +283,17 @@ def test_a_persisted_commit_sent_by_hash_only_is_charged_as_a_commit(database_ur
         assert by_hash.status_code == 429, by_hash.text
         _rate_limited(by_hash.json(), "commit")
         assert len(_orders(api, channel)) == 1
+
+
+def test_unknown_persisted_hashes_are_charged_as_reads(database_url: str) -> None:
+    """A hash-only request for a document the hub does not have still costs a store lookup: it counts as a read, so
+    a token cannot probe hashes past its read rate."""
+    settings = Settings(database_url=database_url, redis_url=None, rate_limit_read="3/hour")
+    with TestClient(create_app(settings, run_directives=False)) as client:
+        client.headers.update(bearer(create_token(client)))
+        codes = []
+        for n in range(4):
+            sha = hashlib.sha256(f"query Q{n} {{ channels {{ code }} }}".encode()).hexdigest()
+            answer = client.post("/graphql", json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha}}})
+            codes.append((answer.status_code, answer.json()["errors"][0]["extensions"]["code"]))
+        assert codes == [(200, "PERSISTED_QUERY_NOT_FOUND")] * 3 + [(429, "RATE_LIMITED")]
